@@ -1,0 +1,64 @@
+-- business_fill: session_fill plus the special-business fields: reroutes (linked to the route
+-- they replace and to the order's first route), multi-leg orders (parent and legs), fractional
+-- quantities, and the trading session of 24-hour trading, including orders carried in from an
+-- earlier trade date or still open at its end.
+-- Grain: one row per session_fill row of the trade date.
+-- Reads: session_fill, ems.route (this and the previous trade date).
+-- Design: 002 section 7.2 (reroute, multi-leg, fractional shares, 24-hour trading); the result
+-- is the design's order_trail_flow_info_new table.
+with records as (
+    select * exclude (trade_date) from session_fill where trade_date = $trade_date
+),
+
+routes as (
+    select route_id, order_id, out_cl_ord_id, parent_route_id, leg_seq
+    from ems.route
+    where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
+),
+
+order_routes as (
+    select
+        order_id,
+        count(*) as route_count,
+        sum(case when parent_route_id is not null then 1 else 0 end) as reroute_count,
+        max(leg_seq) as route_leg_count
+    from routes
+    group by order_id
+),
+
+-- Eastern Time wall clock of the order's arrival decides its trading session.
+sessions as (
+    select
+        r.*,
+        to_local_time(arrow_cast(r.order_recv_time, 'Timestamp(µs, "America/New_York")')) as order_recv_et
+    from records r
+),
+
+final as (
+    select
+        s.* exclude (order_recv_et),
+        rt.route_id,
+        rt.parent_route_id,
+        rt.leg_seq,
+        rt.parent_route_id is not null as is_reroute,
+        coalesce(rt.parent_route_id, rt.route_id) as first_route_id,
+        coalesce(o.reroute_count, 0) > 0 as order_rerouted,
+        coalesce(s.order_leg_count > 0 or s.security_type = 'MLEG', false) as is_multi_leg,
+        coalesce(s.order_leg_count, o.route_leg_count, 0) as leg_count,
+        coalesce(s.order_qty % 1 <> 0, false) as is_fractional,
+        case
+            when s.order_recv_et is null then null
+            when cast(s.order_recv_et as time) >= time '04:00:00' and cast(s.order_recv_et as time) < time '09:30:00' then 'PRE'
+            when cast(s.order_recv_et as time) >= time '09:30:00' and cast(s.order_recv_et as time) < time '16:00:00' then 'REG'
+            when cast(s.order_recv_et as time) >= time '16:00:00' and cast(s.order_recv_et as time) < time '20:00:00' then 'POST'
+            else 'OVERNIGHT'
+        end as trading_session,
+        s.first_msg_date < $trade_date as carried_in,
+        s.ended_at is null as open_at_end
+    from sessions s
+    left join routes rt on rt.out_cl_ord_id = s.out_cl_ord_id
+    left join order_routes o on o.order_id = s.order_id
+)
+
+select * from final
+order by gateway, src_id

@@ -1,0 +1,121 @@
+-- flow_complete: each flow message completed with its cross-service ids: the internal order
+-- id, the client request it belongs to, and for session-level rejects the message rejected.
+-- Grain: one row per flow row of the trade date.
+-- Reads: flow, idmap.id_map (this and the previous trade date, for orders that cross midnight).
+-- Design: 002 section 6 (single-message completion).
+--
+-- req_key names the client request a message belongs to: 'req:<client ClOrdID>' for requests
+-- and everything answering them (upstream traffic via the id map), 'msg:<gateway>:<src_id>'
+-- for a message that carries no usable ClOrdID. chain_id groups the messages of one order:
+-- the internal order id, or the req_key for requests that never became an order.
+with flow_today as (
+    select * exclude (trade_date) from flow where trade_date = $trade_date
+),
+
+id_map as (
+    select * from idmap.id_map
+    where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
+),
+
+client_ids as (
+    select in_cl_ord_id, min(order_id) as order_id
+    from id_map
+    group by in_cl_ord_id
+),
+
+upstream_ids as (
+    select out_cl_ord_id, min(order_id) as order_id, min(in_cl_ord_id) as in_cl_ord_id
+    from id_map
+    where out_cl_ord_id is not null
+    group by out_cl_ord_id
+),
+
+-- A session-level reject (35=3) names the rejected message by its sequence number (45) on the
+-- same session, sent in the other direction.
+rejected_refs as (
+    select
+        r.gateway,
+        r.src_id,
+        min(m.src_id) as ref_src_id,
+        min(m.cl_ord_id) as ref_cl_ord_id
+    from flow_today r
+    join flow_today m
+      on m.gateway = r.gateway
+     and m.sid = r.sid
+     and m.direction <> r.direction
+     and m.msg_seq_num = r.ref_seq_num
+    where r.fix_msg_type = '3'
+    group by r.gateway, r.src_id
+),
+
+completed as (
+    select
+        f.*,
+        rr.ref_src_id,
+        -- the ClOrdID this message carries or answers, on its own gateway's side
+        coalesce(f.cl_ord_id, rr.ref_cl_ord_id) as own_cl_ord_id
+    from flow_today f
+    left join rejected_refs rr
+      on rr.gateway = f.gateway and rr.src_id = f.src_id
+),
+
+final as (
+    select
+        c.gateway,
+        c.src_id,
+        c.create_time,
+        c.sid,
+        c.upstream,
+        c.direction,
+        c.msg_type,
+        c.fix_msg_type,
+        c.is_request,
+        c.parse_error,
+        case when c.gateway = 'inbound' then c.own_cl_ord_id else u.in_cl_ord_id end as req_cl_ord_id,
+        case when c.gateway = 'outbound' then c.own_cl_ord_id end as out_cl_ord_id,
+        coalesce(ci.order_id, u.order_id) as order_id,
+        coalesce(
+            'req:' || case when c.gateway = 'inbound' then c.own_cl_ord_id else u.in_cl_ord_id end,
+            'msg:' || c.gateway || ':' || cast(coalesce(c.ref_src_id, c.src_id) as varchar)
+        ) as req_key,
+        c.ref_src_id,
+        c.msg_seq_num,
+        c.ref_seq_num,
+        c.session_reject_reason,
+        c.cl_ord_id,
+        c.orig_cl_ord_id,
+        c.fix_order_id,
+        c.exec_id,
+        c.exec_type,
+        c.ord_status,
+        c.account,
+        c.symbol,
+        c.side,
+        c.ord_type,
+        c.tif,
+        c.price,
+        c.qty,
+        c.last_qty,
+        c.last_px,
+        c.cum_qty,
+        c.leaves_qty,
+        c.avg_px,
+        c.text,
+        c.cxl_rej_response_to,
+        c.cxl_rej_reason,
+        c.leg_count,
+        c.leg_symbols,
+        c.leg_sides,
+        c.leg_ratio_qtys
+    from completed c
+    left join client_ids ci
+      on c.gateway = 'inbound' and ci.in_cl_ord_id = c.own_cl_ord_id
+    left join upstream_ids u
+      on c.gateway = 'outbound' and u.out_cl_ord_id = c.own_cl_ord_id
+)
+
+select
+    *,
+    coalesce(order_id, req_key) as chain_id
+from final
+order by gateway, src_id

@@ -1,0 +1,148 @@
+-- lifecycle: the event_status of every record and whether it is reportable.
+-- Grain: one row per business_fill row of the trade date.
+-- Reads: business_fill (this and the previous trade date, so a request made yesterday is
+-- judged with everything since), oms.rms_event, event_status.
+-- Design: 002 section 7.3 (event status and state machine).
+--
+-- A record carries the status of the client request it belongs to (req_key), decided in this
+-- order of precedence:
+--   4 INVALID_REQ                request malformed, never accepted by the OMS, or rejected by
+--                                the inbound gateway at session level
+--   5 EVENT_STATUS_ENDED         request made after the order's lifecycle ended
+--   6 REJ_BY_RMS                 risk management's last decision was REJECT
+--   7 HOLD_BY_RMS                risk management's last decision was HOLD
+--   1 OUTBOUND_NOT_SEND_FIX_REQ  no request went upstream
+--   2 OUTBOUND_NOT_RECV_FIX_RSP  a live upstream request has no response
+--   3 REJ_BY_UPSTREAM            every live upstream request was rejected
+--   0 NORMAL                     otherwise
+-- A route that was rerouted is not live: the reroute's outcome counts instead.
+-- Any record after the lifecycle ended is 5.
+with records as (
+    select * exclude (trade_date), trade_date as rec_date
+    from business_fill
+    where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
+),
+
+statuses as (
+    select event_status, status_name, reportable
+    from event_status
+    where trade_date = $trade_date
+),
+
+rms_decisions as (
+    select
+        cl_ord_id,
+        last_value(action order by create_time, id) as rms_action
+    from oms.rms_event
+    where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
+    group by cl_ord_id
+),
+
+requests as (
+    select
+        req_key,
+        first_value(req_cl_ord_id order by create_time, src_id) as req_cl_ord_id,
+        max(case when parse_error is not null then 1 else 0 end) as malformed,
+        max(case when order_id is null then 1 else 0 end) as not_accepted,
+        max(case when record_kind = 'ended_record' then 1 else 0 end) as after_end
+    from records
+    where base_kind in ('in_new_req', 'in_req')
+    group by req_key
+),
+
+inbound_rejects as (
+    select req_key, count(*) as session_rejects
+    from records
+    where base_kind = 'in_rsp' and msg_type = 5
+    group by req_key
+),
+
+upstream_requests as (
+    select req_key, out_cl_ord_id, min(route_id) as route_id
+    from records
+    where gateway = 'outbound' and direction = 'send'
+    group by req_key, out_cl_ord_id
+),
+
+upstream_responses as (
+    select
+        out_cl_ord_id,
+        first_value(base_kind order by create_time, src_id) as first_response_kind
+    from records
+    where gateway = 'outbound' and direction = 'recv' and out_cl_ord_id is not null
+    group by out_cl_ord_id
+),
+
+rerouted as (
+    select distinct parent_route_id as route_id
+    from records
+    where parent_route_id is not null
+),
+
+live_routes as (
+    select
+        q.req_key,
+        case
+            when p.first_response_kind is null then 'no_response'
+            when p.first_response_kind in ('out_new_rej_er', 'out_cxl_rej', 'out_rej') then 'rejected'
+            else 'answered'
+        end as outcome
+    from upstream_requests q
+    left join upstream_responses p on p.out_cl_ord_id = q.out_cl_ord_id
+    left join rerouted x on x.route_id = q.route_id
+    where x.route_id is null
+),
+
+request_routes as (
+    select
+        req_key,
+        count(*) as live_routes,
+        sum(case when outcome = 'no_response' then 1 else 0 end) as unanswered,
+        sum(case when outcome = 'rejected' then 1 else 0 end) as rejected
+    from live_routes
+    group by req_key
+),
+
+request_status as (
+    select
+        r.req_key,
+        d.rms_action,
+        coalesce(rr.live_routes, 0) as live_routes,
+        case
+            when r.malformed = 1 or r.not_accepted = 1 or coalesce(ir.session_rejects, 0) > 0 then 4
+            when r.after_end = 1 then 5
+            when d.rms_action = 'REJECT' then 6
+            when d.rms_action = 'HOLD' then 7
+            when coalesce(rr.live_routes, 0) = 0 then 1
+            when rr.unanswered > 0 then 2
+            when rr.rejected = rr.live_routes then 3
+            else 0
+        end as req_status
+    from requests r
+    left join rms_decisions d on d.cl_ord_id = r.req_cl_ord_id
+    left join inbound_rejects ir on ir.req_key = r.req_key
+    left join request_routes rr on rr.req_key = r.req_key
+),
+
+final as (
+    select
+        rec.* exclude (rec_date),
+        rs.rms_action,
+        rs.live_routes,
+        rs.req_status,
+        case
+            when rec.record_kind = 'ended_record' then 5
+            else coalesce(rs.req_status, 0)
+        end as event_status
+    from records rec
+    left join request_status rs on rs.req_key = rec.req_key
+    where rec.rec_date = $trade_date
+)
+
+select
+    f.*,
+    s.status_name,
+    s.reportable
+from final f
+join statuses s on s.event_status = f.event_status
+order by f.gateway, f.src_id

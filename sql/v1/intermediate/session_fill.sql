@@ -1,0 +1,226 @@
+-- session_fill: every message classified into its record kind within its order chain, and
+-- filled with the chain's and its request's fields, so that no report has to look elsewhere.
+-- Grain: one row per flow_complete row of the trade date.
+-- Reads: flow_complete and oms.orders (this and the previous trade date, so an order that
+-- started yesterday is still filled today).
+-- Design: 002 section 7 and 7.1 (record kinds; account_num, corr, root_cl_ord_id,
+-- security_type, ord_type, side from the in_new_req; recv_time, sid_in from the inbound
+-- request; sid_out, to_up from the outbound request).
+--
+-- Chain-wide values are GROUP BY aggregates joined back (they spill to disk), and the
+-- "most recent" pointers are window frames ending at the current row: no unbounded frames.
+with messages as (
+    select * exclude (trade_date), trade_date as msg_date
+    from flow_complete
+    where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
+),
+
+orders as (
+    select order_id, root_cl_ord_id, account_num, corr, account_type, security_type
+    from oms.orders
+    where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
+),
+
+classified as (
+    select
+        *,
+        case
+            when gateway = 'inbound' and direction = 'recv' and msg_type = 0 then 'in_new_req'
+            when gateway = 'inbound' and direction = 'recv' then 'in_req'
+            when gateway = 'inbound' then 'in_rsp'
+            when direction = 'send' and msg_type = 0 then 'out_new_req'
+            when direction = 'send' then 'out_req'
+            when msg_type = 3 and exec_type = '8' then 'out_new_rej_er'
+            when msg_type = 4 then 'out_cxl_rej'
+            when msg_type = 5 then 'out_rej'
+            else 'out_rsp'
+        end as base_kind
+    from messages
+),
+
+-- The chain's first new-order request: the fields every record of the order inherits.
+new_requests as (
+    select
+        chain_id,
+        first_value(cl_ord_id order by create_time, src_id) as new_cl_ord_id,
+        first_value(account order by create_time, src_id) as new_account,
+        first_value(symbol order by create_time, src_id) as new_symbol,
+        first_value(side order by create_time, src_id) as new_side,
+        first_value(ord_type order by create_time, src_id) as new_ord_type,
+        first_value(tif order by create_time, src_id) as new_tif,
+        first_value(price order by create_time, src_id) as new_price,
+        first_value(qty order by create_time, src_id) as new_qty,
+        first_value(leg_count order by create_time, src_id) as new_leg_count,
+        min(create_time) as order_recv_time
+    from classified
+    where base_kind = 'in_new_req'
+    group by chain_id
+),
+
+-- The chain ends when the client is told the order is filled, canceled, rejected or expired.
+chain_ends as (
+    select chain_id, min(create_time) as ended_at
+    from classified
+    where base_kind = 'in_rsp' and msg_type = 3 and ord_status in ('2', '4', '8', 'C')
+    group by chain_id
+),
+
+chain_spans as (
+    select chain_id, min(msg_date) as first_msg_date, max(create_time) as last_msg_time
+    from classified
+    group by chain_id
+),
+
+-- Each client request: when and on which session it arrived.
+in_requests as (
+    select
+        req_key,
+        min(create_time) as recv_time,
+        first_value(sid order by create_time, src_id) as sid_in,
+        first_value(msg_type order by create_time, src_id) as req_msg_type
+    from classified
+    where base_kind in ('in_new_req', 'in_req')
+    group by req_key
+),
+
+-- Each client request's traffic to the upstream: first session and upstream it went out on.
+out_requests as (
+    select
+        req_key,
+        first_value(sid order by create_time, src_id) as sid_out,
+        first_value(upstream order by create_time, src_id) as to_up,
+        min(create_time) as first_sent_time,
+        count(*) as out_req_count
+    from classified
+    where base_kind in ('out_new_req', 'out_req')
+    group by req_key
+),
+
+filled as (
+    select
+        c.*,
+        case
+            when e.ended_at is not null and c.create_time > e.ended_at then 'ended_record'
+            else c.base_kind
+        end as record_kind,
+        e.ended_at,
+        s.first_msg_date,
+        o.account_num as oms_account_num,
+        o.corr,
+        o.account_type,
+        o.security_type,
+        coalesce(o.root_cl_ord_id, n.new_cl_ord_id) as root_cl_ord_id,
+        n.new_account,
+        n.new_symbol,
+        n.new_side,
+        n.new_ord_type,
+        n.new_tif,
+        n.new_price,
+        n.new_qty,
+        n.new_leg_count,
+        n.order_recv_time,
+        r.recv_time,
+        r.sid_in,
+        r.req_msg_type,
+        q.sid_out,
+        q.to_up,
+        q.first_sent_time,
+        coalesce(q.out_req_count, 0) as out_req_count
+    from classified c
+    left join new_requests n on n.chain_id = c.chain_id
+    left join chain_ends e on e.chain_id = c.chain_id
+    left join chain_spans s on s.chain_id = c.chain_id
+    left join orders o on o.order_id = c.order_id
+    left join in_requests r on r.req_key = c.req_key
+    left join out_requests q on q.req_key = c.req_key
+),
+
+with_recent as (
+    select
+        *,
+        -- the latest execution report on each side up to and including this record
+        max(case when base_kind = 'in_rsp' and msg_type = 3 then src_id end) over (
+            partition by chain_id order by create_time, gateway, src_id
+            rows between unbounded preceding and current row
+        ) as in_recent_er_id,
+        max(case when gateway = 'outbound' and direction = 'recv' and msg_type = 3 then src_id end) over (
+            partition by chain_id order by create_time, gateway, src_id
+            rows between unbounded preceding and current row
+        ) as out_recent_er_id
+    from filled
+),
+
+final as (
+    select
+        gateway,
+        src_id,
+        create_time,
+        direction,
+        sid,
+        upstream,
+        chain_id,
+        req_key,
+        record_kind,
+        base_kind,
+        msg_type,
+        fix_msg_type,
+        is_request,
+        parse_error,
+        order_id,
+        root_cl_ord_id,
+        req_cl_ord_id,
+        cl_ord_id,
+        orig_cl_ord_id,
+        out_cl_ord_id,
+        fix_order_id,
+        ref_src_id,
+        coalesce(oms_account_num, new_account, account) as account_num,
+        corr,
+        account_type,
+        security_type,
+        coalesce(new_symbol, symbol) as order_symbol,
+        symbol,
+        coalesce(new_side, side) as order_side,
+        side,
+        coalesce(new_ord_type, ord_type) as ord_type,
+        coalesce(new_tif, tif) as tif,
+        new_price as order_price,
+        new_qty as order_qty,
+        price,
+        qty,
+        exec_id,
+        exec_type,
+        ord_status,
+        last_qty,
+        last_px,
+        cum_qty,
+        leaves_qty,
+        avg_px,
+        text,
+        cxl_rej_response_to,
+        cxl_rej_reason,
+        session_reject_reason,
+        new_leg_count as order_leg_count,
+        leg_symbols,
+        leg_sides,
+        leg_ratio_qtys,
+        order_recv_time,
+        recv_time,
+        case when gateway = 'inbound' then sid else sid_in end as sid_in,
+        req_msg_type,
+        case when gateway = 'outbound' then sid else sid_out end as sid_out,
+        case when gateway = 'outbound' then upstream else to_up end as to_up,
+        first_sent_time,
+        out_req_count,
+        ended_at,
+        first_msg_date,
+        in_recent_er_id,
+        out_recent_er_id,
+        msg_date
+    from with_recent
+)
+
+select * exclude (msg_date)
+from final
+where msg_date = $trade_date
+order by gateway, src_id

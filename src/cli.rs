@@ -1,0 +1,218 @@
+//! Command-line parsing, the one place errors are printed, and exit codes
+//! (0 ok, 1 checks failed, 2 error; see [`crate::error`]).
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands;
+use crate::error::{EXIT_ERROR, Error, Result};
+
+#[derive(Debug, Parser)]
+#[command(name = "ordertrail", version, about = "Trade-reporting pipeline: replica tables -> Parquet lake -> versioned SQL stages -> reports")]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the stage DAG (or the named stages and what they read) for one trade date.
+    Run(RunArgs),
+    /// List the stages in dependency order with their inputs and output.
+    Stages(StagesArgs),
+    /// Load the bundled fixture day into a fresh lake, run everything, print a summary.
+    Demo(DemoArgs),
+    /// Load a fixture directory (CSV per source table) into a lake's raw tables.
+    Load(LoadArgs),
+    /// Run ad-hoc SQL over a lake (sources as <db>.<table>, stages by name).
+    Query(QueryArgs),
+}
+
+/// Where the SQL lives.
+#[derive(Debug, Clone, Args)]
+pub struct SqlArgs {
+    /// Versioned SQL folder holding the stages [default: sql/v1]
+    #[arg(long, value_name = "DIR")]
+    pub sql: Option<PathBuf>,
+    /// Source table declarations [default: sources.sql beside the SQL folder]
+    #[arg(long, value_name = "FILE")]
+    pub sources: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// Memory the engine may use before spilling, e.g. 2G, 512M [default: half the RAM]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The lake directory
+    #[arg(long, value_name = "DIR")]
+    pub lake: PathBuf,
+    /// Trade date, YYYY-MM-DD
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: NaiveDate,
+    /// Run only this stage and the stages it reads (repeatable)
+    #[arg(long = "stage", value_name = "NAME")]
+    pub stages: Vec<String>,
+    #[command(flatten)]
+    pub sql: SqlArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StagesArgs {
+    #[command(flatten)]
+    pub sql: SqlArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Where the demo lake is written; a previous demo there is replaced
+    #[arg(long, value_name = "DIR", default_value = "out/demo")]
+    pub out: PathBuf,
+    /// Fixture directory [default: data-fixtures]
+    #[arg(long, value_name = "DIR")]
+    pub fixtures: Option<PathBuf>,
+    #[command(flatten)]
+    pub sql: SqlArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// The lake directory
+    #[arg(long, value_name = "DIR")]
+    pub lake: PathBuf,
+    /// Fixture directory [default: data-fixtures]
+    #[arg(long, value_name = "DIR")]
+    pub fixtures: Option<PathBuf>,
+    #[command(flatten)]
+    pub sql: SqlArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct QueryArgs {
+    /// The lake directory
+    #[arg(long, value_name = "DIR")]
+    pub lake: PathBuf,
+    /// Bind $trade_date to this date
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<NaiveDate>,
+    /// The SQL query
+    pub query: String,
+    #[command(flatten)]
+    pub sql: SqlArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// Parse `512M`, `2G`, `1073741824`.
+pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => {
+            let mult: usize = match s[i..].to_ascii_uppercase().trim_end_matches(['B', 'I']) {
+                "K" => 1 << 10,
+                "M" => 1 << 20,
+                "G" => 1 << 30,
+                "T" => 1 << 40,
+                "" => 1,
+                other => return Err(format!("unknown size unit '{other}' (use K, M, G)")),
+            };
+            (&s[..i], mult)
+        }
+        None => (s, 1),
+    };
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size like 512M or 2G"))?;
+    if n <= 0.0 {
+        return Err("size must be positive".into());
+    }
+    Ok((n * mult as f64) as usize)
+}
+
+/// Entry point: parse, run, print any error once, return the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ordertrail: cannot start the async runtime: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(err) => {
+            print_error(&err);
+            EXIT_ERROR
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> Result<i32> {
+    match command {
+        Command::Run(args) => commands::run::run(args).await,
+        Command::Stages(args) => commands::stages::run(args),
+        Command::Demo(args) => commands::demo::run(args).await,
+        Command::Load(args) => commands::load::run(args),
+        Command::Query(args) => commands::query::run(args).await,
+    }
+}
+
+fn print_error(err: &Error) {
+    let mut text = format!("ordertrail: {err}");
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(&format!("\n  caused by: {s_text}"));
+        }
+        source = s.source();
+    }
+    eprintln!("{text}");
+    if let Some(hint) = err.hint() {
+        eprintln!("\nhint: {hint}");
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "ordertrail=info",
+        _ => "ordertrail=debug,info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert!(parse_size("lots").is_err());
+    }
+}

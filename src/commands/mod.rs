@@ -1,0 +1,72 @@
+//! One file per subcommand. Shared here: resolving where the SQL, sources and fixtures are.
+
+pub mod demo;
+pub mod load;
+pub mod query;
+pub mod run;
+pub mod stages;
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::{EngineArgs, SqlArgs};
+use crate::engine::EngineOptions;
+use crate::error::{Error, Result};
+use crate::sources::Sources;
+use crate::stages::StageGraph;
+
+/// A default path relative to the working directory, falling back to the source checkout this
+/// binary was built from (so `cargo run` works from any directory of the clone).
+fn default_path(relative: &str) -> PathBuf {
+    let here = PathBuf::from(relative);
+    if here.exists() {
+        return here;
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    if built.exists() { built } else { here }
+}
+
+/// The SQL folder, the sources file, and what they declare.
+pub struct Project {
+    pub sources: Sources,
+    pub graph: StageGraph,
+}
+
+impl Project {
+    pub fn load(args: &SqlArgs) -> Result<Project> {
+        let sql = args.sql.clone().unwrap_or_else(|| default_path("sql/v1"));
+        if !sql.is_dir() {
+            return Err(Error::input_hint(
+                format!("SQL folder {} does not exist", sql.display()),
+                "pass the versioned SQL folder with --sql, e.g. --sql sql/v1",
+            ));
+        }
+        let sources_path = match &args.sources {
+            Some(p) => p.clone(),
+            None => sql
+                .parent()
+                .map(|p| p.join("sources.sql"))
+                .unwrap_or_else(|| PathBuf::from("sources.sql")),
+        };
+        if !sources_path.exists() {
+            return Err(Error::input_hint(
+                format!("source declarations {} not found", sources_path.display()),
+                "pass them with --sources FILE",
+            ));
+        }
+        let sources = Sources::load(&sources_path)?;
+        let graph = StageGraph::load(&sql, &sources)?;
+        Ok(Project { sources, graph })
+    }
+}
+
+pub fn fixtures_dir(arg: &Option<PathBuf>) -> PathBuf {
+    arg.clone().unwrap_or_else(|| default_path("data-fixtures"))
+}
+
+pub fn engine_options(args: &EngineArgs) -> EngineOptions {
+    let mut options = EngineOptions::default();
+    if let Some(limit) = args.memory_limit {
+        options.memory_limit = limit;
+    }
+    options
+}

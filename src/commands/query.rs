@@ -1,0 +1,25 @@
+//! `ordertrail query`: run ad-hoc SQL over a lake, with the UDFs and tables stages see.
+//! For analysts exploring data and engineers reproducing a problem.
+
+use arrow::util::pretty::pretty_format_batches;
+
+use crate::cli::QueryArgs;
+use crate::error::{EXIT_OK, Result};
+use crate::lake::Lake;
+use crate::pipeline;
+
+use super::{Project, engine_options};
+
+pub async fn run(args: QueryArgs) -> Result<i32> {
+    let project = Project::load(&args.sql)?;
+    let lake = Lake::new(&args.lake);
+    let options = engine_options(&args.engine);
+    let ctx = pipeline::context_for(&lake, &project.sources, &project.graph, &options).await?;
+    let mut df = ctx.sql(&args.query).await?;
+    if let Some(date) = args.date {
+        df = df.with_param_values(pipeline::stage_params(date))?;
+    }
+    let batches = df.collect().await?;
+    println!("{}", pretty_format_batches(&batches)?);
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,38 @@
+//! `ordertrail run`: run stages for one trade date.
+
+use crate::cli::RunArgs;
+use crate::error::{EXIT_OK, Result};
+use crate::lake::Lake;
+use crate::pipeline::{self, StageRun};
+
+use super::{Project, engine_options};
+
+pub async fn run(args: RunArgs) -> Result<i32> {
+    let project = Project::load(&args.sql)?;
+    let lake = Lake::new(&args.lake);
+    let options = engine_options(&args.engine);
+    let ctx = pipeline::context_for(&lake, &project.sources, &project.graph, &options).await?;
+    let runs = pipeline::run(
+        &ctx,
+        &lake,
+        &project.sources,
+        &project.graph,
+        args.date,
+        &args.stages,
+    )
+    .await?;
+    print_runs(&runs);
+    Ok(EXIT_OK)
+}
+
+/// One line per stage: name, rows, time.
+pub fn print_runs(runs: &[StageRun]) {
+    for run in runs {
+        println!(
+            "{:<24} {:>10} rows {:>8.1} ms",
+            run.stage,
+            run.rows,
+            run.elapsed.as_secs_f64() * 1000.0
+        );
+    }
+}

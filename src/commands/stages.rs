@@ -1,0 +1,32 @@
+//! `ordertrail stages`: the stage DAG as derived from the SQL.
+
+use crate::cli::StagesArgs;
+use crate::error::{EXIT_OK, Result};
+
+use super::Project;
+
+pub fn run(args: StagesArgs) -> Result<i32> {
+    let project = Project::load(&args.sql)?;
+    let graph = &project.graph;
+    println!(
+        "{} stages in {} (dependency order)",
+        graph.stages.len(),
+        graph.dir.display()
+    );
+    for (i, stage) in graph.stages.iter().enumerate() {
+        let mut reads: Vec<String> = stage.deps.clone();
+        reads.extend(stage.sources.iter().cloned());
+        println!(
+            "{:>3}. {:<24} {:<40} reads: {}",
+            i + 1,
+            stage.name,
+            stage.rel_path,
+            if reads.is_empty() {
+                "-".to_string()
+            } else {
+                reads.join(", ")
+            }
+        );
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,136 @@
+//! The embedded DataFusion engine: one `SessionContext` per run, with ordertrail's UDFs, a
+//! bounded memory pool that spills to disk, and the lake's tables registered by name.
+//!
+//! Raw sources are registered as `<db>.<table>` (typed from `sql/sources.sql`), stage outputs as
+//! bare `<stage>`; both are hive-partitioned by `trade_date` (a DATE) so a stage's
+//! `where trade_date = $trade_date` reads one partition.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::datatypes::DataType;
+use datafusion::catalog::MemorySchemaProvider;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::common::TableReference;
+
+use crate::error::{Error, Result};
+use crate::lake::{Lake, PARTITION_COLUMN};
+use crate::sources::SourceTable;
+use crate::udf;
+
+/// How the engine may use the machine.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Bytes of memory the engine may hold before it spills (or fails, for operators that
+    /// cannot spill).
+    pub memory_limit: usize,
+    /// Parallelism; defaults to the number of cores.
+    pub target_partitions: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            memory_limit: default_memory_limit(),
+            target_partitions: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        }
+    }
+}
+
+/// Half of the machine's memory (from /proc/meminfo), or 2 GiB when unknown.
+pub fn default_memory_limit() -> usize {
+    let total_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<usize>().ok())
+        });
+    match total_kib {
+        Some(kib) => kib * 1024 / 2,
+        None => 2 << 30,
+    }
+}
+
+/// A fresh context for one run over `lake`.
+pub fn new_context(lake: &Lake, options: &EngineOptions) -> Result<SessionContext> {
+    let spill = lake.root().join(".tmp").join("spill");
+    std::fs::create_dir_all(&spill).map_err(|e| {
+        Error::input_hint(
+            format!("cannot create spill directory {}: {e}", spill.display()),
+            "pass a writable directory with --lake",
+        )
+    })?;
+    // Partitions are replaced in place between stages of one run, so nothing about the files
+    // may be cached: DataFusion's default list-files cache never expires.
+    let caches = CacheManagerConfig::default()
+        .with_list_files_cache_limit(0)
+        .with_file_statistics_cache_limit(0)
+        .with_metadata_cache_limit(0);
+    let runtime = RuntimeEnvBuilder::new()
+        .with_cache_manager(caches)
+        .with_memory_limit(options.memory_limit, 1.0)
+        .with_temp_file_path(spill)
+        .build_arc()?;
+    let mut config = SessionConfig::new()
+        .with_target_partitions(options.target_partitions.max(1))
+        .with_information_schema(true);
+    config.options_mut().sql_parser.collect_spans = true;
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    udf::register_all(&ctx);
+    Ok(ctx)
+}
+
+/// Register a raw source table as `<db>.<table>`, with its declared schema.
+pub async fn register_source(ctx: &SessionContext, lake: &Lake, table: &SourceTable) -> Result<()> {
+    let dir = lake.raw_table_dir(&table.db, &table.name);
+    ensure_schema(ctx, &table.db)?;
+    let provider = listing_table(ctx, &dir, Some(table.schema())).await?;
+    ctx.register_table(TableReference::partial(table.db.as_str(), table.name.as_str()), provider)?;
+    Ok(())
+}
+
+/// Register (or re-register after a write) a stage's output table under its bare name.
+pub async fn register_stage(ctx: &SessionContext, dir: &Path, stage: &str) -> Result<()> {
+    let provider = listing_table(ctx, dir, None).await?;
+    ctx.deregister_table(stage)?;
+    ctx.register_table(stage, provider)?;
+    Ok(())
+}
+
+fn ensure_schema(ctx: &SessionContext, db: &str) -> Result<()> {
+    let catalog = ctx
+        .catalog("datafusion")
+        .ok_or_else(|| Error::input("default catalog missing"))?;
+    if catalog.schema(db).is_none() {
+        catalog.register_schema(db, Arc::new(MemorySchemaProvider::new()))?;
+    }
+    Ok(())
+}
+
+async fn listing_table(
+    ctx: &SessionContext,
+    dir: &Path,
+    schema: Option<arrow::datatypes::SchemaRef>,
+) -> Result<Arc<ListingTable>> {
+    let dir = std::path::absolute(dir).map_err(|e| Error::io(dir, e))?;
+    let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Date32)]);
+    let config = ListingTableConfig::new(url).with_listing_options(options);
+    let config = match schema {
+        Some(schema) => config.with_schema(schema),
+        None => config.infer_schema(&ctx.state()).await?,
+    };
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}

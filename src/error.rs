@@ -1,0 +1,111 @@
+//! One error type for the whole crate.
+//!
+//! Every error says what was wrong and where (a file, a table, a line); most carry a hint that
+//! says what to do about it. `main` prints an error once, as `ordertrail: <error>` followed by
+//! `hint: ...`, and exits with [`EXIT_ERROR`].
+
+use std::path::{Path, PathBuf};
+
+use datafusion::error::DataFusionError;
+
+/// The run succeeded.
+pub const EXIT_OK: i32 = 0;
+/// The run finished but a check at error level failed.
+pub const EXIT_CHECKS_FAILED: i32 = 1;
+/// The run could not finish: bad input, bad SQL, I/O failure.
+pub const EXIT_ERROR: i32 = 2;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A SQL stage failed to parse, plan or run.
+    #[error("{}{}: {message}", file.display(), fmt_location(location))]
+    Sql {
+        file: PathBuf,
+        /// 1-based line and column, when the engine knows them.
+        location: Option<(u64, u64)>,
+        message: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Input that ordertrail cannot use: a missing table, a malformed fixture, a bad argument.
+    #[error("{message}")]
+    Input {
+        message: String,
+        hint: Option<String>,
+    },
+    /// An error from the query engine that is not tied to a stage file.
+    #[error(transparent)]
+    Engine(#[from] DataFusionError),
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error(transparent)]
+    Parquet(#[from] parquet::errors::ParquetError),
+}
+
+impl Error {
+    /// Bad input with no particular hint.
+    pub fn input(message: impl Into<String>) -> Self {
+        Error::Input {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// Bad input, with a hint that says what to do about it.
+    pub fn input_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Input {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+
+    /// What the user could do about this error, if we know.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Input { hint, .. } => hint.clone(),
+            Error::Io { source, .. } => match source.kind() {
+                std::io::ErrorKind::PermissionDenied => {
+                    Some("check that the lake directory is writable by this user".into())
+                }
+                std::io::ErrorKind::NotFound => Some("check the path; does it exist?".into()),
+                _ => None,
+            },
+            Error::Sql { .. } => {
+                Some("fix the SQL at that position, then run `ordertrail run` again".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+fn fmt_location(location: &Option<(u64, u64)>) -> String {
+    match location {
+        Some((line, column)) => format!(":{line}:{column}"),
+        None => String::new(),
+    }
+}
+
+/// Attach a path to an I/O error: `fs::read(p).at(&p)?`.
+pub trait IoContext<T> {
+    fn at(self, path: impl AsRef<Path>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: impl AsRef<Path>) -> Result<T> {
+        self.map_err(|e| Error::io(path, e))
+    }
+}

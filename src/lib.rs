@@ -1,0 +1,26 @@
+//! ordertrail: trade-reporting pipeline. Replica tables land in a lake of hive-partitioned
+//! Parquet; versioned SQL stages run on an embedded DataFusion engine; reports and checks are
+//! built from the stage outputs.
+//!
+//! Where things live:
+//! - [`sources`]: the raw tables, declared in `sql/sources.sql`
+//! - [`lake`]: directory layout and atomic partition writes
+//! - [`stages`]: stage discovery and the DAG derived from the SQL
+//! - [`engine`]: the DataFusion session, table registration
+//! - [`pipeline`]: running stages for a trade date
+//! - [`udf`]: functions SQL cannot express (FIX parsing)
+//! - [`fixtures`]: loading CSV fixture days into the lake
+//! - [`cli`] and [`commands`]: the command line, one file per subcommand
+
+pub mod cli;
+pub mod commands;
+pub mod engine;
+pub mod error;
+pub mod fixtures;
+pub mod lake;
+pub mod pipeline;
+pub mod sources;
+pub mod stages;
+pub mod udf;
+
+pub use error::{Error, Result};

@@ -1,0 +1,206 @@
+//! Running stages for one trade date: check the inputs exist, then execute each stage's SQL in
+//! dependency order and write its output partition atomically.
+//!
+//! Parameters are bound by DataFusion as typed values, never pasted into the SQL text:
+//! `$trade_date` is the DATE being processed.
+
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use datafusion::common::ScalarValue;
+use datafusion::common::ParamValues;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+
+use crate::engine;
+use crate::error::{Error, Result};
+use crate::lake::{Lake, PARTITION_COLUMN};
+use crate::sources::Sources;
+use crate::stages::{Stage, StageGraph, sql_error};
+
+/// What one stage produced.
+#[derive(Debug, Clone)]
+pub struct StageRun {
+    pub stage: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
+
+/// The parameters every stage may use.
+pub fn stage_params(date: NaiveDate) -> ParamValues {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    let days = (date - epoch).num_days() as i32;
+    ParamValues::from(vec![("trade_date", ScalarValue::Date32(Some(days)))])
+}
+
+/// A context with every source table and every existing stage output registered.
+pub async fn context_for(
+    lake: &Lake,
+    sources: &Sources,
+    graph: &StageGraph,
+    options: &engine::EngineOptions,
+) -> Result<SessionContext> {
+    let ctx = engine::new_context(lake, options)?;
+    for table in &sources.tables {
+        if lake.raw_table_dir(&table.db, &table.name).exists() {
+            engine::register_source(&ctx, lake, table).await?;
+        }
+    }
+    for stage in &graph.stages {
+        let dir = lake.stage_table_dir(&graph.version, &stage.name);
+        if has_files(&dir) {
+            engine::register_stage(&ctx, &dir, &stage.name).await?;
+        }
+    }
+    Ok(ctx)
+}
+
+/// Run `names` (and the stages they read; all stages when empty) for `date`.
+pub async fn run(
+    ctx: &SessionContext,
+    lake: &Lake,
+    sources: &Sources,
+    graph: &StageGraph,
+    date: NaiveDate,
+    names: &[String],
+) -> Result<Vec<StageRun>> {
+    lake.ensure_writable()?;
+    let stages = graph.closure(names)?;
+    check_inputs(lake, sources, &stages, date)?;
+    let mut runs = Vec::with_capacity(stages.len());
+    for stage in stages {
+        let run = run_stage(ctx, lake, graph, stage, date).await?;
+        tracing::info!(
+            stage = %run.stage, rows = run.rows, ms = run.elapsed.as_millis() as u64,
+            "stage done"
+        );
+        runs.push(run);
+    }
+    Ok(runs)
+}
+
+/// Every raw table the stages read must have a partition for `date`, and the day must not be
+/// empty in all of them.
+fn check_inputs(lake: &Lake, sources: &Sources, stages: &[&Stage], date: NaiveDate) -> Result<()> {
+    let needed = StageGraph::sources_read(stages.iter().copied());
+    let mut total_files = 0usize;
+    let mut non_empty = false;
+    for name in &needed {
+        let table = sources
+            .get(name)
+            .ok_or_else(|| Error::input(format!("unknown source table {name}")))?;
+        let dir = lake.raw_table_dir(&table.db, &table.name);
+        if !dir.exists() {
+            return Err(Error::input_hint(
+                format!("raw table {name} is missing from the lake ({})", dir.display()),
+                "sync it first (`ordertrail sync`), or load fixtures (`ordertrail load`)",
+            ));
+        }
+        let part = Lake::partition_dir(&dir, date);
+        if !part.exists() {
+            return Err(Error::input_hint(
+                format!("raw table {name} has no data for trade date {date} ({} is missing)", part.display()),
+                format!(
+                    "dates present: {}; sync that day first, or pick another --date",
+                    fmt_dates(&Lake::partition_dates(&dir)?)
+                ),
+            ));
+        }
+        for entry in std::fs::read_dir(&part).map_err(|e| Error::io(&part, e))? {
+            let entry = entry.map_err(|e| Error::io(&part, e))?;
+            total_files += 1;
+            if parquet_rows(&entry.path())? > 0 {
+                non_empty = true;
+            }
+        }
+    }
+    if !needed.is_empty() && (!non_empty || total_files == 0) {
+        return Err(Error::input_hint(
+            format!(
+                "trade date {date} is empty: none of the {} raw tables has a row",
+                needed.len()
+            ),
+            "is it a trading day? did the sync for that day run against the right replica?",
+        ));
+    }
+    Ok(())
+}
+
+fn parquet_rows(path: &std::path::Path) -> Result<i64> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader = parquet::file::reader::SerializedFileReader::new(file).map_err(|e| {
+        Error::input(format!("{}: not a readable Parquet file: {e}", path.display()))
+    })?;
+    use parquet::file::reader::FileReader;
+    Ok(reader.metadata().file_metadata().num_rows())
+}
+
+fn fmt_dates(dates: &[NaiveDate]) -> String {
+    if dates.is_empty() {
+        return "none".into();
+    }
+    dates.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+async fn run_stage(
+    ctx: &SessionContext,
+    lake: &Lake,
+    graph: &StageGraph,
+    stage: &Stage,
+    date: NaiveDate,
+) -> Result<StageRun> {
+    let started = Instant::now();
+    let err = |e| sql_error(&stage.path, e);
+    let df = ctx.sql(&stage.sql).await.map_err(err)?;
+    let df = df.with_param_values(stage_params(date)).map_err(err)?;
+    if !is_ordered(df.logical_plan()) {
+        return Err(Error::Sql {
+            file: stage.path.clone(),
+            location: None,
+            message: "the query has no final ORDER BY; stage outputs must be deterministic".into(),
+        });
+    }
+    let schema = df.schema().as_arrow().clone();
+    if schema.column_with_name(PARTITION_COLUMN).is_some() {
+        return Err(Error::Sql {
+            file: stage.path.clone(),
+            location: None,
+            message: format!(
+                "the query outputs a column named {PARTITION_COLUMN}; that is the partition \
+                 column the runner adds, select it under another name or not at all"
+            ),
+        });
+    }
+    let schema = std::sync::Arc::new(schema);
+    let dir = lake.stage_table_dir(&graph.version, &stage.name);
+    let mut writer = lake.partition_writer(&dir, date, &schema)?;
+    let mut stream = df.execute_stream().await.map_err(err)?;
+    while let Some(batch) = stream.next().await {
+        writer.write(&batch.map_err(err)?)?;
+    }
+    let written = writer.commit()?;
+    engine::register_stage(ctx, &dir, &stage.name).await?;
+    Ok(StageRun {
+        stage: stage.name.clone(),
+        rows: written.rows,
+        bytes: written.bytes,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Whether the plan ends in a sort, so that its output order is defined.
+fn is_ordered(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::Sort(_) => true,
+        LogicalPlan::Projection(p) => is_ordered(&p.input),
+        LogicalPlan::Limit(l) => is_ordered(&l.input),
+        LogicalPlan::SubqueryAlias(s) => is_ordered(&s.input),
+        _ => false,
+    }
+}
+
+fn has_files(dir: &std::path::Path) -> bool {
+    Lake::partition_dates(dir).is_ok_and(|d| !d.is_empty())
+}

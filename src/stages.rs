@@ -1,0 +1,324 @@
+//! Stage discovery and the stage DAG.
+//!
+//! A stage is one SQL file under the versioned SQL folder (e.g. `sql/v1/intermediate/flow.sql`);
+//! its name is the file stem and its output is a table of that name. Which stages a stage
+//! depends on is read from the table references in its SQL (DataFusion's parser), never from a
+//! list kept by hand: `from flow` makes a stage depend on `flow.sql`, `from inbound.fix_msg`
+//! makes it read that raw source. `checks/` holds checks, not stages (see `checks`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use datafusion::error::DataFusionError;
+use datafusion::common::TableReference;
+use datafusion::sql::parser::{DFParser, Statement};
+use datafusion::sql::resolve::resolve_table_references;
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+
+use crate::error::{Error, IoContext, Result};
+use crate::sources::Sources;
+
+/// Folders under the SQL version folder that do not hold stages.
+const NOT_STAGES: [&str; 1] = ["checks"];
+
+#[derive(Debug, Clone)]
+pub struct Stage {
+    /// File stem; also the name of the table the stage writes.
+    pub name: String,
+    pub path: PathBuf,
+    /// Path relative to the SQL version folder, e.g. `intermediate/flow.sql`.
+    pub rel_path: String,
+    pub sql: String,
+    /// Raw source tables read, as `db.table`, sorted.
+    pub sources: Vec<String>,
+    /// Stages read, sorted.
+    pub deps: Vec<String>,
+}
+
+/// All stages of one SQL version, in dependency order.
+#[derive(Debug, Clone)]
+pub struct StageGraph {
+    /// The version folder's name, e.g. `v1`.
+    pub version: String,
+    pub dir: PathBuf,
+    /// Topologically sorted: every stage comes after the stages it reads. Ties are broken by
+    /// name, so the order is stable.
+    pub stages: Vec<Stage>,
+}
+
+impl StageGraph {
+    /// Read every `*.sql` under `dir` and resolve the DAG against `sources`.
+    pub fn load(dir: &Path, sources: &Sources) -> Result<StageGraph> {
+        let version = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| Error::input(format!("bad SQL folder {}", dir.display())))?
+            .to_string();
+        let mut files = Vec::new();
+        collect_sql_files(dir, dir, &mut files)?;
+        if files.is_empty() {
+            return Err(Error::input_hint(
+                format!("no stage SQL files under {}", dir.display()),
+                "pass the versioned SQL folder with --sql, e.g. --sql sql/v1",
+            ));
+        }
+        let mut parsed: BTreeMap<String, (PathBuf, String, String, Vec<TableReference>)> =
+            BTreeMap::new();
+        for path in files {
+            let sql = std::fs::read_to_string(&path).at(&path)?;
+            let name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_string();
+            let rel = path
+                .strip_prefix(dir)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned();
+            if let Some((other, ..)) = parsed.get(&name) {
+                return Err(Error::input_hint(
+                    format!(
+                        "two stages are named {name}: {} and {}",
+                        other.display(),
+                        path.display()
+                    ),
+                    "stage names (file stems) must be unique within a SQL version",
+                ));
+            }
+            let refs = table_references(&path, &sql)?;
+            parsed.insert(name, (path, rel, sql, refs));
+        }
+
+        let mut stages = BTreeMap::new();
+        for (name, (path, rel_path, sql, refs)) in &parsed {
+            let mut deps = BTreeSet::new();
+            let mut srcs = BTreeSet::new();
+            for r in refs {
+                match r {
+                    TableReference::Bare { table } if parsed.contains_key(table.as_ref()) => {
+                        if table.as_ref() == name {
+                            return Err(Error::input(format!(
+                                "{}: stage {name} reads its own output",
+                                path.display()
+                            )));
+                        }
+                        deps.insert(table.to_string());
+                    }
+                    TableReference::Partial { schema, table }
+                        if sources.get(&format!("{schema}.{table}")).is_some() =>
+                    {
+                        srcs.insert(format!("{schema}.{table}"));
+                    }
+                    other => {
+                        return Err(Error::input_hint(
+                            format!(
+                                "{}: stage {name} reads unknown table {other}",
+                                path.display()
+                            ),
+                            format!(
+                                "a stage reads other stages by name (one of: {}) or raw \
+                                 sources as <db>.<table> declared in {}",
+                                parsed.keys().cloned().collect::<Vec<_>>().join(", "),
+                                sources.path.display()
+                            ),
+                        ));
+                    }
+                }
+            }
+            stages.insert(
+                name.clone(),
+                Stage {
+                    name: name.clone(),
+                    path: path.clone(),
+                    rel_path: rel_path.clone(),
+                    sql: sql.clone(),
+                    sources: srcs.into_iter().collect(),
+                    deps: deps.into_iter().collect(),
+                },
+            );
+        }
+        let stages = topo_sort(stages)?;
+        Ok(StageGraph {
+            version,
+            dir: dir.to_path_buf(),
+            stages,
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.name == name)
+    }
+
+    /// The named stages plus everything they read, transitively, in dependency order.
+    /// Empty `names` means every stage.
+    pub fn closure(&self, names: &[String]) -> Result<Vec<&Stage>> {
+        if names.is_empty() {
+            return Ok(self.stages.iter().collect());
+        }
+        let mut wanted = BTreeSet::new();
+        let mut todo: Vec<String> = Vec::new();
+        for n in names {
+            if self.get(n).is_none() {
+                return Err(Error::input_hint(
+                    format!("unknown stage {n}"),
+                    format!(
+                        "`ordertrail stages` lists them; known: {}",
+                        self.stages
+                            .iter()
+                            .map(|s| s.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            todo.push(n.clone());
+        }
+        while let Some(n) = todo.pop() {
+            if wanted.insert(n.clone())
+                && let Some(stage) = self.get(&n)
+            {
+                todo.extend(stage.deps.iter().cloned());
+            }
+        }
+        Ok(self
+            .stages
+            .iter()
+            .filter(|s| wanted.contains(&s.name))
+            .collect())
+    }
+
+    /// Every raw source any of `stages` reads, sorted.
+    pub fn sources_read<'a>(stages: impl IntoIterator<Item = &'a Stage>) -> Vec<String> {
+        let set: BTreeSet<String> = stages
+            .into_iter()
+            .flat_map(|s| s.sources.iter().cloned())
+            .collect();
+        set.into_iter().collect()
+    }
+}
+
+fn collect_sql_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| {
+            Error::input_hint(
+                format!("cannot read SQL folder {}: {e}", dir.display()),
+                "pass the versioned SQL folder with --sql, e.g. --sql sql/v1",
+            )
+        })?
+        .collect::<std::io::Result<Vec<_>>>()
+        .at(dir)?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        if path.is_dir() {
+            let skip = dir == root
+                && path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| NOT_STAGES.contains(&n));
+            if !skip {
+                collect_sql_files(root, &path, out)?;
+            }
+        } else if path.extension().is_some_and(|e| e == "sql") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Tables referenced by a stage file, which must hold exactly one query.
+fn table_references(path: &Path, sql: &str) -> Result<Vec<TableReference>> {
+    let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})
+        .map_err(|e| sql_error(path, DataFusionError::from(e)))?;
+    if statements.len() != 1 {
+        return Err(Error::Sql {
+            file: path.to_path_buf(),
+            location: None,
+            message: format!(
+                "a stage file holds exactly one query, found {} statements",
+                statements.len()
+            ),
+        });
+    }
+    let statement = statements.pop_front().expect("one statement");
+    if !matches!(&statement, Statement::Statement(s) if matches!(**s, datafusion::sql::sqlparser::ast::Statement::Query(_)))
+    {
+        return Err(Error::Sql {
+            file: path.to_path_buf(),
+            location: None,
+            message: "a stage file holds one SELECT query (its result is the stage's table)"
+                .into(),
+        });
+    }
+    let (refs, _ctes) =
+        resolve_table_references(&statement, true).map_err(|e| sql_error(path, e))?;
+    Ok(refs)
+}
+
+/// Turn an engine error about `path` into an [`Error::Sql`] with line and column when known:
+/// from DataFusion's diagnostic span, or from the parser's "Line: N, Column: M".
+pub fn sql_error(path: &Path, err: DataFusionError) -> Error {
+    let location = err
+        .diagnostic()
+        .and_then(|d| d.span)
+        .filter(|s| s.start.line > 0)
+        .map(|s| (s.start.line, s.start.column))
+        .or_else(|| parser_location(&err.to_string()));
+    let message = err.strip_backtrace().to_string();
+    Error::Sql {
+        file: path.to_path_buf(),
+        location,
+        message,
+    }
+}
+
+fn parser_location(message: &str) -> Option<(u64, u64)> {
+    let (_, rest) = message.rsplit_once("Line: ")?;
+    let (line, rest) = rest.split_once(", Column: ")?;
+    let column: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    Some((line.trim().parse().ok()?, column.parse().ok()?))
+}
+
+fn topo_sort(mut stages: BTreeMap<String, Stage>) -> Result<Vec<Stage>> {
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    let mut order = Vec::with_capacity(stages.len());
+    while !stages.is_empty() {
+        let ready: Vec<String> = stages
+            .values()
+            .filter(|s| s.deps.iter().all(|d| done.contains(d)))
+            .map(|s| s.name.clone())
+            .collect();
+        if ready.is_empty() {
+            let cycle: Vec<String> = stages.keys().cloned().collect();
+            return Err(Error::input_hint(
+                format!(
+                    "the stages {} read each other in a cycle",
+                    cycle.join(", ")
+                ),
+                "a stage may only read stages that do not (indirectly) read it",
+            ));
+        }
+        for name in ready {
+            if let Some(stage) = stages.remove(&name) {
+                done.insert(name);
+                order.push(stage);
+            }
+        }
+    }
+    Ok(order)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parser_location_is_extracted() {
+        assert_eq!(
+            parser_location("SQL error: ParserError(\"Expected: end of statement, found: x at Line: 3, Column: 7\")"),
+            Some((3, 7))
+        );
+        assert_eq!(parser_location("no location"), None);
+    }
+}
