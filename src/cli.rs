@@ -10,7 +10,11 @@ use crate::commands;
 use crate::error::{EXIT_ERROR, Error, Result};
 
 #[derive(Debug, Parser)]
-#[command(name = "ordertrail", version, about = "Trade-reporting pipeline: replica tables -> Parquet lake -> versioned SQL stages -> reports")]
+#[command(
+    name = "ordertrail",
+    version,
+    about = "Trade-reporting pipeline: replica tables -> Parquet lake -> versioned SQL stages -> reports"
+)]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -147,7 +151,10 @@ pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ordertrail: cannot start the async runtime: {e}");

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::DataType;
 use datafusion::catalog::MemorySchemaProvider;
+use datafusion::common::TableReference;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -17,7 +18,6 @@ use datafusion::datasource::listing::{
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use datafusion::common::TableReference;
 
 use crate::error::{Error, Result};
 use crate::lake::{Lake, PARTITION_COLUMN};
@@ -47,14 +47,12 @@ impl Default for EngineOptions {
 
 /// Half of the machine's memory (from /proc/meminfo), or 2 GiB when unknown.
 pub fn default_memory_limit() -> usize {
-    let total_kib = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<usize>().ok())
-        });
+    let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<usize>().ok())
+    });
     match total_kib {
         Some(kib) => kib * 1024 / 2,
         None => 2 << 30,
@@ -63,13 +61,9 @@ pub fn default_memory_limit() -> usize {
 
 /// A fresh context for one run over `lake`.
 pub fn new_context(lake: &Lake, options: &EngineOptions) -> Result<SessionContext> {
+    lake.ensure_writable()?;
     let spill = lake.root().join(".tmp").join("spill");
-    std::fs::create_dir_all(&spill).map_err(|e| {
-        Error::input_hint(
-            format!("cannot create spill directory {}: {e}", spill.display()),
-            "pass a writable directory with --lake",
-        )
-    })?;
+    std::fs::create_dir_all(&spill).map_err(|e| Error::io(&spill, e))?;
     // Partitions are replaced in place between stages of one run, so nothing about the files
     // may be cached: DataFusion's default list-files cache never expires.
     let caches = CacheManagerConfig::default()
@@ -95,7 +89,10 @@ pub async fn register_source(ctx: &SessionContext, lake: &Lake, table: &SourceTa
     let dir = lake.raw_table_dir(&table.db, &table.name);
     ensure_schema(ctx, &table.db)?;
     let provider = listing_table(ctx, &dir, Some(table.schema())).await?;
-    ctx.register_table(TableReference::partial(table.db.as_str(), table.name.as_str()), provider)?;
+    ctx.register_table(
+        TableReference::partial(table.db.as_str(), table.name.as_str()),
+        provider,
+    )?;
     Ok(())
 }
 

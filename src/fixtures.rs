@@ -119,7 +119,10 @@ fn check_header(path: &Path, table: &SourceTable) -> Result<()> {
                 path.display(),
                 expected.join(",")
             ),
-            format!("the columns and their order come from {}", "sql/sources.sql"),
+            format!(
+                "the columns and their order come from {}",
+                "sql/sources.sql"
+            ),
         ));
     }
     Ok(())
@@ -143,7 +146,9 @@ fn row_dates(batch: &RecordBatch, table: &SourceTable) -> Result<Vec<Option<Naiv
         })?;
     Ok(times
         .iter()
-        .map(|t| t.and_then(DateTime::from_timestamp_micros).map(|t| t.date_naive()))
+        .map(|t| {
+            t.and_then(DateTime::from_timestamp_micros)
+                .map(|t| t.date_naive())
+        })
         .collect())
 }
-

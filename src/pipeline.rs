@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use datafusion::common::ScalarValue;
 use datafusion::common::ParamValues;
+use datafusion::common::ScalarValue;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
@@ -94,14 +94,20 @@ fn check_inputs(lake: &Lake, sources: &Sources, stages: &[&Stage], date: NaiveDa
         let dir = lake.raw_table_dir(&table.db, &table.name);
         if !dir.exists() {
             return Err(Error::input_hint(
-                format!("raw table {name} is missing from the lake ({})", dir.display()),
+                format!(
+                    "raw table {name} is missing from the lake ({})",
+                    dir.display()
+                ),
                 "sync it first (`ordertrail sync`), or load fixtures (`ordertrail load`)",
             ));
         }
         let part = Lake::partition_dir(&dir, date);
         if !part.exists() {
             return Err(Error::input_hint(
-                format!("raw table {name} has no data for trade date {date} ({} is missing)", part.display()),
+                format!(
+                    "raw table {name} has no data for trade date {date} ({} is missing)",
+                    part.display()
+                ),
                 format!(
                     "dates present: {}; sync that day first, or pick another --date",
                     fmt_dates(&Lake::partition_dates(&dir)?)
@@ -131,7 +137,10 @@ fn check_inputs(lake: &Lake, sources: &Sources, stages: &[&Stage], date: NaiveDa
 fn parquet_rows(path: &std::path::Path) -> Result<i64> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let reader = parquet::file::reader::SerializedFileReader::new(file).map_err(|e| {
-        Error::input(format!("{}: not a readable Parquet file: {e}", path.display()))
+        Error::input(format!(
+            "{}: not a readable Parquet file: {e}",
+            path.display()
+        ))
     })?;
     use parquet::file::reader::FileReader;
     Ok(reader.metadata().file_metadata().num_rows())
@@ -141,7 +150,11 @@ fn fmt_dates(dates: &[NaiveDate]) -> String {
     if dates.is_empty() {
         return "none".into();
     }
-    dates.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+    dates
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn run_stage(

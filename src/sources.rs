@@ -195,8 +195,11 @@ pub fn mysql_type_to_arrow(sql_type: &str) -> Option<DataType> {
             DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
         }
         ("date", _) => DataType::Date32,
-        ("char" | "varchar" | "text" | "tinytext" | "mediumtext" | "longtext" | "json"
-        | "enum" | "set", _) => DataType::Utf8,
+        (
+            "char" | "varchar" | "text" | "tinytext" | "mediumtext" | "longtext" | "json" | "enum"
+            | "set",
+            _,
+        ) => DataType::Utf8,
         ("binary" | "varbinary" | "blob" | "tinyblob" | "mediumblob" | "longblob", _) => {
             DataType::Binary
         }
@@ -223,10 +226,7 @@ mod tests {
             mysql_type_to_arrow("DATETIME(6)"),
             Some(DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())))
         );
-        assert_eq!(
-            mysql_type_to_arrow("enum('a','b')"),
-            Some(DataType::Utf8)
-        );
+        assert_eq!(mysql_type_to_arrow("enum('a','b')"), Some(DataType::Utf8));
         assert_eq!(mysql_type_to_arrow("geometry"), None);
         assert_eq!(mysql_type_to_arrow("decimal(65,30)"), None);
     }

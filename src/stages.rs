@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use datafusion::error::DataFusionError;
 use datafusion::common::TableReference;
+use datafusion::error::DataFusionError;
 use datafusion::sql::parser::{DFParser, Statement};
 use datafusion::sql::resolve::resolve_table_references;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
@@ -230,7 +230,7 @@ fn collect_sql_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<
 /// Tables referenced by a stage file, which must hold exactly one query.
 fn table_references(path: &Path, sql: &str) -> Result<Vec<TableReference>> {
     let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})
-        .map_err(|e| sql_error(path, DataFusionError::from(e)))?;
+        .map_err(|e| sql_error(path, e))?;
     if statements.len() != 1 {
         return Err(Error::Sql {
             file: path.to_path_buf(),
@@ -247,8 +247,7 @@ fn table_references(path: &Path, sql: &str) -> Result<Vec<TableReference>> {
         return Err(Error::Sql {
             file: path.to_path_buf(),
             location: None,
-            message: "a stage file holds one SELECT query (its result is the stage's table)"
-                .into(),
+            message: "a stage file holds one SELECT query (its result is the stage's table)".into(),
         });
     }
     let (refs, _ctes) =
@@ -292,10 +291,7 @@ fn topo_sort(mut stages: BTreeMap<String, Stage>) -> Result<Vec<Stage>> {
         if ready.is_empty() {
             let cycle: Vec<String> = stages.keys().cloned().collect();
             return Err(Error::input_hint(
-                format!(
-                    "the stages {} read each other in a cycle",
-                    cycle.join(", ")
-                ),
+                format!("the stages {} read each other in a cycle", cycle.join(", ")),
                 "a stage may only read stages that do not (indirectly) read it",
             ));
         }
@@ -316,7 +312,9 @@ mod tests {
     #[test]
     fn parser_location_is_extracted() {
         assert_eq!(
-            parser_location("SQL error: ParserError(\"Expected: end of statement, found: x at Line: 3, Column: 7\")"),
+            parser_location(
+                "SQL error: ParserError(\"Expected: end of statement, found: x at Line: 3, Column: 7\")"
+            ),
             Some((3, 7))
         );
         assert_eq!(parser_location("no location"), None);

@@ -42,8 +42,7 @@ pub async fn run(args: DemoArgs) -> Result<i32> {
     let ctx = pipeline::context_for(&lake, &project.sources, &project.graph, &options).await?;
     for date in &dates {
         println!("\n== trade date {date}");
-        let runs =
-            pipeline::run(&ctx, &lake, &project.sources, &project.graph, *date, &[]).await?;
+        let runs = pipeline::run(&ctx, &lake, &project.sources, &project.graph, *date, &[]).await?;
         super::run::print_runs(&runs);
         if project.graph.get("lifecycle").is_some() {
             let df = ctx
@@ -62,7 +61,10 @@ pub async fn run(args: DemoArgs) -> Result<i32> {
     }
     println!(
         "\nstage outputs: {}",
-        lake.root().join("stages").join(&project.graph.version).display()
+        lake.root()
+            .join("stages")
+            .join(&project.graph.version)
+            .display()
     );
     Ok(EXIT_OK)
 }

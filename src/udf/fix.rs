@@ -167,7 +167,9 @@ fn truncate(s: &str) -> String {
 fn tag_argument(name: &str, args: &[ColumnarValue]) -> Result<u32> {
     match args.get(1) {
         Some(ColumnarValue::Scalar(ScalarValue::Int64(Some(t)))) if *t > 0 => Ok(*t as u32),
-        _ => exec_err!("{name}(raw, tag): tag must be a positive integer literal, e.g. {name}(fix, 35)"),
+        _ => exec_err!(
+            "{name}(raw, tag): tag must be a positive integer literal, e.g. {name}(fix, 35)"
+        ),
     }
 }
 
@@ -242,9 +244,11 @@ impl ScalarUDFImpl for FixTag {
         let tag = tag_argument(self.name(), &args.args)?;
         let input = args.args[0].to_array(args.number_rows)?;
         let mut out = StringBuilder::with_capacity(input.len(), input.len() * 8);
-        for_each_str(&input, |s| match s.and_then(|s| tag_values(s, tag).next()) {
-            Some(v) => out.append_value(v),
-            None => out.append_null(),
+        for_each_str(&input, |s| {
+            match s.and_then(|s| tag_values(s, tag).next()) {
+                Some(v) => out.append_value(v),
+                None => out.append_null(),
+            }
         })?;
         Ok(ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef))
     }
@@ -367,7 +371,13 @@ mod tests {
     fn reads_tags_with_pipe_or_soh() {
         let m = message("35=D|11=C1|38=100|44=10.25|");
         let fields = parse_fields(&m).unwrap();
-        assert_eq!(fields[2], FixField { tag: 35, value: "D" });
+        assert_eq!(
+            fields[2],
+            FixField {
+                tag: 35,
+                value: "D"
+            }
+        );
         assert_eq!(tag_values(&m, 44).collect::<Vec<_>>(), vec!["10.25"]);
         let soh = m.replace('|', "\u{1}");
         assert_eq!(tag_values(&soh, 11).collect::<Vec<_>>(), vec!["C1"]);

@@ -1,0 +1,227 @@
+//! Whole invocations of the binary: exit codes, stdout and the error messages users see.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::common::*;
+
+fn ordertrail(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ordertrail"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run ordertrail")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn demo_runs_every_stage_and_shows_all_statuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("demo");
+    let out = ordertrail(&["demo", "--out", p(&out_dir)]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    for name in [
+        "NORMAL",
+        "OUTBOUND_NOT_SEND_FIX_REQ",
+        "OUTBOUND_NOT_RECV_FIX_RSP",
+        "REJ_BY_UPSTREAM",
+        "INVALID_REQ",
+        "EVENT_STATUS_ENDED",
+        "REJ_BY_RMS",
+        "HOLD_BY_RMS",
+    ] {
+        assert!(stdout.contains(name), "{name} missing from:\n{stdout}");
+    }
+    assert!(stdout.contains("lifecycle"), "{stdout}");
+    // A second demo into the same directory replaces the first.
+    let again = ordertrail(&["demo", "--out", p(&out_dir)]);
+    assert_eq!(again.status.code(), Some(0), "{:?}", text(&again));
+}
+
+#[test]
+fn stages_lists_the_dag() {
+    let out = ordertrail(&["stages"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("lifecycle"), "{stdout}");
+    assert!(
+        stdout.contains("reads: business_fill, event_status, oms.rms_event"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn broken_sql_reports_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture_lake(dir.path());
+    let sql = dir.path().join("sql/v1");
+    copy_dir(&sql_dir(), &sql);
+    let file = sql.join("intermediate/flow_complete.sql");
+    let original = std::fs::read_to_string(&file).unwrap();
+    // Line of the first `c.sid,` in the final select; break the column name there.
+    let (line_no, line) = original
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.trim() == "c.sid,")
+        .unwrap();
+    let column = line.find("c.sid").unwrap() + 1;
+    std::fs::write(
+        &file,
+        original.replacen("        c.sid,\n", "        c.sidd,\n", 1),
+    )
+    .unwrap();
+    let sources = repo().join("sql/sources.sql");
+    let out = ordertrail(&[
+        "run",
+        "--lake",
+        p(lake.root()),
+        "--date",
+        "2026-11-20",
+        "--sql",
+        p(&sql),
+        "--sources",
+        p(&sources),
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let expected = format!("flow_complete.sql:{}:{column}", line_no + 1);
+    assert!(stderr.contains(&expected), "want {expected} in:\n{stderr}");
+    assert!(stderr.starts_with("ordertrail: "), "{stderr}");
+    // Nothing of the failed stage was written.
+    assert!(!stage_file(&lake, "flow_complete", date("2026-11-20")).exists());
+
+    // A parse error also carries its position.
+    std::fs::write(&file, "select\n  a,, b\nfrom flow order by 1").unwrap();
+    let out = ordertrail(&["stages", "--sql", p(&sql), "--sources", p(&sources)]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("flow_complete.sql:2:"), "{stderr}");
+}
+
+#[test]
+fn stage_without_order_by_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture_lake(dir.path());
+    let sql = dir.path().join("sql/v1");
+    copy_dir(&sql_dir(), &sql);
+    let file = sql.join("reference/event_status.sql");
+    let original = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, original.replace("order by event_status", "")).unwrap();
+    let out = ordertrail(&[
+        "run",
+        "--lake",
+        p(lake.root()),
+        "--date",
+        "2026-11-20",
+        "--sql",
+        p(&sql),
+        "--sources",
+        p(&repo().join("sql/sources.sql")),
+        "--stage",
+        "event_status",
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("event_status.sql: the query has no final ORDER BY"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_input_gets_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture_lake(dir.path());
+    let root = p(lake.root());
+
+    let out = ordertrail(&[
+        "run",
+        "--lake",
+        root,
+        "--date",
+        "2026-11-20",
+        "--stage",
+        "nope",
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("unknown stage nope") && stderr.contains("hint:"),
+        "{stderr}"
+    );
+
+    // A day that was never synced.
+    let out = ordertrail(&["run", "--lake", root, "--date", "2026-11-23"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("has no data for trade date 2026-11-23"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("dates present: 2026-11-20, 2026-11-21"),
+        "{stderr}"
+    );
+
+    // A lake with no raw tables at all.
+    let empty = dir.path().join("empty-lake");
+    let out = ordertrail(&["run", "--lake", p(&empty), "--date", "2026-11-20"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("raw table") && stderr.contains("is missing from the lake"),
+        "{stderr}"
+    );
+
+    // A lake that cannot be written.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let out = ordertrail(&[
+        "run",
+        "--lake",
+        p(&file.join("lake")),
+        "--date",
+        "2026-11-20",
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("cannot write to lake"), "{stderr}");
+
+    // A bad date is refused by argument parsing.
+    let out = ordertrail(&["run", "--lake", root, "--date", "2026-13-01"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn malformed_fixture_csv_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = dir.path().join("fixtures");
+    copy_dir(&repo().join("data-fixtures"), &fixtures);
+    let csv = fixtures.join("oms/orders.csv");
+    let text_in = std::fs::read_to_string(&csv).unwrap();
+    let mut lines: Vec<String> = text_in.lines().map(String::from).collect();
+    lines[3] = lines[3].replacen(",100,", ",1O0,", 1);
+    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+    let out = ordertrail(&[
+        "load",
+        "--lake",
+        p(&dir.path().join("lake")),
+        "--fixtures",
+        p(&fixtures),
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("orders.csv"), "{stderr}");
+    assert!(stderr.contains("1O0"), "{stderr}");
+}

@@ -1,0 +1,144 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use chrono::NaiveDate;
+use ordertrail::engine::EngineOptions;
+use ordertrail::fixtures;
+use ordertrail::lake::{Lake, PART_FILE};
+use ordertrail::pipeline::{self, StageRun};
+use ordertrail::sources::Sources;
+use ordertrail::stages::StageGraph;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn sql_dir() -> PathBuf {
+    repo().join("sql").join("v1")
+}
+
+pub fn fixture_dates() -> Vec<NaiveDate> {
+    vec![date("2026-11-20"), date("2026-11-21")]
+}
+
+pub fn date(s: &str) -> NaiveDate {
+    s.parse().expect("valid date")
+}
+
+pub fn sources() -> Sources {
+    Sources::load(&repo().join("sql").join("sources.sql")).expect("sources.sql loads")
+}
+
+pub fn graph(sql: &Path) -> StageGraph {
+    StageGraph::load(sql, &sources()).expect("stage graph loads")
+}
+
+pub fn small_engine() -> EngineOptions {
+    EngineOptions {
+        memory_limit: 512 << 20,
+        target_partitions: 2,
+    }
+}
+
+/// A lake with the fixture day loaded.
+pub fn fixture_lake(dir: &Path) -> Lake {
+    let lake = Lake::new(dir.join("lake"));
+    fixtures::load_dir(&lake, &sources(), &repo().join("data-fixtures")).expect("fixtures load");
+    lake
+}
+
+/// Run every stage for every fixture date, in date order.
+pub async fn run_all(lake: &Lake, sql: &Path) -> Vec<(NaiveDate, Vec<StageRun>)> {
+    let sources = sources();
+    let graph = graph(sql);
+    let ctx = pipeline::context_for(lake, &sources, &graph, &small_engine())
+        .await
+        .expect("context");
+    let mut out = Vec::new();
+    for d in fixture_dates() {
+        let runs = pipeline::run(&ctx, lake, &sources, &graph, d, &[])
+            .await
+            .unwrap_or_else(|e| panic!("run {d}: {e}"));
+        out.push((d, runs));
+    }
+    out
+}
+
+pub fn stage_file(lake: &Lake, stage: &str, d: NaiveDate) -> PathBuf {
+    Lake::partition_dir(&lake.stage_table_dir("v1", stage), d).join(PART_FILE)
+}
+
+/// All rows of a stage's partition, in file order.
+pub fn read_stage(lake: &Lake, stage: &str, d: NaiveDate) -> Vec<RecordBatch> {
+    let path = stage_file(lake, stage, d);
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet")
+        .build()
+        .expect("reader")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("batches")
+}
+
+/// Rows as newline-delimited JSON objects (stable, reviewable, handles lists).
+pub fn to_ndjson(batches: &[RecordBatch]) -> String {
+    let mut buf = Vec::new();
+    {
+        let mut writer = arrow::json::LineDelimitedWriter::new(&mut buf);
+        for b in batches {
+            writer.write(b).expect("json");
+        }
+        writer.finish().expect("json");
+    }
+    String::from_utf8(buf).expect("utf8")
+}
+
+/// Compare `actual` with the golden file, or rewrite it when ORDERTRAIL_BLESS is set.
+pub fn assert_golden(path: &Path, actual: &str) {
+    if std::env::var_os("ORDERTRAIL_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, actual).expect("write golden");
+        return;
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_else(|_| {
+        panic!(
+            "golden file {} is missing; run ORDERTRAIL_BLESS=1 cargo test and review it",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let diff: Vec<String> = expected
+            .lines()
+            .zip(actual.lines())
+            .enumerate()
+            .filter(|(_, (e, a))| e != a)
+            .take(3)
+            .map(|(i, (e, a))| format!("line {}:\n  expected {e}\n  actual   {a}", i + 1))
+            .collect();
+        panic!(
+            "{} differs from the stage output ({} expected lines, {} actual)\n{}\n\
+             If the change is intended, run ORDERTRAIL_BLESS=1 cargo test and review the diff.",
+            path.display(),
+            expected.lines().count(),
+            actual.lines().count(),
+            diff.join("\n")
+        );
+    }
+}
+
+/// Copy a directory tree (for tests that edit SQL).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The stage DAG comes from the SQL: change what a file reads and the order changes.
+
+use ordertrail::stages::StageGraph;
+
+use crate::common::*;
+
+fn order(graph: &StageGraph) -> Vec<String> {
+    graph.stages.iter().map(|s| s.name.clone()).collect()
+}
+
+fn position(graph: &StageGraph, name: &str) -> usize {
+    graph.stages.iter().position(|s| s.name == name).unwrap()
+}
+
+#[test]
+fn dependencies_come_from_table_references() {
+    let g = graph(&sql_dir());
+    let lifecycle = g.get("lifecycle").unwrap();
+    assert_eq!(lifecycle.deps, vec!["business_fill", "event_status"]);
+    assert_eq!(lifecycle.sources, vec!["oms.rms_event"]);
+    for stage in &g.stages {
+        for dep in &stage.deps {
+            assert!(
+                position(&g, dep) < position(&g, &stage.name),
+                "{} before {dep}",
+                stage.name
+            );
+        }
+    }
+    // CTE names are not tables.
+    assert!(g.get("session_fill").unwrap().deps == vec!["flow_complete"]);
+}
+
+#[test]
+fn editing_a_reference_reorders_the_dag() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = dir.path().join("v1");
+    copy_dir(&sql_dir(), &sql);
+    let before = graph(&sql);
+    assert!(position(&before, "flow_quarantine") < position(&before, "flow_complete"));
+    // Make flow_quarantine read lifecycle: it must now come after it.
+    let path = sql.join("intermediate/flow_quarantine.sql");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replace(
+        "where parse_error is null",
+        "where parse_error is null and src_id not in (select src_id from lifecycle)",
+    );
+    std::fs::write(&path, text).unwrap();
+    let after = graph(&sql);
+    assert!(position(&after, "flow_quarantine") > position(&after, "lifecycle"));
+    assert_ne!(order(&before), order(&after));
+}
+
+#[test]
+fn closure_runs_what_a_stage_needs() {
+    let g = graph(&sql_dir());
+    let names: Vec<String> = g
+        .closure(&["flow_complete".to_string()])
+        .unwrap()
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    assert_eq!(names, vec!["stg_fix_msg", "flow", "flow_complete"]);
+    let err = g.closure(&["nope".to_string()]).unwrap_err().to_string();
+    assert!(err.contains("unknown stage nope"), "{err}");
+}
+
+#[test]
+fn unknown_table_and_cycles_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = dir.path().join("v1");
+    std::fs::create_dir_all(&sql).unwrap();
+    std::fs::write(sql.join("a.sql"), "select * from missing_table order by 1").unwrap();
+    let err = StageGraph::load(&sql, &sources()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("a.sql: stage a reads unknown table missing_table"),
+        "{err}"
+    );
+
+    std::fs::write(sql.join("a.sql"), "select * from b order by 1").unwrap();
+    std::fs::write(sql.join("b.sql"), "select * from a order by 1").unwrap();
+    let err = StageGraph::load(&sql, &sources()).unwrap_err();
+    assert!(err.to_string().contains("cycle"), "{err}");
+}

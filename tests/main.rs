@@ -1,0 +1,17 @@
+//! Integration tests: one binary (each test binary links all of DataFusion).
+//!
+//! Where a new test goes:
+//! - `pipeline.rs`: golden outputs of every stage on the fixture day, reruns, parameters
+//! - `scenarios.rs`: per fixture scenario, the event_status and reportable flag it must get
+//! - `dag.rs`: the stage DAG derived from the SQL
+//! - `cli.rs`: whole invocations of the binary: exit codes and error messages on bad input
+//!
+//! Shared helpers live in `common/`. Golden files live in `golden/`; after a reviewed change,
+//! regenerate them with `ORDERTRAIL_BLESS=1 cargo test` and say why in the commit.
+
+mod common;
+
+mod cli;
+mod dag;
+mod pipeline;
+mod scenarios;
