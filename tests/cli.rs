@@ -174,6 +174,22 @@ fn bad_input_gets_clear_errors() {
         "{stderr}"
     );
 
+    // A day that was synced but has no rows anywhere (empty partitions for every table).
+    for table in &sources().tables {
+        let dir = lake.raw_table_dir(&table.db, &table.name);
+        let w = lake
+            .partition_writer(&dir, date("2026-11-22"), &table.schema())
+            .unwrap();
+        w.commit().unwrap();
+    }
+    let out = ordertrail(&["run", "--lake", root, "--date", "2026-11-22"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("trade date 2026-11-22 is empty"),
+        "{stderr}"
+    );
+
     // A lake with no raw tables at all.
     let empty = dir.path().join("empty-lake");
     let out = ordertrail(&["run", "--lake", p(&empty), "--date", "2026-11-20"]);
