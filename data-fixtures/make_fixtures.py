@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the hand-made fixture trading day (2026-11-20) as CSV files.
+"""Write the hand-made fixture trading day (2026-11-19) as CSV files.
 
 One CSV per raw source table declared in sql/sources.sql, written to
 data-fixtures/<db>/<table>.csv with a header row of the declared columns.
@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SOURCES_SQL = HERE.parent / "sql" / "sources.sql"
 
-TRADE_DATE = "2026-11-20"
+TRADE_DATE = "2026-11-19"
 
 # Columns of each raw table in declaration order; main() checks them against sources.sql.
 COLUMNS = {
@@ -94,12 +94,12 @@ def fmt_dec(d):
 
 
 def fmt_ts(t):
-    """CSV timestamp: 2026-11-20T14:30:00.123456Z."""
+    """CSV timestamp: 2026-11-19T14:30:00.123456Z."""
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def fix_ts(t):
-    """FIX UTCTimestamp with milliseconds: 20261120-14:30:00.123."""
+    """FIX UTCTimestamp with milliseconds: 20261119-14:30:00.123."""
     return t.strftime("%Y%m%d-%H:%M:%S.") + f"{t.microsecond // 1000:03d}"
 
 
@@ -780,7 +780,7 @@ def overnight(day):
     o = day.client_new(17, "ACC-105", "NVDA", BUY, 20, price="181.00", tif=GTC)
     day.accept_and_route(o, "BOAT")
     day.ack(o)
-    day.at("00:10:05.000000", date="2026-11-21")  # next day's partition
+    day.at("00:10:05.000000", date="2026-11-20")  # next day's partition
     day.fill(o, 20, "180.95")
 
 

@@ -10,8 +10,10 @@
 //! - [`pipeline`]: running stages for a trade date
 //! - [`udf`]: functions SQL cannot express (FIX parsing)
 //! - [`fixtures`]: loading CSV fixture days into the lake
+//! - [`calendar`]: NYSE trading days and holidays
 //! - [`cli`] and [`commands`]: the command line, one file per subcommand
 
+pub mod calendar;
 pub mod cli;
 pub mod commands;
 pub mod engine;

@@ -87,7 +87,7 @@ fn broken_sql_reports_file_line_and_column() {
         "--lake",
         p(lake.root()),
         "--date",
-        "2026-11-20",
+        "2026-11-19",
         "--sql",
         p(&sql),
         "--sources",
@@ -99,7 +99,7 @@ fn broken_sql_reports_file_line_and_column() {
     assert!(stderr.contains(&expected), "want {expected} in:\n{stderr}");
     assert!(stderr.starts_with("ordertrail: "), "{stderr}");
     // Nothing of the failed stage was written.
-    assert!(!stage_file(&lake, "flow_complete", date("2026-11-20")).exists());
+    assert!(!stage_file(&lake, "flow_complete", date("2026-11-19")).exists());
 
     // A parse error also carries its position.
     std::fs::write(&file, "select\n  a,, b\nfrom flow order by 1").unwrap();
@@ -123,7 +123,7 @@ fn stage_without_order_by_is_refused() {
         "--lake",
         p(lake.root()),
         "--date",
-        "2026-11-20",
+        "2026-11-19",
         "--sql",
         p(&sql),
         "--sources",
@@ -150,7 +150,7 @@ fn bad_input_gets_clear_errors() {
         "--lake",
         root,
         "--date",
-        "2026-11-20",
+        "2026-11-19",
         "--stage",
         "nope",
     ]);
@@ -162,15 +162,15 @@ fn bad_input_gets_clear_errors() {
     );
 
     // A day that was never synced.
-    let out = ordertrail(&["run", "--lake", root, "--date", "2026-11-23"]);
+    let out = ordertrail(&["run", "--lake", root, "--date", "2026-11-24"]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr.contains("has no data for trade date 2026-11-23"),
+        stderr.contains("has no data for trade date 2026-11-24"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("dates present: 2026-11-20, 2026-11-21"),
+        stderr.contains("dates present: 2026-11-19, 2026-11-20"),
         "{stderr}"
     );
 
@@ -178,21 +178,21 @@ fn bad_input_gets_clear_errors() {
     for table in &sources().tables {
         let dir = lake.raw_table_dir(&table.db, &table.name);
         let w = lake
-            .partition_writer(&dir, date("2026-11-22"), &table.schema())
+            .partition_writer(&dir, date("2026-11-21"), &table.schema())
             .unwrap();
         w.commit().unwrap();
     }
-    let out = ordertrail(&["run", "--lake", root, "--date", "2026-11-22"]);
+    let out = ordertrail(&["run", "--lake", root, "--date", "2026-11-21"]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr.contains("trade date 2026-11-22 is empty"),
+        stderr.contains("trade date 2026-11-21 is empty"),
         "{stderr}"
     );
 
     // A lake with no raw tables at all.
     let empty = dir.path().join("empty-lake");
-    let out = ordertrail(&["run", "--lake", p(&empty), "--date", "2026-11-20"]);
+    let out = ordertrail(&["run", "--lake", p(&empty), "--date", "2026-11-19"]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -208,7 +208,7 @@ fn bad_input_gets_clear_errors() {
         "--lake",
         p(&file.join("lake")),
         "--date",
-        "2026-11-20",
+        "2026-11-19",
     ]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2));

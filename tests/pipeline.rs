@@ -83,11 +83,11 @@ async fn trade_date_parameter_selects_one_partition() {
         }
     }
     // the parameter is a typed DATE value, not text pasted into SQL
-    match ordertrail::pipeline::stage_params(date("2026-11-20")) {
+    match ordertrail::pipeline::stage_params(date("2026-11-19")) {
         datafusion::common::ParamValues::Map(m) => {
             let v = &m.get("trade_date").expect("trade_date bound").value;
             assert_eq!(v.data_type(), DataType::Date32);
-            assert_eq!(v.to_string(), "2026-11-20");
+            assert_eq!(v.to_string(), "2026-11-19");
         }
         other => panic!("expected named parameters, got {other:?}"),
     }
@@ -149,7 +149,7 @@ async fn malformed_fix_is_kept_with_reason() {
     let dir = tempfile::tempdir().unwrap();
     let lake = fixture_lake(dir.path());
     run_all(&lake, &sql_dir()).await;
-    let json = to_ndjson(&read_stage(&lake, "lifecycle", date("2026-11-20")));
+    let json = to_ndjson(&read_stage(&lake, "lifecycle", date("2026-11-19")));
     let broken: Vec<&str> = json
         .lines()
         .filter(|l| l.contains("\"parse_error\""))

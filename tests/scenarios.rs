@@ -63,7 +63,7 @@ async fn every_client_request_gets_its_event_status() {
     run_all(&lake, &sql_dir()).await;
     let batches = query(
         &lake,
-        "2026-11-20",
+        "2026-11-19",
         "select req_cl_ord_id, event_status, reportable from lifecycle \
          where trade_date = $trade_date and base_kind in ('in_new_req', 'in_req') \
          order by req_cl_ord_id",
@@ -109,7 +109,7 @@ async fn special_business_fields() {
     // Reroute: the first route is linked to its reroute, and the order is marked rerouted.
     let reroute = one(query(
         &lake,
-        "2026-11-20",
+        "2026-11-19",
         "select route_id, parent_route_id, first_route_id, is_reroute from lifecycle \
              where trade_date = $trade_date and order_id = 'ORD-0014' and direction = 'send' \
              and gateway = 'outbound' order by route_id",
@@ -127,7 +127,7 @@ async fn special_business_fields() {
     let flags = one(
         query(
             &lake,
-            "2026-11-20",
+            "2026-11-19",
             "select order_id, bool_or(is_multi_leg) as multi_leg, max(leg_count) as legs, \
              bool_or(is_fractional) as fractional, min(order_qty) as qty, \
              min(trading_session) as session \
@@ -148,7 +148,7 @@ async fn special_business_fields() {
     // Overnight: the fill on the next trade date is filled from the order of the day before.
     let overnight = one(query(
         &lake,
-        "2026-11-21",
+        "2026-11-20",
         "select gateway, account_num, root_cl_ord_id, carried_in, event_status from lifecycle \
              where trade_date = $trade_date order by gateway",
     )

@@ -21,7 +21,7 @@ pub fn sql_dir() -> PathBuf {
 }
 
 pub fn fixture_dates() -> Vec<NaiveDate> {
-    vec![date("2026-11-20"), date("2026-11-21")]
+    vec![date("2026-11-19"), date("2026-11-20")]
 }
 
 pub fn date(s: &str) -> NaiveDate {
