@@ -35,6 +35,8 @@ pub enum Command {
     Load(LoadArgs),
     /// Run ad-hoc SQL over a lake (sources as <db>.<table>, stages by name).
     Query(QueryArgs),
+    /// Write the report files of every configured destination for one trade date.
+    Report(ReportArgs),
 }
 
 /// Where the SQL lives.
@@ -46,6 +48,9 @@ pub struct SqlArgs {
     /// Source table declarations [default: sources.sql beside the SQL folder]
     #[arg(long, value_name = "FILE")]
     pub sources: Option<PathBuf>,
+    /// Destinations and calendar [default: config/ordertrail.toml]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -102,6 +107,29 @@ pub struct LoadArgs {
     pub fixtures: Option<PathBuf>,
     #[command(flatten)]
     pub sql: SqlArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The lake directory (the pipeline must have run for the date)
+    #[arg(long, value_name = "DIR")]
+    pub lake: PathBuf,
+    /// Trade date, YYYY-MM-DD
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: NaiveDate,
+    /// Where report files go: <out>/<date>/<destination>/
+    #[arg(long, value_name = "DIR", default_value = "out/reports")]
+    pub out: PathBuf,
+    /// Write reports even for a weekend or exchange holiday
+    #[arg(long)]
+    pub force: bool,
+    /// Only these destinations (repeatable) [default: every destination in the config]
+    #[arg(long = "destination", value_name = "NAME")]
+    pub destinations: Vec<String>,
+    #[command(flatten)]
+    pub sql: SqlArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -177,6 +205,7 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Demo(args) => commands::demo::run(args).await,
         Command::Load(args) => commands::load::run(args),
         Command::Query(args) => commands::query::run(args).await,
+        Command::Report(args) => commands::report::run(args).await,
     }
 }
 

@@ -124,11 +124,7 @@ impl Lake {
         let file_path = staging.join(PART_FILE);
         let file = fs::File::create(&file_path).at(&file_path)?;
         let schema = plain_schema(schema);
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .build();
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))?;
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties()?))?;
         Ok(PartitionWriter {
             staging,
             target: Lake::partition_dir(table_dir, date),
@@ -139,6 +135,40 @@ impl Lake {
             rows: 0,
         })
     }
+}
+
+/// The Parquet settings of every file ordertrail writes.
+pub fn writer_properties() -> Result<WriterProperties> {
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .build())
+}
+
+/// A whole Parquet file in memory (for report files), written as deterministically as lake
+/// partitions.
+pub fn parquet_bytes(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>> {
+    let schema = plain_schema(schema);
+    let mut buf = Vec::new();
+    {
+        let mut writer =
+            ArrowWriter::try_new(&mut buf, schema.clone(), Some(writer_properties()?))?;
+        let all = concat_batches(
+            &schema,
+            &batches
+                .iter()
+                .map(|b| to_plain(b, &schema))
+                .collect::<Result<Vec<_>>>()?,
+        )?;
+        let mut offset = 0;
+        while offset < all.num_rows() {
+            let n = WRITE_BATCH_ROWS.min(all.num_rows() - offset);
+            writer.write(&all.slice(offset, n))?;
+            offset += n;
+        }
+        writer.close()?;
+    }
+    Ok(buf)
 }
 
 /// A partition being written aside; see [`Lake::partition_writer`].
@@ -221,7 +251,7 @@ impl Drop for PartitionWriter {
 
 /// Move the finished directory `staging` to `target`, replacing any existing `target`
 /// atomically, then delete the old contents.
-fn swap_into_place(staging: &Path, target: &Path) -> Result<()> {
+pub fn swap_into_place(staging: &Path, target: &Path) -> Result<()> {
     let parent = target
         .parent()
         .ok_or_else(|| Error::input(format!("bad partition path {}", target.display())))?;
@@ -276,7 +306,8 @@ fn exchange(a: &Path, b: &Path) -> Result<()> {
     Ok(())
 }
 
-fn unique_tmp_dir(base: &Path) -> Result<PathBuf> {
+/// A new, empty directory under `base` for writing aside.
+pub fn unique_tmp_dir(base: &Path) -> Result<PathBuf> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()

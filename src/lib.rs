@@ -8,7 +8,9 @@
 //! - [`stages`]: stage discovery and the DAG derived from the SQL
 //! - [`engine`]: the DataFusion session, table registration
 //! - [`pipeline`]: running stages for a trade date
+//! - [`reports`]: report files (CAT, OATS, summary, bars) from the report stages' rows
 //! - [`udf`]: functions SQL cannot express (FIX parsing)
+//! - [`config`]: report destinations and calendar overrides (`config/ordertrail.toml`)
 //! - [`fixtures`]: loading CSV fixture days into the lake
 //! - [`calendar`]: NYSE trading days and holidays
 //! - [`cli`] and [`commands`]: the command line, one file per subcommand
@@ -16,11 +18,13 @@
 pub mod calendar;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod engine;
 pub mod error;
 pub mod fixtures;
 pub mod lake;
 pub mod pipeline;
+pub mod reports;
 pub mod sources;
 pub mod stages;
 pub mod udf;

@@ -13,6 +13,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
+use crate::config::Config;
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::lake::{Lake, PARTITION_COLUMN};
@@ -35,14 +36,17 @@ pub fn stage_params(date: NaiveDate) -> ParamValues {
     ParamValues::from(vec![("trade_date", ScalarValue::Date32(Some(days)))])
 }
 
-/// A context with every source table and every existing stage output registered.
+/// A context with every source table, every existing stage output and the configuration
+/// tables registered.
 pub async fn context_for(
     lake: &Lake,
     sources: &Sources,
     graph: &StageGraph,
+    config: &Config,
     options: &engine::EngineOptions,
 ) -> Result<SessionContext> {
     let ctx = engine::new_context(lake, options)?;
+    config.register(&ctx)?;
     for table in &sources.tables {
         if lake.raw_table_dir(&table.db, &table.name).exists() {
             engine::register_source(&ctx, lake, table).await?;
@@ -77,6 +81,41 @@ pub async fn run(
             "stage done"
         );
         runs.push(run);
+    }
+    Ok(runs)
+}
+
+/// Run exactly `stages` (in the given order) for `date`, without rerunning what they read:
+/// every stage they read that is not among them must already have its partition for `date`.
+pub async fn run_exact(
+    ctx: &SessionContext,
+    lake: &Lake,
+    graph: &StageGraph,
+    date: NaiveDate,
+    stages: &[&Stage],
+) -> Result<Vec<StageRun>> {
+    lake.ensure_writable()?;
+    for (i, stage) in stages.iter().enumerate() {
+        for dep in &stage.deps {
+            let earlier = stages[..i].iter().any(|s| &s.name == dep);
+            let dir = lake.stage_table_dir(&graph.version, dep);
+            if !earlier && !Lake::partition_dir(&dir, date).exists() {
+                return Err(Error::input_hint(
+                    format!(
+                        "stage {} reads {dep}, which has no output for trade date {date}",
+                        stage.name
+                    ),
+                    format!(
+                        "run the pipeline for that day first: ordertrail run --lake {} --date {date}",
+                        lake.root().display()
+                    ),
+                ));
+            }
+        }
+    }
+    let mut runs = Vec::with_capacity(stages.len());
+    for stage in stages {
+        runs.push(run_stage(ctx, lake, graph, stage, date).await?);
     }
     Ok(runs)
 }

@@ -15,6 +15,7 @@ use datafusion::sql::parser::{DFParser, Statement};
 use datafusion::sql::resolve::resolve_table_references;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 
+use crate::config::CONFIG_TABLES;
 use crate::error::{Error, IoContext, Result};
 use crate::sources::Sources;
 
@@ -33,6 +34,8 @@ pub struct Stage {
     pub sources: Vec<String>,
     /// Stages read, sorted.
     pub deps: Vec<String>,
+    /// Configuration tables read (`config.*`), sorted.
+    pub config: Vec<String>,
 }
 
 /// All stages of one SQL version, in dependency order.
@@ -94,6 +97,7 @@ impl StageGraph {
         for (name, (path, rel_path, sql, refs)) in &parsed {
             let mut deps = BTreeSet::new();
             let mut srcs = BTreeSet::new();
+            let mut config = BTreeSet::new();
             for r in refs {
                 match r {
                     TableReference::Bare { table } if parsed.contains_key(table.as_ref()) => {
@@ -110,6 +114,11 @@ impl StageGraph {
                     {
                         srcs.insert(format!("{schema}.{table}"));
                     }
+                    TableReference::Partial { schema, table }
+                        if CONFIG_TABLES.contains(&format!("{schema}.{table}").as_str()) =>
+                    {
+                        config.insert(format!("{schema}.{table}"));
+                    }
                     other => {
                         return Err(Error::input_hint(
                             format!(
@@ -117,10 +126,12 @@ impl StageGraph {
                                 path.display()
                             ),
                             format!(
-                                "a stage reads other stages by name (one of: {}) or raw \
-                                 sources as <db>.<table> declared in {}",
+                                "a stage reads other stages by name (one of: {}), raw \
+                                 sources as <db>.<table> declared in {}, or configuration \
+                                 tables ({})",
                                 parsed.keys().cloned().collect::<Vec<_>>().join(", "),
-                                sources.path.display()
+                                sources.path.display(),
+                                CONFIG_TABLES.join(", ")
                             ),
                         ));
                     }
@@ -135,6 +146,7 @@ impl StageGraph {
                     sql: sql.clone(),
                     sources: srcs.into_iter().collect(),
                     deps: deps.into_iter().collect(),
+                    config: config.into_iter().collect(),
                 },
             );
         }

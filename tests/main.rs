@@ -4,6 +4,7 @@
 //! - `pipeline.rs`: golden outputs of every stage on the fixture day, reruns, parameters
 //! - `scenarios.rs`: per fixture scenario, the event_status and reportable flag it must get
 //! - `dag.rs`: the stage DAG derived from the SQL
+//! - `reports.rs`: report files: formats, CAT event sequences per scenario, determinism
 //! - `cli.rs`: whole invocations of the binary: exit codes and error messages on bad input
 //!
 //! Shared helpers live in `common/`. Golden files live in `golden/`; after a reviewed change,
@@ -14,4 +15,5 @@ mod common;
 mod cli;
 mod dag;
 mod pipeline;
+mod reports;
 mod scenarios;

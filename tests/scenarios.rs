@@ -43,7 +43,7 @@ async fn query(
     sql: &str,
 ) -> Vec<arrow::array::RecordBatch> {
     let graph = graph(&sql_dir());
-    let ctx = pipeline::context_for(lake, &sources(), &graph, &small_engine())
+    let ctx = pipeline::context_for(lake, &sources(), &graph, &config(), &small_engine())
         .await
         .unwrap();
     ctx.sql(sql)

@@ -39,7 +39,14 @@ pub async fn run(args: DemoArgs) -> Result<i32> {
     );
 
     let options = engine_options(&args.engine);
-    let ctx = pipeline::context_for(&lake, &project.sources, &project.graph, &options).await?;
+    let ctx = pipeline::context_for(
+        &lake,
+        &project.sources,
+        &project.graph,
+        &project.config,
+        &options,
+    )
+    .await?;
     for date in &dates {
         println!("\n== trade date {date}");
         let runs = pipeline::run(&ctx, &lake, &project.sources, &project.graph, *date, &[]).await?;
@@ -66,6 +73,16 @@ pub async fn run(args: DemoArgs) -> Result<i32> {
             .join(&project.graph.version)
             .display()
     );
+    let reports_dir = args.out.join("reports");
+    println!("\nreports ({}):", reports_dir.display());
+    for date in &dates {
+        if let Some(reason) = project.config.calendar().non_trading_reason(*date) {
+            println!("{date}: no reports, {reason}");
+            continue;
+        }
+        let written = super::report::write(&ctx, &project, &lake, *date, &reports_dir).await?;
+        super::report::print_written(&written);
+    }
     Ok(EXIT_OK)
 }
 

@@ -3,12 +3,14 @@
 pub mod demo;
 pub mod load;
 pub mod query;
+pub mod report;
 pub mod run;
 pub mod stages;
 
 use std::path::{Path, PathBuf};
 
 use crate::cli::{EngineArgs, SqlArgs};
+use crate::config::Config;
 use crate::engine::EngineOptions;
 use crate::error::{Error, Result};
 use crate::sources::Sources;
@@ -29,6 +31,7 @@ fn default_path(relative: &str) -> PathBuf {
 pub struct Project {
     pub sources: Sources,
     pub graph: StageGraph,
+    pub config: Config,
 }
 
 impl Project {
@@ -55,7 +58,16 @@ impl Project {
         }
         let sources = Sources::load(&sources_path)?;
         let graph = StageGraph::load(&sql, &sources)?;
-        Ok(Project { sources, graph })
+        let config_path = args
+            .config
+            .clone()
+            .unwrap_or_else(|| default_path("config/ordertrail.toml"));
+        let config = Config::load(&config_path)?;
+        Ok(Project {
+            sources,
+            graph,
+            config,
+        })
     }
 }
 

@@ -11,7 +11,14 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     let project = Project::load(&args.sql)?;
     let lake = Lake::new(&args.lake);
     let options = engine_options(&args.engine);
-    let ctx = pipeline::context_for(&lake, &project.sources, &project.graph, &options).await?;
+    let ctx = pipeline::context_for(
+        &lake,
+        &project.sources,
+        &project.graph,
+        &project.config,
+        &options,
+    )
+    .await?;
     let runs = pipeline::run(
         &ctx,
         &lake,

@@ -16,6 +16,7 @@ pub fn run(args: StagesArgs) -> Result<i32> {
     for (i, stage) in graph.stages.iter().enumerate() {
         let mut reads: Vec<String> = stage.deps.clone();
         reads.extend(stage.sources.iter().cloned());
+        reads.extend(stage.config.iter().cloned());
         println!(
             "{:>3}. {:<24} {:<40} reads: {}",
             i + 1,

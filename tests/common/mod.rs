@@ -36,6 +36,10 @@ pub fn graph(sql: &Path) -> StageGraph {
     StageGraph::load(sql, &sources()).expect("stage graph loads")
 }
 
+pub fn config() -> ordertrail::config::Config {
+    ordertrail::config::Config::load(&repo().join("config/ordertrail.toml")).expect("config loads")
+}
+
 pub fn small_engine() -> EngineOptions {
     EngineOptions {
         memory_limit: 512 << 20,
@@ -54,7 +58,7 @@ pub fn fixture_lake(dir: &Path) -> Lake {
 pub async fn run_all(lake: &Lake, sql: &Path) -> Vec<(NaiveDate, Vec<StageRun>)> {
     let sources = sources();
     let graph = graph(sql);
-    let ctx = pipeline::context_for(lake, &sources, &graph, &small_engine())
+    let ctx = pipeline::context_for(lake, &sources, &graph, &config(), &small_engine())
         .await
         .expect("context");
     let mut out = Vec::new();

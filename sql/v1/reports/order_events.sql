@@ -1,0 +1,99 @@
+-- order_events: the reportable order events of the day, independent of any destination.
+-- Grain: one row per reportable lifecycle record that is an event; a record yields at most one:
+--   NEW     client new order (in_new_req)
+--   ROUTE   a new order or replace sent to an upstream
+--   MODIFY  a replace the upstream accepted (new client order id; prior id = OrigClOrdID)
+--   CANCEL  a cancel confirmed to the client
+--   FILL    a fill reported to the client
+-- Reads: lifecycle (this and the previous trade date, for the ids of earlier requests).
+-- Design: 002 section 7.4 (EventType: the report kinds refined into event types). The CAT and
+-- OATS stages map these events to their formats.
+with history as (
+    select * exclude (trade_date), trade_date as rec_date
+    from lifecycle
+    where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
+),
+
+-- When each client order id (ClOrdID) was received: its order key date.
+order_keys as (
+    select cl_ord_id, min(create_time) as key_time
+    from history
+    where base_kind in ('in_new_req', 'in_req') and cl_ord_id is not null
+    group by cl_ord_id
+),
+
+-- How each upstream request was first answered.
+route_outcomes as (
+    select out_cl_ord_id, first_value(base_kind order by create_time, src_id) as first_response
+    from history
+    where gateway = 'outbound' and direction = 'recv' and out_cl_ord_id is not null
+    group by out_cl_ord_id
+),
+
+-- Leaves quantity the client was told when a replace was accepted.
+replace_acks as (
+    select cl_ord_id, first_value(leaves_qty order by create_time, src_id) as leaves_qty
+    from history
+    where base_kind = 'in_rsp' and msg_type = 3 and exec_type = '5'
+    group by cl_ord_id
+),
+
+events as (
+    select
+        r.*,
+        case
+            when r.record_kind = 'in_new_req' then 'NEW'
+            when r.gateway = 'outbound' and r.direction = 'send' and r.msg_type in (0, 1) then 'ROUTE'
+            when r.record_kind = 'in_req' and r.msg_type = 1 and r.req_status = 0 then 'MODIFY'
+            when r.record_kind = 'in_rsp' and r.msg_type = 3 and r.exec_type = '4' then 'CANCEL'
+            when r.record_kind = 'in_rsp' and r.msg_type = 3 and r.exec_type = 'F' then 'FILL'
+        end as event_kind
+    from history r
+    where r.rec_date = $trade_date and r.reportable
+),
+
+final as (
+    select
+        e.gateway,
+        e.src_id,
+        e.create_time,
+        e.event_kind,
+        e.order_id,
+        e.cl_ord_id,
+        e.req_cl_ord_id,
+        e.orig_cl_ord_id,
+        e.out_cl_ord_id,
+        e.upstream,
+        e.exec_id,
+        e.symbol,
+        e.side,
+        e.ord_type,
+        e.tif,
+        e.price,
+        e.qty,
+        e.last_qty,
+        e.last_px,
+        e.cum_qty,
+        case when e.event_kind = 'MODIFY' then ra.leaves_qty else e.leaves_qty end as leaves_qty,
+        e.account_num,
+        e.account_type,
+        e.trading_session,
+        e.is_multi_leg,
+        e.recv_time,
+        e.order_recv_time,
+        k.key_time as prior_key_time,
+        coalesce(ro.first_response in ('out_new_rej_er', 'out_cxl_rej', 'out_rej'), false) as route_rejected,
+        -- Eastern Time wall clock of each time, as regulators want it
+        to_local_time(arrow_cast(e.create_time, 'Timestamp(µs, "America/New_York")')) as event_et,
+        to_local_time(arrow_cast(e.recv_time, 'Timestamp(µs, "America/New_York")')) as recv_et,
+        to_local_time(arrow_cast(e.order_recv_time, 'Timestamp(µs, "America/New_York")')) as order_et,
+        to_local_time(arrow_cast(k.key_time, 'Timestamp(µs, "America/New_York")')) as prior_key_et
+    from events e
+    left join order_keys k on k.cl_ord_id = e.orig_cl_ord_id
+    left join route_outcomes ro on ro.out_cl_ord_id = e.out_cl_ord_id
+    left join replace_acks ra on ra.cl_ord_id = e.cl_ord_id
+    where e.event_kind is not null
+)
+
+select * from final
+order by create_time, gateway, src_id

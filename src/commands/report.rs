@@ -1,0 +1,105 @@
+//! `ordertrail report`: run the report stages for a day the pipeline has processed, then
+//! write every configured destination's files.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use datafusion::prelude::SessionContext;
+
+use crate::cli::ReportArgs;
+use crate::error::{EXIT_OK, Error, Result};
+use crate::lake::Lake;
+use crate::pipeline;
+use crate::reports::{self, Written};
+
+use super::{Project, engine_options};
+
+pub async fn run(args: ReportArgs) -> Result<i32> {
+    let mut project = Project::load(&args.sql)?;
+    if !args.destinations.is_empty() {
+        for name in &args.destinations {
+            if project.config.destination(name).is_none() {
+                return Err(Error::input_hint(
+                    format!("unknown destination {name}"),
+                    format!(
+                        "destinations in {}: {}",
+                        project.config.path.display(),
+                        project
+                            .config
+                            .destinations
+                            .iter()
+                            .map(|d| d.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        project
+            .config
+            .destinations
+            .retain(|d| args.destinations.contains(&d.name));
+    }
+    check_trading_day(&project, args.date, args.force)?;
+    let lake = Lake::new(&args.lake);
+    let options = engine_options(&args.engine);
+    let ctx = pipeline::context_for(
+        &lake,
+        &project.sources,
+        &project.graph,
+        &project.config,
+        &options,
+    )
+    .await?;
+    let written = write(&ctx, &project, &lake, args.date, &args.out).await?;
+    print_written(&written);
+    Ok(EXIT_OK)
+}
+
+/// Refuse weekends and exchange holidays unless forced.
+pub fn check_trading_day(project: &Project, date: NaiveDate, force: bool) -> Result<()> {
+    if let Some(reason) = project.config.calendar().non_trading_reason(date) {
+        if force {
+            tracing::warn!("writing reports for a non-trading day: {reason}");
+        } else {
+            return Err(Error::input_hint(
+                format!("not a trading day: {reason}"),
+                format!(
+                    "pass --force to report it anyway, or add it to calendar.trading_days in {}",
+                    project.config.path.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Run the stages under `reports/` and write the files.
+pub async fn write(
+    ctx: &SessionContext,
+    project: &Project,
+    lake: &Lake,
+    date: NaiveDate,
+    out: &Path,
+) -> Result<Vec<Written>> {
+    let report_stages: Vec<_> = project
+        .graph
+        .stages
+        .iter()
+        .filter(|s| s.rel_path.starts_with("reports"))
+        .collect();
+    pipeline::run_exact(ctx, lake, &project.graph, date, &report_stages).await?;
+    reports::write_all(ctx, &project.config, date, out).await
+}
+
+pub fn print_written(written: &[Written]) {
+    for w in written {
+        println!(
+            "{:<16} {:<8} {} ({} files)",
+            w.destination,
+            w.kind.as_str(),
+            w.dir.display(),
+            w.files.len()
+        );
+    }
+}

@@ -1,0 +1,292 @@
+//! FINRA CAT order event files: newline-delimited JSON, bzip2-compressed, split into files of
+//! at most `records_per_file` events, each with its `.meta.json`.
+//!
+//! The rows and fields come from the `cat_order_events` stage; this module only checks that
+//! every event has the fields CAT requires for its type, and serialises. Nothing is written
+//! when an event is incomplete: the error lists the events and their order ids.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+
+use arrow::array::RecordBatch;
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+
+use super::values::{Value, value_at};
+use crate::config::Destination;
+use crate::error::{Error, Result};
+
+/// CAT file version written into meta files.
+const FILE_VERSION: &str = "2.2.1";
+
+/// Fields every event needs.
+const COMMON: &[&str] = &[
+    "actionType",
+    "firmROEID",
+    "type",
+    "symbol",
+    "eventTimestamp",
+    "manualFlag",
+];
+
+/// Fields required per event type (shared/reference/cat.md). Conditional requirements
+/// (price for LMT, session for exchange routes) are checked in [`missing_fields`].
+fn required(event_type: &str) -> Option<&'static [&'static str]> {
+    Some(match event_type {
+        "MENO" => &[
+            "orderKeyDate",
+            "orderID",
+            "electronicDupFlag",
+            "deptType",
+            "solicitationFlag",
+            "side",
+            "quantity",
+            "orderType",
+            "timeInForce",
+            "tradingSession",
+            "custDspIntrFlag",
+            "firmDesignatedID",
+            "accountHolderType",
+            "affiliateFlag",
+            "negotiatedTradeFlag",
+            "representativeInd",
+        ],
+        "MEOR" => &[
+            "orderKeyDate",
+            "orderID",
+            "electronicDupFlag",
+            "destination",
+            "destinationType",
+            "routedOrderID",
+            "side",
+            "quantity",
+            "orderType",
+            "timeInForce",
+            "tradingSession",
+            "affiliateFlag",
+            "isoInd",
+            "routeRejectedFlag",
+            "dupROIDCond",
+            "multiLegInd",
+        ],
+        "MEIR" => &[
+            "orderKeyDate",
+            "orderID",
+            "deptType",
+            "receivingDeskType",
+            "side",
+            "quantity",
+            "orderType",
+            "timeInForce",
+            "tradingSession",
+        ],
+        "MEOM" => &[
+            "orderKeyDate",
+            "orderID",
+            "electronicDupFlag",
+            "initiator",
+            "side",
+            "quantity",
+            "leavesQty",
+            "orderType",
+            "timeInForce",
+            "tradingSession",
+            "isoInd",
+            "custDspIntrFlag",
+            "representativeInd",
+        ],
+        "MEOC" => &[
+            "orderKeyDate",
+            "orderID",
+            "cancelQty",
+            "leavesQty",
+            "initiator",
+        ],
+        "MEOF" => &[
+            "fillKeyDate",
+            "fulfillmentID",
+            "fulfillmentLinkType",
+            "cancelFlag",
+            "quantity",
+            "price",
+            "capacity",
+            "clientDetails",
+        ],
+        _ => return None,
+    })
+}
+
+/// One event: its fields in column order.
+struct Event {
+    fields: Vec<(String, Value)>,
+}
+
+impl Event {
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .filter(|v| v.to_json().is_some())
+    }
+
+    fn text(&self, name: &str) -> String {
+        self.get(name).map(|v| v.to_text()).unwrap_or_default()
+    }
+
+    fn to_line(&self) -> String {
+        let parts: Vec<String> = self
+            .fields
+            .iter()
+            .filter_map(|(k, v)| {
+                v.to_json()
+                    .map(|j| format!("{}:{j}", serde_json::Value::String(k.clone())))
+            })
+            .collect();
+        format!("{{{}}}", parts.join(","))
+    }
+}
+
+fn missing_fields(e: &Event) -> Vec<String> {
+    let event_type = e.text("type");
+    let Some(req) = required(&event_type) else {
+        return vec![format!("type (unknown event type '{event_type}')")];
+    };
+    let mut missing: Vec<String> = COMMON
+        .iter()
+        .chain(req.iter())
+        .filter(|f| e.get(f).is_none())
+        .map(|f| f.to_string())
+        .collect();
+    if matches!(event_type.as_str(), "MENO" | "MEOR" | "MEOM")
+        && e.text("orderType") == "LMT"
+        && e.get("price").is_none()
+    {
+        missing.push("price (required for LMT)".into());
+    }
+    if event_type == "MEOR" && e.text("destinationType") == "E" && e.get("session").is_none() {
+        missing.push("session (required when destinationType is E)".into());
+    }
+    missing
+}
+
+/// A file to write: name and bytes.
+pub struct OutFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Build the day's CAT files for one destination from its `cat_order_events` rows.
+pub fn build(batches: &[RecordBatch], dest: &Destination, date: NaiveDate) -> Result<Vec<OutFile>> {
+    let mut events = Vec::new();
+    for batch in batches {
+        let schema = batch.schema();
+        for row in 0..batch.num_rows() {
+            let mut fields = Vec::new();
+            for (i, f) in schema.fields().iter().enumerate() {
+                if f.name().starts_with('_') {
+                    continue;
+                }
+                fields.push((f.name().clone(), value_at(batch.column(i), row, f.name())?));
+            }
+            events.push(Event { fields });
+        }
+    }
+    // Incomplete events are an error listing them; nothing is written.
+    let problems: Vec<String> = events
+        .iter()
+        .filter_map(|e| {
+            let missing = missing_fields(e);
+            (!missing.is_empty()).then(|| {
+                let id = e
+                    .get("orderID")
+                    .or_else(|| e.get("fulfillmentID"))
+                    .map(|v| v.to_text())
+                    .unwrap_or_else(|| "?".into());
+                format!(
+                    "{} {} (order {id}): missing {}",
+                    e.text("type"),
+                    e.text("firmROEID"),
+                    missing.join(", ")
+                )
+            })
+        })
+        .collect();
+    if !problems.is_empty() {
+        return Err(Error::input_hint(
+            format!(
+                "destination {}: {} CAT events lack required fields:\n  {}",
+                dest.name,
+                problems.len(),
+                problems.join("\n  ")
+            ),
+            "fix the mapping in sql/v1/reports/cat_order_events.sql or the destination's \
+             upstream mappings in the config, then run `ordertrail report` again",
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for e in &events {
+        let key = (e.text("firmROEID"), e.text("type"));
+        if !seen.insert(key.clone()) {
+            return Err(Error::input(format!(
+                "destination {}: firmROEID {} is not unique for the event date",
+                dest.name, key.0
+            )));
+        }
+    }
+
+    let submitter = dest.submitter_id.clone().unwrap_or_default();
+    let imid = dest.reporter_imid.clone().unwrap_or_default();
+    let group = dest.group.clone().unwrap_or_default();
+    let per_file = dest.records_per_file.unwrap_or(100_000).max(1) as usize;
+    let day = date.format("%Y%m%d").to_string();
+    let mut files = Vec::new();
+    for (n, chunk) in events.chunks(per_file).enumerate() {
+        let stem = format!("{submitter}_{imid}_{day}_{group}_OrderEvents_{:06}", n + 1);
+        let mut text = String::new();
+        for e in chunk {
+            text.push_str(&e.to_line());
+            text.push('\n');
+        }
+        let mut encoder = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+        encoder
+            .write_all(text.as_bytes())
+            .and_then(|_| encoder.try_finish())
+            .map_err(|e| Error::input(format!("bzip2 failed: {e}")))?;
+        let compressed = encoder
+            .finish()
+            .map_err(|e| Error::input(format!("bzip2 failed: {e}")))?;
+        let hash = hex(&Sha256::digest(&compressed));
+        let data_name = format!("{stem}.json.bz2");
+        // Field order as in the published samples.
+        let meta = format!(
+            "{{\"type\":\"META\",\"doneForDay\":false,\"fileGenerationDate\":{},\
+             \"submitter\":{},\"reporter\":{},\"fileVersion\":{},\"files\":[{{\
+             \"fileName\":{},\"recordCount\":{},\"compressedHash\":{}}}]}}",
+            json_str(&day),
+            json_str(&submitter),
+            json_str(&imid),
+            json_str(FILE_VERSION),
+            json_str(&data_name),
+            chunk.len(),
+            json_str(&hash)
+        );
+        files.push(OutFile {
+            name: data_name,
+            bytes: compressed,
+        });
+        files.push(OutFile {
+            name: format!("{stem}.meta.json"),
+            bytes: format!("{meta}\n").into_bytes(),
+        });
+    }
+    Ok(files)
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,170 @@
+//! Reading Arrow values the way report files write them: exact decimals, no floats.
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::{
+    DataType, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type,
+    UInt64Type,
+};
+
+use crate::error::{Error, Result};
+
+/// A scalar as report files need it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    /// Integer or decimal, as exact text without trailing zeros (`187.25`, `100`, `0.5`).
+    Number(String),
+    Text(String),
+    /// A struct: (field name, value) in field order.
+    Object(Vec<(String, Value)>),
+}
+
+/// Value of `array` at `row`. `column` names the column in errors.
+pub fn value_at(array: &ArrayRef, row: usize, column: &str) -> Result<Value> {
+    if array.is_null(row) {
+        return Ok(Value::Null);
+    }
+    let v = match array.data_type() {
+        DataType::Boolean => Value::Bool(array.as_boolean().value(row)),
+        DataType::Utf8 => Value::Text(array.as_string::<i32>().value(row).to_string()),
+        DataType::LargeUtf8 => Value::Text(array.as_string::<i64>().value(row).to_string()),
+        DataType::Utf8View => Value::Text(array.as_string_view().value(row).to_string()),
+        DataType::Int8 => Value::Number(array.as_primitive::<Int8Type>().value(row).to_string()),
+        DataType::Int16 => Value::Number(array.as_primitive::<Int16Type>().value(row).to_string()),
+        DataType::Int32 => Value::Number(array.as_primitive::<Int32Type>().value(row).to_string()),
+        DataType::Int64 => Value::Number(array.as_primitive::<Int64Type>().value(row).to_string()),
+        DataType::UInt8 => Value::Number(array.as_primitive::<UInt8Type>().value(row).to_string()),
+        DataType::UInt16 => {
+            Value::Number(array.as_primitive::<UInt16Type>().value(row).to_string())
+        }
+        DataType::UInt32 => {
+            Value::Number(array.as_primitive::<UInt32Type>().value(row).to_string())
+        }
+        DataType::UInt64 => {
+            Value::Number(array.as_primitive::<UInt64Type>().value(row).to_string())
+        }
+        DataType::Decimal128(_, scale) => {
+            let raw = array
+                .as_primitive::<arrow::datatypes::Decimal128Type>()
+                .value(row);
+            Value::Number(decimal_text(raw, *scale))
+        }
+        DataType::Struct(fields) => {
+            let s = array.as_struct();
+            let mut out = Vec::with_capacity(fields.len());
+            for (i, f) in fields.iter().enumerate() {
+                let child = value_at(s.column(i), row, &format!("{column}.{}", f.name()))?;
+                out.push((f.name().clone(), child));
+            }
+            Value::Object(out)
+        }
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => {
+            return Err(Error::input_hint(
+                format!("report column {column} is a float"),
+                "report money and quantities as DECIMAL in the report stage's SQL",
+            ));
+        }
+        other => {
+            return Err(Error::input(format!(
+                "report column {column} has type {other}, which report files cannot hold"
+            )));
+        }
+    };
+    Ok(v)
+}
+
+/// Exact decimal text of an unscaled value: trailing zeros and a trailing point removed.
+pub fn decimal_text(raw: i128, scale: i8) -> String {
+    let d = rust_decimal::Decimal::try_from_i128_with_scale(raw, scale.max(0) as u32)
+        .map(|d| d.normalize().to_string());
+    match d {
+        Ok(text) => text,
+        // Beyond rust_decimal's 96 bits: format by hand.
+        Err(_) => {
+            let negative = raw < 0;
+            let digits = raw.unsigned_abs().to_string();
+            let scale = scale.max(0) as usize;
+            let padded = format!("{digits:0>width$}", width = scale + 1);
+            let (int, frac) = padded.split_at(padded.len() - scale);
+            let frac = frac.trim_end_matches('0');
+            let sign = if negative { "-" } else { "" };
+            if frac.is_empty() {
+                format!("{sign}{int}")
+            } else {
+                format!("{sign}{int}.{frac}")
+            }
+        }
+    }
+}
+
+impl Value {
+    /// As a JSON value; `None` for NULL and for objects with no non-NULL field.
+    pub fn to_json(&self) -> Option<String> {
+        match self {
+            Value::Null => None,
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Number(n) => Some(n.clone()),
+            Value::Text(t) => Some(serde_json::Value::String(t.clone()).to_string()),
+            Value::Object(fields) => {
+                let parts: Vec<String> = fields
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        v.to_json()
+                            .map(|j| format!("{}:{j}", serde_json::Value::String(k.clone())))
+                    })
+                    .collect();
+                if parts.is_empty() {
+                    None
+                } else {
+                    Some(format!("{{{}}}", parts.join(",")))
+                }
+            }
+        }
+    }
+
+    /// As a plain text field (empty for NULL).
+    pub fn to_text(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) | Value::Text(n) => n.clone(),
+            Value::Object(_) => self.to_json().unwrap_or_default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_exact_without_trailing_zeros() {
+        assert_eq!(decimal_text(187_250_000, 6), "187.25");
+        assert_eq!(decimal_text(100_000_000, 6), "100");
+        assert_eq!(decimal_text(500_000, 6), "0.5");
+        assert_eq!(decimal_text(0, 6), "0");
+        assert_eq!(decimal_text(-1_230, 3), "-1.23");
+        assert_eq!(
+            decimal_text(123_456_789_012_345_678_901_234_567_890_123_456, 6),
+            "123456789012345678901234567890.123456"
+        );
+    }
+
+    #[test]
+    fn objects_skip_nulls() {
+        let v = Value::Object(vec![
+            ("DAY".into(), Value::Number("20261119".into())),
+            ("GTC".into(), Value::Null),
+        ]);
+        assert_eq!(v.to_json().as_deref(), Some("{\"DAY\":20261119}"));
+        assert_eq!(
+            Value::Object(vec![("X".into(), Value::Null)]).to_json(),
+            None
+        );
+        assert_eq!(
+            Value::Text("a\"b".into()).to_json().as_deref(),
+            Some("\"a\\\"b\"")
+        );
+    }
+}
