@@ -39,7 +39,15 @@ COLUMNS = {
     "ems.route": ["id", "create_time", "route_id", "order_id", "cl_ord_id", "out_cl_ord_id",
                   "upstream", "parent_route_id", "leg_seq"],
     "idmap.id_map": ["id", "create_time", "order_id", "in_cl_ord_id", "out_cl_ord_id", "upstream"],
+    "fund.ledger": ["id", "create_time", "account_num", "currency", "change_type", "ref_id",
+                    "before_balance", "delta", "after_balance", "reason"],
+    "refdata.symbol": ["id", "create_time", "symbol", "tick_size", "lot_size",
+                       "fractional_allowed"],
 }
+
+# Tables whose rows may share a create_time (a refdata snapshot, the opening deposits);
+# ties keep the order in which the rows were logged.
+TIES_ALLOWED = {"fund.ledger", "refdata.symbol"}
 
 FIRM = "BRKR"  # the firm's CompID on every session
 
@@ -63,6 +71,23 @@ UPSTREAMS = {
 }
 
 SECURITY_TYPES = {"AAPL": "CS", "MSFT": "CS", "TSLA": "CS", "NVDA": "CS", "SPY": "ETF"}
+
+# refdata.symbol: symbol -> (tick_size, lot_size, fractional_allowed), one snapshot per date
+SYMBOLS = {
+    "AAPL": ("0.01", "1", 1),
+    "MSFT": ("0.01", "1", 0),
+    "SPY": ("0.01", "1", 0),
+    "TSLA": ("0.01", "1", 1),
+    "NVDA": ("0.01", "1", 0),
+    "AAPL-MSFT": ("0.01", "1", 0),  # the multi-leg strategy
+}
+
+CURRENCY = "USD"
+# Opening deposit per account on the clean day: large enough that no balance goes negative.
+OPENING_DEPOSITS = {
+    "ACC-100": 100000, "ACC-101": 100000, "ACC-102": 5000000,
+    "ACC-103": 100000, "ACC-104": 100000, "ACC-105": 100000,
+}
 
 # FIX code values
 BUY, SELL, SELL_SHORT = "1", "2", "5"                                   # 54 Side
@@ -227,9 +252,10 @@ class Order(Fills):
     def client(self):
         return ACCOUNTS[self.account][0]
 
-    def new_request(self, kind, **terms):
+    def new_request(self, kind, cl=None, **terms):
+        """cl overrides the generated client ClOrdID (to plant a malformed one)."""
         self.n_cl += 1
-        self.pending = Request(kind, f"C{self.num:04d}-{self.n_cl}", **terms)
+        self.pending = Request(kind, cl or f"C{self.num:04d}-{self.n_cl}", **terms)
         return self.pending
 
     def next_route(self):
@@ -268,7 +294,8 @@ def er_body(now, order_id, cl, exec_id, exec_type, status, o,
 class Day:
     """Collects the rows of one trading day. Each method is one step and logs it."""
 
-    def __init__(self):
+    def __init__(self, trade_date=TRADE_DATE):
+        self.trade_date = trade_date
         self.now = None
         self.msgs = []
         self.rows = {table: [] for table in COLUMNS}
@@ -277,8 +304,8 @@ class Day:
         self.order_nums = set()
 
     # -- clock
-    def at(self, hhmmss, date=TRADE_DATE):
-        self.now = dt.datetime.fromisoformat(f"{date}T{hhmmss}")
+    def at(self, hhmmss, date=None):
+        self.now = dt.datetime.fromisoformat(f"{date or self.trade_date}T{hhmmss}")
 
     def wait(self, seconds):
         self.now += dt.timedelta(seconds=seconds)
@@ -320,15 +347,16 @@ class Day:
         return self._client_msg(o.client, "send", "8", body)
 
     # -- client messages (logged at the current time: wait() before them)
-    def client_new(self, num, account, symbol, side, qty, price=None, tif=DAY, omit=()):
+    def client_new(self, num, account, symbol, side, qty, price=None, tif=DAY, omit=(), cl=None):
         """Client sends NewOrderSingle (D); a limit order when a price is given.
-        omit: tags to leave out of the message (to make it invalid)."""
+        omit: tags to leave out of the message (to make it invalid); cl: a ClOrdID to use
+        instead of the generated one."""
         assert num not in self.order_nums
         self.order_nums.add(num)
         price = dec(price) if price is not None else None
         ord_type = LIMIT if price is not None else MARKET
         o = Order(num, account, symbol, side, dec(qty), price, ord_type, tif, SECURITY_TYPES[symbol])
-        req = o.new_request("D")
+        req = o.new_request("D", cl=cl)
         o.cl = req.cl
         body = [(11, req.cl), (1, account), (55, symbol), (54, side), (38, o.qty), (40, o.ord_type)]
         if price is not None:
@@ -575,14 +603,223 @@ class Day:
         for m in msgs:
             row = dict(create_time=m.time, sid=m.sid, upstream=m.upstream, direction=m.direction,
                        fix=m.text())
+            m.row = row  # the row gets its id below
             rows[m.table].append(row)
         for table, table_rows in rows.items():
             table_rows.sort(key=lambda r: r["create_time"])
             times = [r["create_time"] for r in table_rows]
-            assert len(set(times)) == len(times), f"two {table} rows at the same time"
+            assert table in TIES_ALLOWED or len(set(times)) == len(times), \
+                f"two {table} rows at the same time"
             for i, r in enumerate(table_rows, start=1):
                 r["id"] = i
         return rows
+
+
+# ---------------------------------------------------------------- fund ledger, reference data
+
+def body_tags(msg):
+    """The body of a logged message as {tag: text}; values computed at render time are left out."""
+    return {tag: (fmt_dec(v) if isinstance(v, Decimal) else str(v))
+            for tag, v in msg.body if not callable(v)}
+
+
+def set_tag(msg, tag, value):
+    """Replace the value of tag in a logged message's body (to plant a defect)."""
+    idx = [i for i, (t, _) in enumerate(msg.body) if t == tag]
+    assert len(idx) == 1, (tag, msg.body)
+    msg.body[idx[0]] = (tag, value)
+
+
+def drop_tag(msg, tag):
+    """Remove tag from a logged message's body (to plant a defect)."""
+    assert any(t == tag for t, _ in msg.body), (tag, msg.body)
+    msg.body[:] = [(t, v) for t, v in msg.body if t != tag]
+
+
+@dataclass
+class ClientFill:
+    """A fill reported to the client: an inbound send ExecutionReport with 150=F."""
+    msg: Msg
+    time: dt.datetime
+    account: str
+    order_id: str
+    exec_id: str
+    side: str
+    qty: Decimal
+    px: Decimal
+
+    @property
+    def notional(self):
+        return self.qty * self.px
+
+    @property
+    def cash(self):
+        """The fill's effect on the account's cash: a buy pays, a sell or short sell receives."""
+        return -self.notional if self.side == BUY else self.notional
+
+
+def client_fills(day):
+    """Every fill reported to a client, in time order (multi-leg leg reports included)."""
+    accounts = {r["order_id"]: r["account_num"] for r in day.rows["oms.orders"]}
+    fills = []
+    for m in sorted(day.msgs, key=lambda m: m.time):
+        if m.table != "inbound.fix_msg" or m.direction != "send" or m.msg_type != "8":
+            continue
+        tags = body_tags(m)
+        if tags.get(150) != ET_TRADE:
+            continue
+        fills.append(ClientFill(m, m.time, accounts[tags[37]], tags[37], tags[17], tags[54],
+                                Decimal(tags[32]), Decimal(tags[31])))
+    return fills
+
+
+@dataclass
+class Entry:
+    """One change of an account's cash balance. The balances are computed by Ledger.rows()."""
+    time: dt.datetime
+    account: str
+    change_type: str
+    ref_id: str
+    delta: Decimal
+    reason: str
+    currency: str = CURRENCY
+    before: Decimal = None             # stated before_balance; None: the running balance
+    after_error: Decimal = Decimal(0)  # stated after_balance - (before + delta)
+    row: dict = None                   # the ledger row, once rendered
+
+
+class Ledger:
+    """fund.ledger of one day: entries in any order; rows() runs the balances in time order."""
+
+    def __init__(self):
+        self.entries = []
+
+    def add(self, time, account, change_type, delta, reason, ref_id=None, **defect):
+        entry = Entry(time, account, change_type, ref_id, dec(delta), reason, **defect)
+        self.entries.append(entry)
+        return entry
+
+    def deposit(self, time, account, amount, reason="Opening deposit", **defect):
+        return self.add(time, account, "DEPOSIT", dec(amount), reason, **defect)
+
+    def withdraw(self, time, account, amount, reason="Client withdrawal", **defect):
+        return self.add(time, account, "WITHDRAW", -dec(amount), reason, **defect)
+
+    def transfer(self, time, ref_id, src, dst, amount, amount_in=None):
+        """Two TRANSFER rows sharing ref_id: -amount on src, then (1 ms later) +amount on dst.
+        amount_in: credit dst with a different amount (a defect)."""
+        out = self.add(time, src, "TRANSFER", -dec(amount), f"Transfer to {dst}", ref_id)
+        back = self.add(time + dt.timedelta(milliseconds=1), dst, "TRANSFER",
+                        dec(amount_in if amount_in is not None else amount),
+                        f"Transfer from {src}", ref_id)
+        return out, back
+
+    def trade(self, fill, delta_error=0):
+        """The TRADE row of a client fill, 1 ms after its ExecutionReport.
+        delta_error: added to the exact cash amount (a defect)."""
+        return self.add(fill.time + dt.timedelta(milliseconds=1), fill.account, "TRADE",
+                        fill.cash + dec(delta_error), f"Fill {fill.exec_id}", fill.exec_id)
+
+    def rows(self):
+        """Rows in time order (ties: in the order added) with before/after balances: before is
+        the account's previous stated after (0 for its first row) unless an entry states it."""
+        balance = {}
+        rows = []
+        for e in sorted(self.entries, key=lambda e: e.time):
+            key = (e.account, e.currency)
+            before = e.before if e.before is not None else balance.get(key, Decimal(0))
+            after = before + e.delta + e.after_error
+            balance[key] = after
+            e.row = dict(create_time=e.time, account_num=e.account, currency=e.currency,
+                         change_type=e.change_type, ref_id=e.ref_id, before_balance=before,
+                         delta=e.delta, after_balance=after, reason=e.reason)
+            rows.append(e.row)
+        return rows
+
+
+def check_ledger(rows, fills):
+    """Assert the invariants of a clean ledger (rows in id order)."""
+    last_after = {}
+    transfers = {}
+    trades = {}
+    for r in rows:
+        key = (r["account_num"], r["currency"])
+        assert r["before_balance"] + r["delta"] == r["after_balance"], r
+        assert r["before_balance"] == last_after.get(key, Decimal(0)), r
+        assert r["after_balance"] >= 0, r
+        assert r["reason"] is not None, r
+        last_after[key] = r["after_balance"]
+        if r["change_type"] == "TRANSFER":
+            transfers.setdefault(r["ref_id"], []).append(r["delta"])
+        if r["change_type"] == "TRADE":
+            trades.setdefault((r["account_num"], r["ref_id"]), []).append(r)
+    for ref_id, deltas in transfers.items():
+        assert sum(deltas) == 0, (ref_id, deltas)
+    assert len(trades) == len(fills), "TRADE rows without a client fill"
+    for f in fills:
+        trade_rows = trades.get((f.account, f.exec_id), [])
+        assert len(trade_rows) == 1, (f.exec_id, trade_rows)
+        assert abs(trade_rows[0]["delta"]) == f.notional, (f.exec_id, trade_rows[0])
+
+
+def trade_dates(day):
+    """Every date on which the day has a FIX message or a row."""
+    times = [m.time for m in day.msgs]
+    times += [r["create_time"] for rows in day.rows.values() for r in rows]
+    return sorted({t.date() for t in times})
+
+
+def symbol_rows(dates):
+    """refdata.symbol: one snapshot of every symbol at 00:00 UTC of each date."""
+    rows = []
+    for date in dates:
+        time = dt.datetime.combine(date, dt.time())
+        for symbol, (tick, lot, fractional) in SYMBOLS.items():
+            rows.append(dict(create_time=time, symbol=symbol, tick_size=dec(tick),
+                             lot_size=dec(lot), fractional_allowed=fractional))
+    return rows
+
+
+def off_tick_or_lot(day):
+    """(ClOrdID, tag, value) of every FIX price (44, 31) not a multiple of the symbol's tick and
+    every quantity (38, 32) not a multiple of its lot (unless fractional), and of oms.orders."""
+    bad = []
+
+    def check(cl, symbol, tag, value):
+        tick, lot, fractional = SYMBOLS[symbol]
+        value = dec(value)
+        if tag in (44, 31, "price") and value % dec(tick):
+            bad.append((cl, tag, value))
+        if tag in (38, 32, "qty") and not fractional and value % dec(lot):
+            bad.append((cl, tag, value))
+
+    for m in day.msgs:
+        tags = body_tags(m)
+        if 55 not in tags:
+            continue
+        for tag in (44, 31, 38, 32):
+            if tag in tags:
+                check(tags.get(11), tags[55], tag, tags[tag])
+    for r in day.rows["oms.orders"]:
+        check(r["root_cl_ord_id"], r["symbol"], "qty", r["qty"])
+        if r["price"] is not None:
+            check(r["root_cl_ord_id"], r["symbol"], "price", r["price"])
+    return bad
+
+
+def clean_ledger(day):
+    """The clean day's ledger: opening deposits, one TRADE per client fill, a transfer and a
+    withdrawal."""
+    ledger = Ledger()
+    opening = dt.datetime.fromisoformat(f"{day.trade_date}T12:00:00")
+    for account in sorted({f.account for f in client_fills(day)}):
+        ledger.deposit(opening, account, OPENING_DEPOSITS[account])
+    for fill in client_fills(day):
+        ledger.trade(fill)
+    ledger.transfer(dt.datetime.fromisoformat(f"{day.trade_date}T21:00:00"), "TRF-0001",
+                    "ACC-100", "ACC-101", 500)
+    ledger.withdraw(dt.datetime.fromisoformat(f"{day.trade_date}T21:30:00"), "ACC-104", 1000)
+    return ledger
 
 
 # ---------------------------------------------------------------- scenarios
@@ -845,16 +1082,34 @@ def write_csv(path, columns, rows):
             writer.writerow([csv_cell(row[c]) for c in columns])
 
 
-def main():
-    check_columns()
+def write_day(tables, out_dir):
+    """Write one CSV per table under out_dir/<db>/<table>.csv and print the row counts."""
+    for table, rows in tables.items():
+        db, name = table.split(".")
+        path = out_dir / db / f"{name}.csv"
+        write_csv(path, COLUMNS[table], rows)
+        print(f"{path.relative_to(HERE.parent)}: {len(rows)} rows")
+
+
+def build_day():
+    """The clean fixture day: every scenario, then its ledger and symbol snapshots."""
     day = Day()
     for scenario in SCENARIOS:
         scenario(day)
-    for table, rows in day.tables().items():
-        db, name = table.split(".")
-        path = HERE / db / f"{name}.csv"
-        write_csv(path, COLUMNS[table], rows)
-        print(f"{path.relative_to(HERE.parent)}: {len(rows)} rows")
+    fills = client_fills(day)
+    ledger = clean_ledger(day)
+    day.rows["fund.ledger"] = ledger.rows()
+    day.rows["refdata.symbol"] = symbol_rows(trade_dates(day))
+    tables = day.tables()
+    check_ledger(tables["fund.ledger"], fills)
+    assert off_tick_or_lot(day) == [], off_tick_or_lot(day)
+    return day, tables
+
+
+def main():
+    check_columns()
+    _, tables = build_day()
+    write_day(tables, HERE)
 
 
 if __name__ == "__main__":

@@ -75,3 +75,27 @@ create table idmap.id_map (
   out_cl_ord_id varchar(64) null,
   upstream      varchar(16) null
 );
+
+-- Fund ledger: every change of an account's cash balance, with the balance before and after.
+create table fund.ledger (
+  id             bigint        not null primary key,
+  create_time    datetime(6)   not null,
+  account_num    varchar(32)   not null,
+  currency       varchar(3)    not null,
+  change_type    varchar(16)   not null,  -- DEPOSIT, WITHDRAW, TRADE, FEE, TRANSFER
+  ref_id         varchar(64)   null,      -- TRADE: the client ExecID; TRANSFER: shared by both legs
+  before_balance decimal(20,6) null,
+  delta          decimal(20,6) null,
+  after_balance  decimal(20,6) null,
+  reason         varchar(128)  null
+);
+
+-- Symbol reference data, one snapshot per trade date.
+create table refdata.symbol (
+  id                 bigint        not null primary key,
+  create_time        datetime(6)   not null,
+  symbol             varchar(32)   not null,
+  tick_size          decimal(18,6) not null,  -- prices must be a multiple of it
+  lot_size           decimal(18,6) not null,  -- quantities must be a multiple of it ...
+  fractional_allowed int           not null   -- ... unless 1: any positive quantity
+);

@@ -37,6 +37,8 @@ pub enum Command {
     Query(QueryArgs),
     /// Write the report files of every configured destination for one trade date.
     Report(ReportArgs),
+    /// Run the correctness checks for one trade date; exit 1 when an error-level check fails.
+    Check(CheckArgs),
 }
 
 /// Where the SQL lives.
@@ -71,6 +73,9 @@ pub struct RunArgs {
     /// Run only this stage and the stages it reads (repeatable)
     #[arg(long = "stage", value_name = "NAME")]
     pub stages: Vec<String>,
+    /// Do not run the checks after the stages
+    #[arg(long)]
+    pub no_checks: bool,
     #[command(flatten)]
     pub sql: SqlArgs,
     #[command(flatten)]
@@ -107,6 +112,26 @@ pub struct LoadArgs {
     pub fixtures: Option<PathBuf>,
     #[command(flatten)]
     pub sql: SqlArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// The lake directory (the pipeline must have run for the date)
+    #[arg(long, value_name = "DIR")]
+    pub lake: PathBuf,
+    /// Trade date, YYYY-MM-DD
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: NaiveDate,
+    /// External reconciliation totals: CSV with header metric,value
+    #[arg(long, value_name = "FILE")]
+    pub recon: Option<PathBuf>,
+    /// Where check_results.json and check_report.md go [default: <lake>/checks/<version>/trade_date=D]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub sql: SqlArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -206,6 +231,7 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Load(args) => commands::load::run(args),
         Command::Query(args) => commands::query::run(args).await,
         Command::Report(args) => commands::report::run(args).await,
+        Command::Check(args) => commands::check::run(args).await,
     }
 }
 

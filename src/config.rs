@@ -98,11 +98,22 @@ pub struct Destination {
     pub upstreams: BTreeMap<String, Upstream>,
 }
 
+/// What happens when checks fail.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksConfig {
+    /// Shell command that receives the check summary on stdin when an error-level check
+    /// fails (e.g. `mail -s "ordertrail checks failed" ops@example.com`).
+    pub alert_command: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
     pub calendar: CalendarConfig,
+    #[serde(default)]
+    pub checks: ChecksConfig,
     #[serde(default)]
     pub destinations: Vec<Destination>,
     #[serde(skip)]

@@ -8,6 +8,7 @@
 //! - [`stages`]: stage discovery and the DAG derived from the SQL
 //! - [`engine`]: the DataFusion session, table registration
 //! - [`pipeline`]: running stages for a trade date
+//! - [`checks`]: correctness checks (SQL under `checks/`), results and alerts
 //! - [`reports`]: report files (CAT, OATS, summary, bars) from the report stages' rows
 //! - [`udf`]: functions SQL cannot express (FIX parsing)
 //! - [`config`]: report destinations and calendar overrides (`config/ordertrail.toml`)
@@ -16,6 +17,7 @@
 //! - [`cli`] and [`commands`]: the command line, one file per subcommand
 
 pub mod calendar;
+pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -47,6 +47,7 @@ pub async fn context_for(
 ) -> Result<SessionContext> {
     let ctx = engine::new_context(lake, options)?;
     config.register(&ctx)?;
+    crate::checks::register_recon(&ctx, None)?;
     for table in &sources.tables {
         if lake.raw_table_dir(&table.db, &table.name).exists() {
             engine::register_source(&ctx, lake, table).await?;
@@ -251,6 +252,18 @@ fn is_ordered(plan: &LogicalPlan) -> bool {
         LogicalPlan::SubqueryAlias(s) => is_ordered(&s.input),
         _ => false,
     }
+}
+
+/// Stages with no output for `date` (the pipeline has not run, or not completely).
+pub fn missing_outputs(lake: &Lake, graph: &StageGraph, date: NaiveDate) -> Vec<String> {
+    graph
+        .stages
+        .iter()
+        .filter(|s| {
+            !Lake::partition_dir(&lake.stage_table_dir(&graph.version, &s.name), date).exists()
+        })
+        .map(|s| s.name.clone())
+        .collect()
 }
 
 fn has_files(dir: &std::path::Path) -> bool {

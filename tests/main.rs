@@ -5,6 +5,7 @@
 //! - `scenarios.rs`: per fixture scenario, the event_status and reportable flag it must get
 //! - `dag.rs`: the stage DAG derived from the SQL
 //! - `reports.rs`: report files: formats, CAT event sequences per scenario, determinism
+//! - `checks.rs`: correctness checks on the clean day and the defect day
 //! - `cli.rs`: whole invocations of the binary: exit codes and error messages on bad input
 //!
 //! Shared helpers live in `common/`. Golden files live in `golden/`; after a reviewed change,
@@ -12,6 +13,7 @@
 
 mod common;
 
+mod checks;
 mod cli;
 mod dag;
 mod pipeline;

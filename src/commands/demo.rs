@@ -47,6 +47,7 @@ pub async fn run(args: DemoArgs) -> Result<i32> {
         &options,
     )
     .await?;
+    let mut checks_failed = false;
     for date in &dates {
         println!("\n== trade date {date}");
         let runs = pipeline::run(&ctx, &lake, &project.sources, &project.graph, *date, &[]).await?;
@@ -65,6 +66,11 @@ pub async fn run(args: DemoArgs) -> Result<i32> {
             println!("\nevent_status distribution (lifecycle records):");
             println!("{}", pretty_format_batches(&batches)?);
         }
+        println!();
+        let results = super::check::run_and_write(&ctx, &project, &lake, *date, None).await?;
+        if crate::checks::any_failed(&results) {
+            checks_failed = true;
+        }
     }
     println!(
         "\nstage outputs: {}",
@@ -82,6 +88,10 @@ pub async fn run(args: DemoArgs) -> Result<i32> {
         }
         let written = super::report::write(&ctx, &project, &lake, *date, &reports_dir).await?;
         super::report::print_written(&written);
+    }
+    if checks_failed {
+        eprintln!("ordertrail: error-level checks failed; see the check results above");
+        return Ok(crate::error::EXIT_CHECKS_FAILED);
     }
     Ok(EXIT_OK)
 }

@@ -1,5 +1,6 @@
 //! One file per subcommand. Shared here: resolving where the SQL, sources and fixtures are.
 
+pub mod check;
 pub mod demo;
 pub mod load;
 pub mod query;

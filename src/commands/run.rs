@@ -29,7 +29,12 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     )
     .await?;
     print_runs(&runs);
-    Ok(EXIT_OK)
+    if args.no_checks || !args.stages.is_empty() {
+        return Ok(EXIT_OK);
+    }
+    println!();
+    let results = super::check::run_and_write(&ctx, &project, &lake, args.date, None).await?;
+    Ok(super::check::exit_code(&results))
 }
 
 /// One line per stage: name, rows, time.

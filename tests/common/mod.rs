@@ -49,20 +49,34 @@ pub fn small_engine() -> EngineOptions {
 
 /// A lake with the fixture day loaded.
 pub fn fixture_lake(dir: &Path) -> Lake {
+    lake_from(dir, &repo().join("data-fixtures"))
+}
+
+/// A lake with the fixture directory `fixtures` loaded.
+pub fn lake_from(dir: &Path, fixtures: &Path) -> Lake {
     let lake = Lake::new(dir.join("lake"));
-    fixtures::load_dir(&lake, &sources(), &repo().join("data-fixtures")).expect("fixtures load");
+    fixtures::load_dir(&lake, &sources(), fixtures).expect("fixtures load");
     lake
 }
 
 /// Run every stage for every fixture date, in date order.
 pub async fn run_all(lake: &Lake, sql: &Path) -> Vec<(NaiveDate, Vec<StageRun>)> {
+    run_dates(lake, sql, &fixture_dates()).await
+}
+
+/// Run every stage for each of `dates`, in order.
+pub async fn run_dates(
+    lake: &Lake,
+    sql: &Path,
+    dates: &[NaiveDate],
+) -> Vec<(NaiveDate, Vec<StageRun>)> {
     let sources = sources();
     let graph = graph(sql);
     let ctx = pipeline::context_for(lake, &sources, &graph, &config(), &small_engine())
         .await
         .expect("context");
     let mut out = Vec::new();
-    for d in fixture_dates() {
+    for &d in dates {
         let runs = pipeline::run(&ctx, lake, &sources, &graph, d, &[])
             .await
             .unwrap_or_else(|e| panic!("run {d}: {e}"));

@@ -1,0 +1,419 @@
+//! Correctness checks: SQL files under `<sql version>/checks/`, each returning its failing rows.
+//!
+//! A check file is one query whose first column is `check_key` (what failed: an order id, an
+//! ExecID, `gateway:id` ...); the other columns explain. Its leading comment declares
+//! `-- severity: error|warn` and `-- threshold: N` (failing rows allowed, default 0). The check
+//! fails when it returns more than `threshold` rows; a failing error-level check fails the run
+//! (exit code 1). This module runs checks and writes their results; the rules are the SQL.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use chrono::NaiveDate;
+use datafusion::catalog::MemorySchemaProvider;
+use datafusion::common::TableReference;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use serde::Serialize;
+
+use crate::error::{Error, IoContext, Result};
+use crate::pipeline::stage_params;
+use crate::stages::sql_error;
+
+/// Failing rows kept per check in the results (the count is always exact).
+pub const SAMPLE_ROWS: usize = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warn,
+}
+
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: String,
+    pub path: PathBuf,
+    pub sql: String,
+    pub description: String,
+    pub severity: Severity,
+    pub threshold: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+}
+
+/// The outcome of one check for one trade date.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub check: String,
+    pub description: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub failing: u64,
+    pub threshold: u64,
+    /// Every failing `check_key`, distinct, sorted.
+    pub keys: Vec<String>,
+    /// The first failing rows, as JSON objects.
+    pub sample: Vec<serde_json::Value>,
+    #[serde(skip)]
+    pub millis: u128,
+}
+
+/// Load every `*.sql` under `dir` (the `checks/` folder of a SQL version), sorted by name.
+pub fn load(dir: &Path) -> Result<Vec<Check>> {
+    let mut checks = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(checks),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let sql = std::fs::read_to_string(&path).at(&path)?;
+        checks.push(parse(&path, sql)?);
+    }
+    Ok(checks)
+}
+
+fn parse(path: &Path, sql: String) -> Result<Check> {
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_string();
+    let mut severity = None;
+    let mut threshold = 0;
+    let mut description = String::new();
+    let mut in_description = true;
+    for (i, line) in sql.lines().enumerate() {
+        let Some(comment) = line.trim().strip_prefix("--") else {
+            break;
+        };
+        let comment = comment.trim();
+        // The first paragraph of the leading comment, up to the declarations, describes it.
+        if comment.starts_with("severity:") || comment.starts_with("threshold:") {
+            in_description = false;
+        }
+        if in_description {
+            let text = if i == 0 {
+                comment.strip_prefix(&format!("{name}:")).unwrap_or(comment)
+            } else {
+                comment
+            };
+            if !description.is_empty() {
+                description.push(' ');
+            }
+            description.push_str(text.trim());
+        }
+        if let Some(v) = comment.strip_prefix("severity:") {
+            severity = Some(match v.trim() {
+                "error" => Severity::Error,
+                "warn" => Severity::Warn,
+                other => {
+                    return Err(Error::input(format!(
+                        "{}:{}: severity must be error or warn, not '{other}'",
+                        path.display(),
+                        i + 1
+                    )));
+                }
+            });
+        }
+        if let Some(v) = comment.strip_prefix("threshold:") {
+            threshold = v.trim().parse().map_err(|_| {
+                Error::input(format!(
+                    "{}:{}: threshold must be a whole number of failing rows, not '{}'",
+                    path.display(),
+                    i + 1,
+                    v.trim()
+                ))
+            })?;
+        }
+    }
+    let severity = severity.ok_or_else(|| {
+        Error::input_hint(
+            format!("{}: no `-- severity: error|warn` line", path.display()),
+            "every check declares its severity in its leading comment",
+        )
+    })?;
+    Ok(Check {
+        name,
+        path: path.to_path_buf(),
+        sql,
+        description,
+        severity,
+        threshold,
+    })
+}
+
+/// Register `recon.totals` (metric, value) from a reconciliation CSV, or empty when `None`.
+pub fn register_recon(ctx: &SessionContext, file: Option<&Path>) -> Result<()> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("metric", DataType::Utf8, false),
+        Field::new("value", DataType::Decimal128(28, 6), false),
+    ]));
+    let batches = match file {
+        None => vec![RecordBatch::new_empty(schema.clone())],
+        Some(path) => {
+            let f = std::fs::File::open(path).at(path)?;
+            let reader = arrow::csv::ReaderBuilder::new(schema.clone())
+                .with_header(true)
+                .build(f)
+                .map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
+            reader
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| {
+                    Error::input_hint(
+                        format!("{}: {e}", path.display()),
+                        "the reconciliation file is a CSV with header metric,value \
+                         (metrics: orders, trades, shares, turnover)",
+                    )
+                })?
+        }
+    };
+    let catalog = ctx
+        .catalog("datafusion")
+        .ok_or_else(|| Error::input("default catalog missing"))?;
+    if catalog.schema("recon").is_none() {
+        catalog.register_schema("recon", Arc::new(MemorySchemaProvider::new()))?;
+    }
+    let table = MemTable::try_new(schema, vec![batches])?;
+    let reference = TableReference::partial("recon", "totals");
+    ctx.deregister_table(reference.clone())?;
+    ctx.register_table(reference, Arc::new(table))?;
+    Ok(())
+}
+
+/// Run every check for `date`.
+pub async fn run(
+    ctx: &SessionContext,
+    checks: &[Check],
+    date: NaiveDate,
+) -> Result<Vec<CheckResult>> {
+    let mut results = Vec::with_capacity(checks.len());
+    for check in checks {
+        results.push(run_one(ctx, check, date).await?);
+    }
+    Ok(results)
+}
+
+async fn run_one(ctx: &SessionContext, check: &Check, date: NaiveDate) -> Result<CheckResult> {
+    let started = Instant::now();
+    let err = |e| sql_error(&check.path, e);
+    let df = ctx
+        .sql(&check.sql)
+        .await
+        .map_err(err)?
+        .with_param_values(stage_params(date))
+        .map_err(err)?;
+    if df.schema().fields().first().map(|f| f.name().as_str()) != Some("check_key") {
+        return Err(Error::Sql {
+            file: check.path.clone(),
+            location: None,
+            message: "a check's first column must be named check_key".into(),
+        });
+    }
+    let batches = df.collect().await.map_err(err)?;
+    let failing: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+    let mut keys = std::collections::BTreeSet::new();
+    for b in &batches {
+        let col = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
+        if let Some(s) = col.as_any().downcast_ref::<StringArray>() {
+            for k in s.iter() {
+                keys.insert(k.unwrap_or("(null)").to_string());
+            }
+        }
+    }
+    let sample = sample_rows(&batches)?;
+    let status = if failing <= check.threshold {
+        Status::Pass
+    } else if check.severity == Severity::Error {
+        Status::Fail
+    } else {
+        Status::Warn
+    };
+    Ok(CheckResult {
+        check: check.name.clone(),
+        description: check.description.clone(),
+        severity: check.severity,
+        status,
+        failing,
+        threshold: check.threshold,
+        keys: keys.into_iter().collect(),
+        sample,
+        millis: started.elapsed().as_millis(),
+    })
+}
+
+fn sample_rows(batches: &[RecordBatch]) -> Result<Vec<serde_json::Value>> {
+    let mut buf = Vec::new();
+    {
+        let mut writer = arrow::json::LineDelimitedWriter::new(&mut buf);
+        let mut left = SAMPLE_ROWS;
+        for b in batches {
+            if left == 0 {
+                break;
+            }
+            let n = left.min(b.num_rows());
+            writer.write(&b.slice(0, n))?;
+            left -= n;
+        }
+        writer.finish()?;
+    }
+    String::from_utf8_lossy(&buf)
+        .lines()
+        .map(|l| serde_json::from_str(l).map_err(|e| Error::input(format!("check sample: {e}"))))
+        .collect()
+}
+
+/// Whether any error-level check failed.
+pub fn any_failed(results: &[CheckResult]) -> bool {
+    results.iter().any(|r| r.status == Status::Fail)
+}
+
+/// One line per check, summary first: for terminals and alert messages.
+pub fn summary(date: NaiveDate, results: &[CheckResult]) -> String {
+    let failed = results.iter().filter(|r| r.status == Status::Fail).count();
+    let warned = results.iter().filter(|r| r.status == Status::Warn).count();
+    let mut out = format!(
+        "checks for {date}: {} passed, {failed} failed, {warned} warned\n",
+        results.len() - failed - warned
+    );
+    for r in results {
+        let mark = match r.status {
+            Status::Pass => "ok  ",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+        };
+        out.push_str(&format!(
+            "  {mark} {:<26} {:>6} failing",
+            r.check, r.failing
+        ));
+        if r.status != Status::Pass {
+            let keys: Vec<&str> = r.keys.iter().take(5).map(|s| s.as_str()).collect();
+            out.push_str(&format!(
+                "  {}{}",
+                keys.join(", "),
+                if r.keys.len() > 5 { ", ..." } else { "" }
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The human-readable report: summary first, then each failing check with its keys and rows.
+pub fn markdown(date: NaiveDate, results: &[CheckResult]) -> String {
+    let mut out = format!("# ordertrail checks, trade date {date}\n\n");
+    let failed = results.iter().filter(|r| r.status == Status::Fail).count();
+    out.push_str(if failed == 0 {
+        "**Result: PASS**: no error-level check failed.\n\n"
+    } else {
+        "**Result: FAIL**: error-level checks failed; do not submit reports for this day.\n\n"
+    });
+    out.push_str("| check | severity | status | failing | threshold | what it checks |\n");
+    out.push_str("| --- | --- | --- | ---: | ---: | --- |\n");
+    for r in results {
+        out.push_str(&format!(
+            "| {} | {:?} | {:?} | {} | {} | {} |\n",
+            r.check, r.severity, r.status, r.failing, r.threshold, r.description
+        ));
+    }
+    for r in results.iter().filter(|r| r.status != Status::Pass) {
+        out.push_str(&format!(
+            "\n## {} ({:?})\n\n{}\n\nFailing keys: {}\n\n",
+            r.check,
+            r.status,
+            r.description,
+            r.keys
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        for row in &r.sample {
+            out.push_str(&format!("- `{row}`\n"));
+        }
+    }
+    out
+}
+
+/// Write `check_results.json` and `check_report.md` into `dir`, atomically.
+pub fn write(dir: &Path, date: NaiveDate, results: &[CheckResult]) -> Result<()> {
+    let parent = dir
+        .parent()
+        .ok_or_else(|| Error::input(format!("bad results directory {}", dir.display())))?;
+    std::fs::create_dir_all(parent).map_err(|e| {
+        Error::input_hint(
+            format!("cannot write check results to {}: {e}", dir.display()),
+            "pass a writable directory",
+        )
+    })?;
+    let staging = crate::lake::unique_tmp_dir(&parent.join(".tmp"))?;
+    let json = serde_json::json!({
+        "trade_date": date.to_string(),
+        "passed": !any_failed(results),
+        "checks": results,
+    });
+    let text = serde_json::to_string_pretty(&json)
+        .map_err(|e| Error::input(format!("check results: {e}")))?;
+    std::fs::write(staging.join("check_results.json"), text + "\n").at(&staging)?;
+    std::fs::write(staging.join("check_report.md"), markdown(date, results)).at(&staging)?;
+    crate::lake::swap_into_place(&staging, dir)?;
+    let _ = std::fs::remove_dir(parent.join(".tmp"));
+    Ok(())
+}
+
+/// Send the summary to the configured alert command (stdin), when error-level checks failed.
+pub fn alert(command: &str, text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::input(format!("alert command `{command}` did not start: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(text.as_bytes());
+    }
+    let status = child
+        .wait()
+        .map_err(|e| Error::input(format!("alert command `{command}`: {e}")))?;
+    if !status.success() {
+        tracing::warn!("alert command `{command}` exited with {status}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_declares_severity_and_threshold() {
+        let c = parse(
+            Path::new("checks/overfill.sql"),
+            "-- overfill: too much\n-- filled\n-- severity: warn\n-- threshold: 2\nselect 1".into(),
+        )
+        .unwrap();
+        assert_eq!(c.description, "too much filled");
+        assert_eq!(c.severity, Severity::Warn);
+        assert_eq!(c.threshold, 2);
+        let err = parse(Path::new("x.sql"), "-- x: y\nselect 1".into()).unwrap_err();
+        assert!(err.to_string().contains("severity"), "{err}");
+        let err = parse(Path::new("x.sql"), "-- severity: fatal\nselect 1".into()).unwrap_err();
+        assert!(err.to_string().contains("x.sql:1"), "{err}");
+    }
+}

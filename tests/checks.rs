@@ -1,0 +1,253 @@
+//! Correctness checks: the clean fixture day passes every check; the defect day
+//! (data-fixtures/defects/) fails each check on exactly the rows planted for it; a dropped row
+//! is caught by conservation; failures set the exit code and reach the report and the alert.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use chrono::NaiveDate;
+use ordertrail::checks::{self, Status};
+use ordertrail::pipeline;
+
+use crate::common::*;
+
+/// Failing keys per check, after running the pipeline on `fixtures` for `dates`.
+async fn failing_keys(
+    dir: &Path,
+    fixtures: &Path,
+    sql: &Path,
+    d: NaiveDate,
+    dates: &[NaiveDate],
+    recon: Option<&Path>,
+) -> BTreeMap<String, Vec<String>> {
+    let lake = lake_from(dir, fixtures);
+    run_dates(&lake, sql, dates).await;
+    let graph = graph(sql);
+    let ctx = pipeline::context_for(&lake, &sources(), &graph, &config(), &small_engine())
+        .await
+        .unwrap();
+    checks::register_recon(&ctx, recon).unwrap();
+    let list = checks::load(&sql.join("checks")).unwrap();
+    assert!(list.len() >= 18, "{} checks", list.len());
+    let results = checks::run(&ctx, &list, d).await.unwrap();
+    for r in &results {
+        // status follows the count, the threshold and the severity
+        let expected = if r.failing <= r.threshold {
+            Status::Pass
+        } else if r.severity == checks::Severity::Error {
+            Status::Fail
+        } else {
+            Status::Warn
+        };
+        assert_eq!(r.status, expected, "{}", r.check);
+    }
+    results.into_iter().map(|r| (r.check, r.keys)).collect()
+}
+
+#[tokio::test]
+async fn clean_day_passes_every_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let recon = repo().join("data-fixtures/recon/2026-11-19.csv");
+    let dates = fixture_dates();
+    let keys = failing_keys(
+        dir.path(),
+        &repo().join("data-fixtures"),
+        &sql_dir(),
+        dates[0],
+        &dates,
+        Some(&recon),
+    )
+    .await;
+    let failing: Vec<_> = keys.iter().filter(|(_, k)| !k.is_empty()).collect();
+    assert!(failing.is_empty(), "clean day fails: {failing:#?}");
+    // The overnight fill's day too.
+    let dir = tempfile::tempdir().unwrap();
+    let keys = failing_keys(
+        dir.path(),
+        &repo().join("data-fixtures"),
+        &sql_dir(),
+        dates[1],
+        &dates,
+        None,
+    )
+    .await;
+    let failing: Vec<_> = keys.iter().filter(|(_, k)| !k.is_empty()).collect();
+    assert!(failing.is_empty(), "2026-11-20 fails: {failing:#?}");
+}
+
+/// Dropping a row in a stage is caught by conservation, and only the dropped row is named.
+#[tokio::test]
+async fn conservation_catches_a_dropped_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = dir.path().join("sql/v1");
+    copy_dir(&sql_dir(), &sql);
+    let flow = sql.join("intermediate/flow.sql");
+    let text = std::fs::read_to_string(&flow).unwrap();
+    let broken = text.replace(
+        "where msg_type is not null or parse_error is not null",
+        "where (msg_type is not null or parse_error is not null)\n      and not (gateway = 'outbound' and src_id = 3)",
+    );
+    assert_ne!(text, broken);
+    std::fs::write(&flow, broken).unwrap();
+    let d = date("2026-11-19");
+    let keys = failing_keys(
+        dir.path(),
+        &repo().join("data-fixtures"),
+        &sql,
+        d,
+        &[d],
+        None,
+    )
+    .await;
+    assert_eq!(keys["conservation"], ["outbound:3"]);
+}
+
+fn ordertrail(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ordertrail"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `run` on the clean day exits 0 and writes the results next to the lake.
+#[test]
+fn clean_run_exits_zero_with_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture_lake(dir.path());
+    let root = lake.root().to_str().unwrap();
+    let (code, stdout, stderr) = ordertrail(&["run", "--lake", root, "--date", "2026-11-19"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("checks for 2026-11-19: 18 passed, 0 failed"),
+        "{stdout}"
+    );
+    let results = lake
+        .root()
+        .join("checks/v1/trade_date=2026-11-19/check_results.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(results).unwrap()).unwrap();
+    assert_eq!(json["passed"], true);
+    // Without the pipeline for a day, check refuses instead of passing on nothing.
+    let (code, _, stderr) = ordertrail(&["check", "--lake", root, "--date", "2026-11-20"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("no stage output for trade date 2026-11-20"),
+        "{stderr}"
+    );
+}
+
+/// The defect day: each check fails on exactly the keys planted for it
+/// (data-fixtures/defects/README.md), and the checks with nothing planted pass.
+#[tokio::test]
+async fn defect_day_fails_each_check_on_exactly_its_planted_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = repo().join("data-fixtures/defects");
+    let d = date("2026-11-18");
+    let keys = failing_keys(
+        dir.path(),
+        &fixtures,
+        &sql_dir(),
+        d,
+        &[d],
+        Some(&fixtures.join("recon.csv")),
+    )
+    .await;
+    let expected: BTreeMap<&str, Vec<&str>> = BTreeMap::from([
+        ("anomalies", vec!["outbound:37", "outbound:40"]),
+        ("bounce_limit", vec!["ORD-0045"]),
+        ("conservation", vec![]),
+        ("duplicates", vec!["E0039-2"]),
+        ("fund_balance_arithmetic", vec!["30"]),
+        ("fund_change_fields", vec!["29"]),
+        ("fund_negative_balance", vec!["35"]),
+        ("fund_pool_balance", vec!["TRF-0032"]),
+        ("fund_running_balance", vec!["31"]),
+        ("overfill", vec!["E0035-3", "E0036-1", "ORD-0034"]),
+        ("referential_integrity", vec!["ORD-0999"]),
+        ("required_fields", vec!["C0031 1"]),
+        ("sequencing", vec!["ORD-0032"]),
+        ("source_order_validity", vec!["O0033-2", "O0999-1"]),
+        ("state_transitions", vec!["ORD-0037", "ORD-0038"]),
+        ("tick_lot_size", vec!["C0043-1"]),
+        ("totals", vec!["turnover"]),
+        ("trade_replay", vec!["E0044-2"]),
+    ]);
+    let actual: BTreeMap<&str, Vec<&str>> = keys
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.iter().map(|s| s.as_str()).collect()))
+        .collect();
+    assert_eq!(actual, expected);
+}
+
+/// An error-level failure: `check` exits 1, the report lists the failing keys, the alert
+/// command receives the summary.
+#[test]
+fn failing_checks_exit_one_report_and_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = repo().join("data-fixtures/defects");
+    let lake = lake_from(dir.path(), &fixtures);
+    let root = lake.root().to_str().unwrap();
+    let (code, _, stderr) =
+        ordertrail(&["run", "--lake", root, "--date", "2026-11-18", "--no-checks"]);
+    assert_eq!(code, Some(0), "{stderr}");
+
+    let alert_file = dir.path().join("alert.txt");
+    let config = dir.path().join("alert.toml");
+    let text = std::fs::read_to_string(repo().join("config/ordertrail.toml")).unwrap();
+    let text = text.replace(
+        "# alert_command = \"...\"",
+        &format!("alert_command = \"cat > '{}'\"", alert_file.display()),
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = dir.path().join("results");
+    let recon = fixtures.join("recon.csv");
+    let (code, stdout, stderr) = ordertrail(&[
+        "check",
+        "--lake",
+        root,
+        "--date",
+        "2026-11-18",
+        "--config",
+        config.to_str().unwrap(),
+        "--recon",
+        recon.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("FAIL overfill"), "{stdout}");
+    let report = std::fs::read_to_string(out.join("check_report.md")).unwrap();
+    assert!(
+        report.starts_with("# ordertrail checks, trade date 2026-11-18\n\n**Result: FAIL**"),
+        "{report}"
+    );
+    assert!(
+        report.contains("Failing keys: `E0035-3`, `E0036-1`, `ORD-0034`"),
+        "{report}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("check_results.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["passed"], false);
+    let overfill = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "overfill")
+        .unwrap();
+    assert_eq!(overfill["status"], "fail");
+    assert_eq!(overfill["failing"], 3);
+    assert_eq!(overfill["sample"].as_array().unwrap().len(), 3);
+    let alert = std::fs::read_to_string(&alert_file).unwrap();
+    assert!(
+        alert.starts_with("checks for 2026-11-18: 1 passed, 16 failed, 1 warned"),
+        "{alert}"
+    );
+}
