@@ -31,9 +31,19 @@ pub struct StageRun {
 
 /// The parameters every stage may use.
 pub fn stage_params(date: NaiveDate) -> ParamValues {
+    params_with(date, [])
+}
+
+/// The stage parameters plus `extra` named values (e.g. `$destination` for report files).
+pub fn params_with<const N: usize>(
+    date: NaiveDate,
+    extra: [(&str, ScalarValue); N],
+) -> ParamValues {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
     let days = (date - epoch).num_days() as i32;
-    ParamValues::from(vec![("trade_date", ScalarValue::Date32(Some(days)))])
+    let mut values = vec![("trade_date", ScalarValue::Date32(Some(days)))];
+    values.extend(extra);
+    ParamValues::from(values)
 }
 
 /// A context with every source table, every existing stage output and the configuration

@@ -29,5 +29,16 @@ pub fn run(args: StagesArgs) -> Result<i32> {
             }
         );
     }
+    let checks = crate::checks::load(&graph.dir.join("checks"))?;
+    println!(
+        "\n{} checks in {} (run after the stages): {}",
+        checks.len(),
+        graph.dir.join("checks").display(),
+        checks
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     Ok(EXIT_OK)
 }

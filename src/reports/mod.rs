@@ -21,7 +21,7 @@ use datafusion::prelude::SessionContext;
 use crate::config::{Config, Destination, ReportKind};
 use crate::error::{Error, IoContext, Result};
 use crate::lake::{swap_into_place, unique_tmp_dir};
-use crate::pipeline::stage_params;
+use crate::pipeline::params_with;
 use cat::OutFile;
 
 /// The stage whose rows each report kind serialises.
@@ -99,13 +99,9 @@ async fn build(ctx: &SessionContext, dest: &Destination, date: NaiveDate) -> Res
     } else {
         format!("select * exclude (trade_date) from {stage} where trade_date = $trade_date")
     };
-    let mut params = match stage_params(date) {
-        datafusion::common::ParamValues::Map(m) => m,
-        datafusion::common::ParamValues::List(_) => unreachable!("named parameters"),
-    };
-    params.insert(
-        "destination".into(),
-        ScalarValue::Utf8(Some(dest.name.clone())).into(),
+    let params = params_with(
+        date,
+        [("destination", ScalarValue::Utf8(Some(dest.name.clone())))],
     );
     let df = ctx
         .sql(&sql)
@@ -118,7 +114,7 @@ async fn build(ctx: &SessionContext, dest: &Destination, date: NaiveDate) -> Res
                 ),
             )
         })?
-        .with_param_values(datafusion::common::ParamValues::Map(params))?;
+        .with_param_values(params)?;
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await?;
     match dest.report {
