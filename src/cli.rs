@@ -37,6 +37,10 @@ pub enum Command {
     Query(QueryArgs),
     /// Write the report files of every configured destination for one trade date.
     Report(ReportArgs),
+    /// Dump the configured MySQL replica tables' window for a date into the lake, verified.
+    Sync(SyncArgs),
+    /// Compare a date's raw partitions in the lake with the replicas (rows and checksums).
+    Verify(VerifyArgs),
     /// Run the correctness checks for one trade date; exit 1 when an error-level check fails.
     Check(CheckArgs),
 }
@@ -173,6 +177,50 @@ pub struct QueryArgs {
     pub engine: EngineArgs,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    /// Sync configuration: sources, tables, limits (see config/sync.example.toml)
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The lake directory
+    #[arg(long, value_name = "DIR")]
+    pub lake: PathBuf,
+    /// Trade date, YYYY-MM-DD: the window is that UTC day
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: NaiveDate,
+    /// Start of a partial window, a UTC time of day (rows outside it are kept)
+    #[arg(long, value_name = "HH:MM[:SS]")]
+    pub from: Option<String>,
+    /// End (exclusive) of a partial window, a UTC time of day or 24:00
+    #[arg(long, value_name = "HH:MM[:SS]")]
+    pub to: Option<String>,
+    /// Only this table, `db.table` or `table` (repeatable) [default: every configured table]
+    #[arg(long = "table", value_name = "NAME")]
+    pub tables: Vec<String>,
+    /// Source table declarations [default: sql/sources.sql]
+    #[arg(long, value_name = "FILE")]
+    pub sources: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// Sync configuration: sources, tables, limits (see config/sync.example.toml)
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The lake directory
+    #[arg(long, value_name = "DIR")]
+    pub lake: PathBuf,
+    /// Trade date, YYYY-MM-DD
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: NaiveDate,
+    /// Only this table, `db.table` or `table` (repeatable) [default: every configured table]
+    #[arg(long = "table", value_name = "NAME")]
+    pub tables: Vec<String>,
+    /// Source table declarations [default: sql/sources.sql]
+    #[arg(long, value_name = "FILE")]
+    pub sources: Option<PathBuf>,
+}
+
 /// Parse `512M`, `2G`, `1073741824`.
 pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
     let s = s.trim();
@@ -232,6 +280,8 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Query(args) => commands::query::run(args).await,
         Command::Report(args) => commands::report::run(args).await,
         Command::Check(args) => commands::check::run(args).await,
+        Command::Sync(args) => commands::sync::run(args).await,
+        Command::Verify(args) => commands::verify::run(args).await,
     }
 }
 

@@ -7,6 +7,7 @@
 //! - `reports.rs`: report files: formats, CAT event sequences per scenario, determinism
 //! - `checks.rs`: correctness checks on the clean day and the defect day
 //! - `cli.rs`: whole invocations of the binary: exit codes and error messages on bad input
+//! - `sync.rs`: replica sync and verify against a real MariaDB (skips when none is reachable)
 //!
 //! Shared helpers live in `common/`. Golden files live in `golden/`; after a reviewed change,
 //! regenerate them with `ORDERTRAIL_BLESS=1 cargo test` and say why in the commit.
@@ -19,3 +20,4 @@ mod dag;
 mod pipeline;
 mod reports;
 mod scenarios;
+mod sync;

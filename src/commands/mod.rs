@@ -7,6 +7,8 @@ pub mod query;
 pub mod report;
 pub mod run;
 pub mod stages;
+pub mod sync;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 
