@@ -270,6 +270,17 @@ fn table_references(path: &Path, sql: &str) -> Result<Vec<TableReference>> {
 /// Turn an engine error about `path` into an [`Error::Sql`] with line and column when known:
 /// from DataFusion's diagnostic span, or from the parser's "Line: N, Column: M".
 pub fn sql_error(path: &Path, err: DataFusionError) -> Error {
+    if matches!(err.find_root(), DataFusionError::ResourcesExhausted(_)) {
+        return Error::input_hint(
+            format!(
+                "{}: the engine ran out of memory: {}",
+                path.display(),
+                err.strip_backtrace()
+            ),
+            "raise --memory-limit (default: half the RAM), or look for an operator that cannot \
+             spill with `ordertrail query --lake ... \"explain analyze ...\"`",
+        );
+    }
     let location = err
         .diagnostic()
         .and_then(|d| d.span)
