@@ -43,6 +43,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Run the correctness checks for one trade date; exit 1 when an error-level check fails.
     Check(CheckArgs),
+    /// Write a synthetic raw trading day (N orders, deterministic for a seed) into a lake.
+    Gen(GenArgs),
 }
 
 /// Where the SQL lives.
@@ -221,6 +223,24 @@ pub struct VerifyArgs {
     pub sources: Option<PathBuf>,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct GenArgs {
+    /// Number of client orders to generate
+    #[arg(long, value_name = "N")]
+    pub orders: u64,
+    /// Trade date, YYYY-MM-DD: every generated row falls on it (UTC)
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: NaiveDate,
+    /// The lake directory; the date's raw partitions there are replaced
+    #[arg(long, value_name = "DIR")]
+    pub lake: PathBuf,
+    /// Seed: the same orders, date and seed give byte-identical files
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub sql: SqlArgs,
+}
+
 /// Parse `512M`, `2G`, `1073741824`.
 pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
     let s = s.trim();
@@ -280,6 +300,7 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Query(args) => commands::query::run(args).await,
         Command::Report(args) => commands::report::run(args).await,
         Command::Check(args) => commands::check::run(args).await,
+        Command::Gen(args) => commands::synth::run(args),
         Command::Sync(args) => commands::sync::run(args).await,
         Command::Verify(args) => commands::verify::run(args).await,
     }

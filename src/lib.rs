@@ -13,6 +13,7 @@
 //! - [`udf`]: functions SQL cannot express (FIX parsing)
 //! - [`config`]: report destinations and calendar overrides (`config/ordertrail.toml`)
 //! - [`fixtures`]: loading CSV fixture days into the lake
+//! - [`synth`]: synthetic raw trading days at any scale, deterministic for a seed
 //! - [`sync`]: MySQL replica tables into the lake by time window, verified against the source
 //! - [`calendar`]: NYSE trading days and holidays
 //! - [`cli`] and [`commands`]: the command line, one file per subcommand
@@ -31,6 +32,7 @@ pub mod reports;
 pub mod sources;
 pub mod stages;
 pub mod sync;
+pub mod synth;
 pub mod udf;
 
 pub use error::{Error, Result};

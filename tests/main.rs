@@ -7,6 +7,7 @@
 //! - `reports.rs`: report files: formats, CAT event sequences per scenario, determinism
 //! - `checks.rs`: correctness checks on the clean day and the defect day
 //! - `cli.rs`: whole invocations of the binary: exit codes and error messages on bad input
+//! - `synth.rs`: the synthetic-day generator (`ordertrail gen`): determinism, checks pass
 //! - `sync.rs`: replica sync and verify against a real MariaDB (skips when none is reachable)
 //!
 //! Shared helpers live in `common/`. Golden files live in `golden/`; after a reviewed change,
@@ -21,3 +22,4 @@ mod pipeline;
 mod reports;
 mod scenarios;
 mod sync;
+mod synth;

@@ -8,6 +8,7 @@ pub mod report;
 pub mod run;
 pub mod stages;
 pub mod sync;
+pub mod synth;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
