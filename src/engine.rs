@@ -75,7 +75,9 @@ pub fn new_context(lake: &Lake, options: &EngineOptions) -> Result<SessionContex
         .with_memory_limit(options.memory_limit, 1.0)
         .with_temp_file_path(spill)
         .build_arc()?;
-    let mut config = SessionConfig::new()
+    // DATAFUSION_* environment variables tune the engine (e.g.
+    // DATAFUSION_EXECUTION_BATCH_SIZE); ordertrail's own settings below take precedence.
+    let mut config = SessionConfig::from_env()?
         .with_target_partitions(options.target_partitions.max(1))
         .with_information_schema(true);
     config.options_mut().sql_parser.collect_spans = true;
