@@ -18,14 +18,7 @@ pub async fn run(args: CheckArgs) -> Result<i32> {
     let project = Project::load(&args.sql)?;
     let lake = Lake::new(&args.lake);
     let options = engine_options(&args.engine);
-    let ctx = pipeline::context_for(
-        &lake,
-        &project.sources,
-        &project.graph,
-        &project.config,
-        &options,
-    )
-    .await?;
+    let ctx = project.context(&lake, &options).await?;
     checks::register_recon(&ctx, args.recon.as_deref())?;
     let results = run_and_write(&ctx, &project, &lake, args.date, args.out.as_deref()).await?;
     Ok(exit_code(&results))

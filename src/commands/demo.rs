@@ -39,14 +39,7 @@ pub async fn run(args: DemoArgs) -> Result<i32> {
     );
 
     let options = engine_options(&args.engine);
-    let ctx = pipeline::context_for(
-        &lake,
-        &project.sources,
-        &project.graph,
-        &project.config,
-        &options,
-    )
-    .await?;
+    let ctx = project.context(&lake, &options).await?;
     let mut checks_failed = false;
     for date in &dates {
         println!("\n== trade date {date}");

@@ -75,6 +75,18 @@ impl Project {
     }
 }
 
+impl Project {
+    /// A DataFusion context over `lake` with this project's sources, stage outputs and
+    /// configuration tables registered.
+    pub async fn context(
+        &self,
+        lake: &crate::lake::Lake,
+        options: &EngineOptions,
+    ) -> Result<datafusion::prelude::SessionContext> {
+        crate::pipeline::context_for(lake, &self.sources, &self.graph, &self.config, options).await
+    }
+}
+
 pub fn fixtures_dir(arg: &Option<PathBuf>) -> PathBuf {
     arg.clone().unwrap_or_else(|| default_path("data-fixtures"))
 }

@@ -14,14 +14,7 @@ pub async fn run(args: QueryArgs) -> Result<i32> {
     let project = Project::load(&args.sql)?;
     let lake = Lake::new(&args.lake);
     let options = engine_options(&args.engine);
-    let ctx = pipeline::context_for(
-        &lake,
-        &project.sources,
-        &project.graph,
-        &project.config,
-        &options,
-    )
-    .await?;
+    let ctx = project.context(&lake, &options).await?;
     let mut df = ctx.sql(&args.query).await?;
     if let Some(date) = args.date {
         df = df.with_param_values(pipeline::stage_params(date))?;

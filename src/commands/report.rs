@@ -43,14 +43,7 @@ pub async fn run(args: ReportArgs) -> Result<i32> {
     check_trading_day(&project, args.date, args.force)?;
     let lake = Lake::new(&args.lake);
     let options = engine_options(&args.engine);
-    let ctx = pipeline::context_for(
-        &lake,
-        &project.sources,
-        &project.graph,
-        &project.config,
-        &options,
-    )
-    .await?;
+    let ctx = project.context(&lake, &options).await?;
     let written = write(&ctx, &project, &lake, args.date, &args.out).await?;
     print_written(&written);
     Ok(EXIT_OK)

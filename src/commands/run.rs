@@ -11,14 +11,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     let project = Project::load(&args.sql)?;
     let lake = Lake::new(&args.lake);
     let options = engine_options(&args.engine);
-    let ctx = pipeline::context_for(
-        &lake,
-        &project.sources,
-        &project.graph,
-        &project.config,
-        &options,
-    )
-    .await?;
+    let ctx = project.context(&lake, &options).await?;
     let runs = pipeline::run(
         &ctx,
         &lake,
