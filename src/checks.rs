@@ -64,6 +64,7 @@ pub struct CheckResult {
     pub keys: Vec<String>,
     /// The first failing rows, as JSON objects.
     pub sample: Vec<serde_json::Value>,
+    /// Time the check took (shown in the summary, not stored: results stay reproducible).
     #[serde(skip)]
     pub millis: u128,
 }
@@ -298,8 +299,8 @@ pub fn summary(date: NaiveDate, results: &[CheckResult]) -> String {
             Status::Fail => "FAIL",
         };
         out.push_str(&format!(
-            "  {mark} {:<26} {:>6} failing",
-            r.check, r.failing
+            "  {mark} {:<26} {:>6} failing {:>6} ms",
+            r.check, r.failing, r.millis
         ));
         if r.status != Status::Pass {
             let keys: Vec<&str> = r.keys.iter().take(5).map(|s| s.as_str()).collect();
