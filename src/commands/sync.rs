@@ -15,15 +15,25 @@ use crate::sync::{self, Progress, Replicas, SyncConfig, Window};
 
 use super::default_path;
 
-pub async fn run(args: SyncArgs) -> Result<i32> {
-    let config = SyncConfig::load(&args.config)?;
-    let sources_path = args
-        .sources
-        .clone()
+/// Load the sync configuration and the source declarations, and plan the tables to sync or
+/// verify (shared by `sync` and `verify`).
+pub fn plan(
+    config: &std::path::Path,
+    sources: Option<&std::path::Path>,
+    tables: &[String],
+) -> Result<(SyncConfig, Vec<sync::TableJob>)> {
+    let config = SyncConfig::load(config)?;
+    let sources_path = sources
+        .map(|p| p.to_path_buf())
         .unwrap_or_else(|| default_path("sql/sources.sql"));
     let sources = Sources::load(&sources_path)?;
+    let jobs = sync::plan(&config, &sources, tables)?;
+    Ok((config, jobs))
+}
+
+pub async fn run(args: SyncArgs) -> Result<i32> {
+    let (config, jobs) = plan(&args.config, args.sources.as_deref(), &args.tables)?;
     let window = window(&args)?;
-    let jobs = sync::plan(&config, &sources, &args.tables)?;
     let lake = Lake::new(&args.lake);
     lake.ensure_writable()?;
     let replicas = Replicas::new(&config)?;

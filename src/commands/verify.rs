@@ -4,19 +4,10 @@
 use crate::cli::VerifyArgs;
 use crate::error::{EXIT_OK, Error, Result};
 use crate::lake::Lake;
-use crate::sources::Sources;
-use crate::sync::{self, Replicas, SyncConfig};
-
-use super::default_path;
+use crate::sync::{self, Replicas};
 
 pub async fn run(args: VerifyArgs) -> Result<i32> {
-    let config = SyncConfig::load(&args.config)?;
-    let sources_path = args
-        .sources
-        .clone()
-        .unwrap_or_else(|| default_path("sql/sources.sql"));
-    let sources = Sources::load(&sources_path)?;
-    let jobs = sync::plan(&config, &sources, &args.tables)?;
+    let (config, jobs) = super::sync::plan(&args.config, args.sources.as_deref(), &args.tables)?;
     let lake = Lake::new(&args.lake);
     let replicas = Replicas::new(&config)?;
     let results = sync::verify(&config, &replicas, &lake, &jobs, args.date).await;
