@@ -45,6 +45,23 @@ pub enum Command {
     Check(CheckArgs),
     /// Write a synthetic raw trading day (N orders, deterministic for a seed) into a lake.
     Gen(GenArgs),
+    /// Show a trade date's windows by stage: done, stale (and why), failed, running.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// The lake directory
+    #[arg(long, value_name = "DIR")]
+    pub lake: PathBuf,
+    /// Trade date, YYYY-MM-DD
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: NaiveDate,
+    /// Also list the processing log (every attempt, with its owner)
+    #[arg(long)]
+    pub log: bool,
+    #[command(flatten)]
+    pub sql: SqlArgs,
 }
 
 /// Where the SQL lives.
@@ -76,10 +93,27 @@ pub struct RunArgs {
     /// Trade date, YYYY-MM-DD
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub date: NaiveDate,
-    /// Run only this stage and the stages it reads (repeatable)
+    /// Process windows from this time of the trade date, UTC [default: 00:00]. Earlier
+    /// windows that are not done are processed first: a window needs the state before it.
+    #[arg(long, value_name = "HH:MM")]
+    pub from: Option<String>,
+    /// Process windows up to this time (exclusive) [default: 24:00]
+    #[arg(long, value_name = "HH:MM")]
+    pub to: Option<String>,
+    /// Window length [default: 30m with --from/--to, else the whole day]
+    #[arg(long, value_name = "DURATION")]
+    pub window: Option<String>,
+    /// Reprocess the range even where it is done and current
+    #[arg(long)]
+    pub restate: bool,
+    /// Take over a claim on the date whose owner has not been heard from for this long
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub claim_timeout: String,
+    /// Run only this stage and the stages it reads, for the whole day, outside the interval
+    /// state (for working on a stage; repeatable)
     #[arg(long = "stage", value_name = "NAME")]
     pub stages: Vec<String>,
-    /// Do not run the checks after the stages
+    /// Do not run the checks after the day is complete
     #[arg(long)]
     pub no_checks: bool,
     #[command(flatten)]
@@ -301,6 +335,7 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Report(args) => commands::report::run(args).await,
         Command::Check(args) => commands::check::run(args).await,
         Command::Gen(args) => commands::synth::run(args),
+        Command::Status(args) => commands::status::run(args).await,
         Command::Sync(args) => commands::sync::run(args).await,
         Command::Verify(args) => commands::verify::run(args).await,
     }

@@ -26,6 +26,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod fixtures;
+pub mod intervals;
 pub mod lake;
 pub mod pipeline;
 pub mod reports;

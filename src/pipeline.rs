@@ -2,7 +2,13 @@
 //! dependency order and write its output partition atomically.
 //!
 //! Parameters are bound by DataFusion as typed values, never pasted into the SQL text:
-//! `$trade_date` is the DATE being processed.
+//! `$trade_date` is the DATE being processed, `$window_start` and `$window_end` the TIMESTAMP
+//! bounds of the time window (the whole day unless a window run says otherwise).
+//!
+//! An incremental stage (see [`crate::stages::Incremental`]) run for a window that does not start
+//! the day merges its window's rows into the day's partition: earlier rows with the same key,
+//! and rows at or after the window's start, are replaced. The merged partition is written aside
+//! and swapped in like any other, and is byte-identical to what one whole-day run writes.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +22,7 @@ use futures::StreamExt;
 use crate::config::Config;
 use crate::engine;
 use crate::error::{Error, Result};
+use crate::intervals::Window;
 use crate::lake::{Lake, PARTITION_COLUMN};
 use crate::sources::Sources;
 use crate::stages::{Stage, StageGraph, sql_error};
@@ -24,14 +31,20 @@ use crate::stages::{Stage, StageGraph, sql_error};
 #[derive(Debug, Clone)]
 pub struct StageRun {
     pub stage: String,
+    /// Rows the stage produced (for a merged window: the window's rows, not the day's).
     pub rows: u64,
     pub bytes: u64,
     pub elapsed: Duration,
 }
 
-/// The parameters every stage may use.
+/// The parameters every stage may use, for the whole trade date.
 pub fn stage_params(date: NaiveDate) -> ParamValues {
     params_with(date, [])
+}
+
+/// The stage parameters for one time window of `window.date()`.
+pub fn window_params(window: Window) -> ParamValues {
+    params_for(window, [])
 }
 
 /// The stage parameters plus `extra` named values (e.g. `$destination` for report files).
@@ -39,9 +52,20 @@ pub fn params_with<const N: usize>(
     date: NaiveDate,
     extra: [(&str, ScalarValue); N],
 ) -> ParamValues {
+    params_for(Window::day(date), extra)
+}
+
+fn params_for<const N: usize>(window: Window, extra: [(&str, ScalarValue); N]) -> ParamValues {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-    let days = (date - epoch).num_days() as i32;
-    let mut values = vec![("trade_date", ScalarValue::Date32(Some(days)))];
+    let days = (window.date() - epoch).num_days() as i32;
+    let micros = |t: chrono::NaiveDateTime| {
+        ScalarValue::TimestampMicrosecond(Some(t.and_utc().timestamp_micros()), None)
+    };
+    let mut values = vec![
+        ("trade_date", ScalarValue::Date32(Some(days))),
+        ("window_start", micros(window.start)),
+        ("window_end", micros(window.end)),
+    ];
     values.extend(extra);
     ParamValues::from(values)
 }
@@ -86,7 +110,7 @@ pub async fn run(
     check_inputs(lake, sources, &stages, date)?;
     let mut runs = Vec::with_capacity(stages.len());
     for stage in stages {
-        let run = run_stage(ctx, lake, graph, stage, date).await?;
+        let run = run_stage(ctx, lake, graph, stage, Window::day(date)).await?;
         tracing::info!(
             stage = %run.stage, rows = run.rows, ms = run.elapsed.as_millis() as u64,
             "stage done"
@@ -126,14 +150,19 @@ pub async fn run_exact(
     }
     let mut runs = Vec::with_capacity(stages.len());
     for stage in stages {
-        runs.push(run_stage(ctx, lake, graph, stage, date).await?);
+        runs.push(run_stage(ctx, lake, graph, stage, Window::day(date)).await?);
     }
     Ok(runs)
 }
 
 /// Every raw table the stages read must have a partition for `date`, and the day must not be
 /// empty in all of them.
-fn check_inputs(lake: &Lake, sources: &Sources, stages: &[&Stage], date: NaiveDate) -> Result<()> {
+pub fn check_inputs(
+    lake: &Lake,
+    sources: &Sources,
+    stages: &[&Stage],
+    date: NaiveDate,
+) -> Result<()> {
     let needed = StageGraph::sources_read(stages.iter().copied());
     let mut total_files = 0usize;
     let mut non_empty = false;
@@ -207,17 +236,19 @@ fn fmt_dates(dates: &[NaiveDate]) -> String {
         .join(", ")
 }
 
-async fn run_stage(
+/// Run `stage` for `window` and write (or merge into) its partition for the window's date.
+pub async fn run_stage(
     ctx: &SessionContext,
     lake: &Lake,
     graph: &StageGraph,
     stage: &Stage,
-    date: NaiveDate,
+    window: Window,
 ) -> Result<StageRun> {
     let started = Instant::now();
+    let date = window.date();
     let err = |e| sql_error(&stage.path, e);
     let df = ctx.sql(&stage.sql).await.map_err(err)?;
-    let df = df.with_param_values(stage_params(date)).map_err(err)?;
+    let df = df.with_param_values(window_params(window)).map_err(err)?;
     if !is_ordered(df.logical_plan()) {
         return Err(Error::Sql {
             file: stage.path.clone(),
@@ -238,19 +269,122 @@ async fn run_stage(
     }
     let schema = std::sync::Arc::new(schema);
     let dir = lake.stage_table_dir(&graph.version, &stage.name);
-    let mut writer = lake.partition_writer(&dir, date, &schema)?;
+    let merge = match &stage.incremental {
+        Some(inc) if !window.starts_the_day() && Lake::partition_dir(&dir, date).exists() => {
+            Some(inc)
+        }
+        _ => None,
+    };
+    let (written, window_rows) = match merge {
+        None => {
+            let mut writer = lake.partition_writer(&dir, date, &schema)?;
+            let mut stream = df.execute_stream().await.map_err(err)?;
+            while let Some(batch) = stream.next().await {
+                writer.write(&batch.map_err(err)?)?;
+            }
+            crate::intervals::crash_point(&stage.name, window, "before_commit");
+            let written = writer.commit()?;
+            let rows = written.rows;
+            (written, rows)
+        }
+        Some(inc) => merge_window(ctx, lake, stage, inc, window, df, &schema, &dir).await?,
+    };
+    crate::intervals::crash_point(&stage.name, window, "after_commit");
+    engine::register_stage(ctx, &dir, &stage.name).await?;
+    Ok(StageRun {
+        stage: stage.name.clone(),
+        rows: window_rows,
+        bytes: written.bytes,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Write the window's rows aside, then rewrite the day's partition as: the rows it had before
+/// the window's start that the window does not replace, plus the window's rows, in key order.
+/// Returns what was written and how many rows the window produced.
+#[allow(clippy::too_many_arguments)]
+async fn merge_window(
+    ctx: &SessionContext,
+    lake: &Lake,
+    stage: &Stage,
+    inc: &crate::stages::Incremental,
+    window: Window,
+    df: datafusion::dataframe::DataFrame,
+    schema: &arrow::datatypes::SchemaRef,
+    dir: &std::path::Path,
+) -> Result<(crate::lake::Written, u64)> {
+    let date = window.date();
+    let err = |e| sql_error(&stage.path, e);
+    let scratch = crate::lake::unique_tmp_dir(&lake.root().join(".tmp"))?;
+    let scratch_table = scratch.join(&stage.name);
+    let mut writer = lake.partition_writer(&scratch_table, date, schema)?;
     let mut stream = df.execute_stream().await.map_err(err)?;
     while let Some(batch) = stream.next().await {
         writer.write(&batch.map_err(err)?)?;
     }
+    let window_rows = writer.commit()?.rows;
+    let window_table = format!("__window_{}", stage.name);
+    engine::register_stage(ctx, &scratch_table, &window_table).await?;
+
+    let q = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
+    let cols = schema
+        .fields()
+        .iter()
+        .map(|f| q(f.name()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let same_key = inc
+        .unique_key
+        .iter()
+        .map(|k| format!("w.{k} = b.{k}", k = q(k)))
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let order = inc
+        .unique_key
+        .iter()
+        .map(|k| q(k))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "select {cols} from {stage} b \
+         where b.trade_date = $trade_date and b.{time} < $window_start \
+           and not exists (select 1 from {window_table} w where {same_key}) \
+         union all \
+         select {cols} from {window_table} where trade_date = $trade_date \
+         order by {order}",
+        stage = q(&stage.name),
+        time = q(&inc.event_time),
+    );
+    let result = async {
+        let merged = ctx
+            .sql(&sql)
+            .await?
+            .with_param_values(window_params(window))?;
+        merged.execute_stream().await
+    }
+    .await
+    .map_err(|e| {
+        Error::input_hint(
+            format!(
+                "merging window {window} of stage {} into its day failed: {e}",
+                stage.name
+            ),
+            format!(
+                "check the stage's `-- unique_key:` and `-- event_time:` columns in {}",
+                stage.path.display()
+            ),
+        )
+    });
+    let mut writer = lake.partition_writer(dir, date, schema)?;
+    let mut stream = result?;
+    while let Some(batch) = stream.next().await {
+        writer.write(&batch.map_err(err)?)?;
+    }
+    crate::intervals::crash_point(&stage.name, window, "before_commit");
     let written = writer.commit()?;
-    engine::register_stage(ctx, &dir, &stage.name).await?;
-    Ok(StageRun {
-        stage: stage.name.clone(),
-        rows: written.rows,
-        bytes: written.bytes,
-        elapsed: started.elapsed(),
-    })
+    ctx.deregister_table(&window_table)?;
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok((written, window_rows))
 }
 
 /// Whether the plan ends in a sort, so that its output order is defined.

@@ -36,6 +36,25 @@ pub struct Stage {
     pub deps: Vec<String>,
     /// Configuration tables read (`config.*`), sorted.
     pub config: Vec<String>,
+    /// How the stage is processed in time windows, from its `-- unique_key:` and
+    /// `-- event_time:` header lines; `None` for a stage computed once per trade date.
+    pub incremental: Option<Incremental>,
+}
+
+/// An incremental stage computes one time window at a time: its rows for the window replace
+/// earlier rows with the same `unique_key`, and rows whose `event_time` falls at or after the
+/// window's start are recomputed (see `intervals`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incremental {
+    pub unique_key: Vec<String>,
+    pub event_time: String,
+}
+
+impl Stage {
+    /// Whether the stage is computed window by window (else once per trade date).
+    pub fn is_incremental(&self) -> bool {
+        self.incremental.is_some()
+    }
 }
 
 /// All stages of one SQL version, in dependency order.
@@ -137,6 +156,7 @@ impl StageGraph {
                     }
                 }
             }
+            let incremental = incremental_header(path, sql)?;
             stages.insert(
                 name.clone(),
                 Stage {
@@ -147,6 +167,7 @@ impl StageGraph {
                     sources: srcs.into_iter().collect(),
                     deps: deps.into_iter().collect(),
                     config: config.into_iter().collect(),
+                    incremental,
                 },
             );
         }
@@ -207,6 +228,50 @@ impl StageGraph {
             .flat_map(|s| s.sources.iter().cloned())
             .collect();
         set.into_iter().collect()
+    }
+}
+
+/// The `-- unique_key: a, b` and `-- event_time: c` lines of a stage's leading comment.
+fn incremental_header(path: &Path, sql: &str) -> Result<Option<Incremental>> {
+    let mut unique_key = None;
+    let mut event_time = None;
+    for (i, line) in sql.lines().enumerate() {
+        let Some(comment) = line.trim().strip_prefix("--") else {
+            break;
+        };
+        let comment = comment.trim();
+        let at = || format!("{}:{}", path.display(), i + 1);
+        if let Some(v) = comment.strip_prefix("unique_key:") {
+            let cols: Vec<String> = v
+                .split(',')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect();
+            if cols.is_empty() {
+                return Err(Error::input(format!(
+                    "{}: `-- unique_key:` names no column",
+                    at()
+                )));
+            }
+            unique_key = Some(cols);
+        } else if let Some(v) = comment.strip_prefix("event_time:") {
+            event_time = Some(v.trim().to_string());
+        }
+    }
+    match (unique_key, event_time) {
+        (None, None) => Ok(None),
+        (Some(unique_key), Some(event_time)) if !event_time.is_empty() => Ok(Some(Incremental {
+            unique_key,
+            event_time,
+        })),
+        _ => Err(Error::input_hint(
+            format!(
+                "{}: an incremental stage declares both `-- unique_key:` and `-- event_time:`",
+                path.display()
+            ),
+            "unique_key names the columns identifying a row; event_time the timestamp column \
+             that places it in a window",
+        )),
     }
 }
 

@@ -56,7 +56,7 @@ fn stages_lists_the_dag() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stdout.contains("lifecycle"), "{stdout}");
     assert!(
-        stdout.contains("reads: business_fill, event_status, oms.rms_event"),
+        stdout.contains("reads: business_fill, chain_activity, event_status, oms.rms_event"),
         "{stdout}"
     );
 }

@@ -16,7 +16,10 @@ fn position(graph: &StageGraph, name: &str) -> usize {
 fn dependencies_come_from_table_references() {
     let g = graph(&sql_dir());
     let lifecycle = g.get("lifecycle").unwrap();
-    assert_eq!(lifecycle.deps, vec!["business_fill", "event_status"]);
+    assert_eq!(
+        lifecycle.deps,
+        vec!["business_fill", "chain_activity", "event_status"]
+    );
     assert_eq!(lifecycle.sources, vec!["oms.rms_event"]);
     for stage in &g.stages {
         for dep in &stage.deps {

@@ -8,6 +8,7 @@
 //! - `checks.rs`: correctness checks on the clean day and the defect day
 //! - `cli.rs`: whole invocations of the binary: exit codes and error messages on bad input
 //! - `synth.rs`: the synthetic-day generator (`ordertrail gen`): determinism, checks pass
+//! - `windows.rs`: time windows, interval state, claims, staleness (issue #6)
 //! - `sync.rs`: replica sync and verify against a real MariaDB (skips when none is reachable)
 //!
 //! Shared helpers live in `common/`. Golden files live in `golden/`; after a reviewed change,
@@ -23,3 +24,4 @@ mod reports;
 mod scenarios;
 mod sync;
 mod synth;
+mod windows;

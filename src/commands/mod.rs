@@ -7,6 +7,7 @@ pub mod query;
 pub mod report;
 pub mod run;
 pub mod stages;
+pub mod status;
 pub mod sync;
 pub mod synth;
 pub mod verify;
@@ -78,6 +79,16 @@ impl Project {
 impl Project {
     /// A DataFusion context over `lake` with this project's sources, stage outputs and
     /// configuration tables registered.
+    /// What an interval run needs to know about the project.
+    pub fn intervals(&self) -> Result<crate::intervals::Project<'_>> {
+        let text = std::fs::read(&self.config.path).map_err(|e| Error::io(&self.config.path, e))?;
+        Ok(crate::intervals::Project {
+            graph: &self.graph,
+            sources: &self.sources,
+            config_hash: crate::intervals::fingerprint::sha256_hex(&text),
+        })
+    }
+
     pub async fn context(
         &self,
         lake: &crate::lake::Lake,

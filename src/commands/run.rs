@@ -1,7 +1,8 @@
-//! `ordertrail run`: run stages for one trade date.
+//! `ordertrail run`: process a trade date, whole or window by window, resuming where it stopped.
 
 use crate::cli::RunArgs;
 use crate::error::{EXIT_OK, Result};
+use crate::intervals::{self, RangeRequest, Window};
 use crate::lake::Lake;
 use crate::pipeline::{self, StageRun};
 
@@ -12,22 +13,104 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     let lake = Lake::new(&args.lake);
     let options = engine_options(&args.engine);
     let ctx = project.context(&lake, &options).await?;
-    let runs = pipeline::run(
-        &ctx,
-        &lake,
-        &project.sources,
-        &project.graph,
-        args.date,
-        &args.stages,
-    )
-    .await?;
-    print_runs(&runs);
-    if args.no_checks || !args.stages.is_empty() {
+    if !args.stages.is_empty() {
+        let runs = pipeline::run(
+            &ctx,
+            &lake,
+            &project.sources,
+            &project.graph,
+            args.date,
+            &args.stages,
+        )
+        .await?;
+        print_runs(&runs);
+        return Ok(EXIT_OK);
+    }
+
+    let req = range_request(&args)?;
+    install_sigterm_handler();
+    let outcome = intervals::run_range(&ctx, &lake, &project.intervals()?, &req).await?;
+    if let Some(holder) = &outcome.held_by {
+        eprintln!(
+            "ordertrail: trade date {} is being processed by {} (pid {} on {}); nothing done",
+            args.date, holder.id, holder.pid, holder.host
+        );
+        return Ok(EXIT_OK);
+    }
+    if let Some(dead) = &outcome.recovered {
+        eprintln!(
+            "ordertrail: took over the claim of a run that stopped ({}); resuming its work",
+            dead.id
+        );
+    }
+    if outcome.processed.is_empty() {
+        println!("trade date {}: up to date, nothing to process", args.date);
+    }
+    for p in &outcome.processed {
+        let label = if p.window.is_whole_day() {
+            "day".to_string()
+        } else {
+            p.window.label()
+        };
+        println!(
+            "{label:<12} {:<24} {:>10} rows {:>8.1} ms",
+            p.run.stage,
+            p.run.rows,
+            p.run.elapsed.as_secs_f64() * 1000.0
+        );
+    }
+    if outcome.interrupted {
+        eprintln!("ordertrail: stopped by SIGTERM after a whole window; rerun to continue");
+        return Ok(EXIT_OK);
+    }
+    if args.no_checks || !outcome.day_complete {
         return Ok(EXIT_OK);
     }
     println!();
     let results = super::check::run_and_write(&ctx, &project, &lake, args.date, None).await?;
     Ok(super::check::exit_code(&results))
+}
+
+fn range_request(args: &RunArgs) -> Result<RangeRequest> {
+    let day = Window::day(args.date);
+    let windowed = args.from.is_some() || args.to.is_some();
+    let from = match &args.from {
+        Some(t) => intervals::at(args.date, t)?,
+        None => day.start,
+    };
+    let to = match &args.to {
+        Some(t) => intervals::at(args.date, t)?,
+        None => day.end,
+    };
+    let step = match &args.window {
+        Some(w) => intervals::parse_duration(w)?,
+        None if windowed => chrono::Duration::minutes(30),
+        None => chrono::Duration::days(1),
+    };
+    let claim_timeout = intervals::parse_duration(&args.claim_timeout)?
+        .to_std()
+        .unwrap_or(intervals::claim::DEFAULT_TIMEOUT);
+    Ok(RangeRequest {
+        date: args.date,
+        from,
+        to,
+        step,
+        restate: args.restate,
+        claim_timeout,
+    })
+}
+
+/// SIGTERM asks the run to stop after the window in progress.
+pub fn install_sigterm_handler() {
+    tokio::spawn(async {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            term.recv().await;
+            eprintln!("ordertrail: SIGTERM: finishing the current window, then stopping");
+            intervals::SHUTDOWN.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
 }
 
 /// One line per stage: name, rows, time.

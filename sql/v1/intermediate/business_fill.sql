@@ -6,14 +6,25 @@
 -- Reads: session_fill, ems.route (this and the previous trade date).
 -- Design: 002 section 7.2 (reroute, multi-leg, fractional shares, 24-hour trading); the result
 -- is the design's order_trail_flow_info_new table.
+-- Window: the chains active in the window (chain_activity), each recomputed from all its
+-- input up to $window_end; their earlier records are emitted again with what is now known.
+-- unique_key: gateway, src_id
+-- event_time: create_time
 with records as (
-    select * exclude (trade_date) from session_fill where trade_date = $trade_date
+    select * exclude (trade_date) from session_fill
+    where trade_date = $trade_date
+      and create_time < $window_end
+      and chain_id in (
+          select chain_id from chain_activity
+          where trade_date = $trade_date and last_activity >= $window_start
+      )
 ),
 
 routes as (
     select route_id, order_id, out_cl_ord_id, parent_route_id, leg_seq
     from ems.route
     where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
+      and create_time < $window_end
 ),
 
 order_routes as (

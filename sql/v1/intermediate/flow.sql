@@ -4,6 +4,9 @@
 -- are kept (msg_type NULL, parse_error set); well-formed non-target messages (heartbeats,
 -- logons, ...) go to flow_quarantine instead.
 -- Reads: stg_fix_msg.
+-- Window: the messages created in [$window_start, $window_end).
+-- unique_key: gateway, src_id
+-- event_time: create_time
 -- Design: 002 section 6.2 (format conversion and unification, the flow table).
 --
 -- msg_type | name          | req/rsp | FIX 35
@@ -14,7 +17,9 @@
 -- 4        | cxl_rej       | rsp     | 9 (includes other rejects)
 -- 5        | rej           | rsp     | 3, j (session and business-level rejects)
 with messages as (
-    select * exclude (trade_date) from stg_fix_msg where trade_date = $trade_date
+    select * exclude (trade_date) from stg_fix_msg
+    where trade_date = $trade_date
+      and create_time >= $window_start and create_time < $window_end
 ),
 
 unified as (

@@ -3,18 +3,33 @@
 -- Grain: one row per flow row of the trade date.
 -- Reads: flow, idmap.id_map (this and the previous trade date, for orders that cross midnight).
 -- Design: 002 section 6 (single-message completion).
+-- Window: the messages created in [$window_start, $window_end), plus earlier messages of the
+-- day whose ClOrdID the OMS mapped only in this window (they are completed again). The id map
+-- and the messages a session reject refers to are read as they stood at $window_end.
+-- unique_key: gateway, src_id
+-- event_time: create_time
 --
 -- req_key names the client request a message belongs to: 'req:<client ClOrdID>' for requests
 -- and everything answering them (upstream traffic via the id map), 'msg:<gateway>:<src_id>'
 -- for a message that carries no usable ClOrdID. chain_id groups the messages of one order:
 -- the internal order id, or the req_key for requests that never became an order.
 with flow_today as (
-    select * exclude (trade_date) from flow where trade_date = $trade_date
+    select * exclude (trade_date) from flow
+    where trade_date = $trade_date and create_time < $window_end
 ),
 
 id_map as (
     select * from idmap.id_map
     where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
+      and create_time < $window_end
+),
+
+-- ClOrdIDs the OMS mapped during this window.
+new_ids as (
+    select in_cl_ord_id as cl_ord_id from id_map where create_time >= $window_start
+    union
+    select out_cl_ord_id from id_map
+    where create_time >= $window_start and out_cl_ord_id is not null
 ),
 
 client_ids as (
@@ -57,6 +72,14 @@ completed as (
     from flow_today f
     left join rejected_refs rr
       on rr.gateway = f.gateway and rr.src_id = f.src_id
+),
+
+-- This window's messages, and earlier ones whose ids were mapped in this window.
+emitted as (
+    select c.*
+    from completed c
+    left join (select distinct cl_ord_id from new_ids) n on n.cl_ord_id = c.own_cl_ord_id
+    where c.create_time >= $window_start or n.cl_ord_id is not null
 ),
 
 final as (
@@ -107,7 +130,7 @@ final as (
         c.leg_symbols,
         c.leg_sides,
         c.leg_ratio_qtys
-    from completed c
+    from emitted c
     left join client_ids ci
       on c.gateway = 'inbound' and ci.in_cl_ord_id = c.own_cl_ord_id
     left join upstream_ids u

@@ -3,9 +3,14 @@
 -- Together with flow this accounts for every stg_fix_msg row.
 -- Grain: one row per excluded message of the trade date.
 -- Reads: stg_fix_msg.
+-- Window: the messages created in [$window_start, $window_end).
+-- unique_key: gateway, src_id
+-- event_time: create_time
 -- Design: 002 section 6.2 (extract target records); nothing is dropped silently.
 with messages as (
-    select * exclude (trade_date) from stg_fix_msg where trade_date = $trade_date
+    select * exclude (trade_date) from stg_fix_msg
+    where trade_date = $trade_date
+      and create_time >= $window_start and create_time < $window_end
 ),
 
 final as (

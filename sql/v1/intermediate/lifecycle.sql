@@ -17,10 +17,20 @@
 --   0 NORMAL                     otherwise
 -- A route that was rerouted is not live: the reroute's outcome counts instead.
 -- Any record after the lifecycle ended is 5.
+--
+-- Window: the chains active in the window (chain_activity), each recomputed from all its
+-- input up to $window_end; their earlier records are emitted again with what is now known.
+-- unique_key: gateway, src_id
+-- event_time: create_time
 with records as (
     select * exclude (trade_date), trade_date as rec_date
     from business_fill
     where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
+      and create_time < $window_end
+      and chain_id in (
+          select chain_id from chain_activity
+          where trade_date = $trade_date and last_activity >= $window_start
+      )
 ),
 
 statuses as (
@@ -35,6 +45,7 @@ rms_decisions as (
         last_value(action order by create_time, id) as rms_action
     from oms.rms_event
     where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
+      and create_time < $window_end
     group by cl_ord_id
 ),
 

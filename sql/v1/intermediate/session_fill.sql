@@ -7,18 +7,29 @@
 -- security_type, ord_type, side from the in_new_req; recv_time, sid_in from the inbound
 -- request; sid_out, to_up from the outbound request).
 --
+-- Window: the chains active in the window (chain_activity), each recomputed from all its
+-- input up to $window_end; their earlier records are emitted again with what is now known.
+-- unique_key: gateway, src_id
+-- event_time: create_time
+--
 -- Chain-wide values are GROUP BY aggregates joined back (they spill to disk), and the
 -- "most recent" pointers are window frames ending at the current row: no unbounded frames.
 with messages as (
     select * exclude (trade_date), trade_date as msg_date
     from flow_complete
     where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
+      and create_time < $window_end
+      and chain_id in (
+          select chain_id from chain_activity
+          where trade_date = $trade_date and last_activity >= $window_start
+      )
 ),
 
 orders as (
     select order_id, root_cl_ord_id, account_num, corr, account_type, security_type
     from oms.orders
     where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
+      and create_time < $window_end
 ),
 
 classified as (

@@ -1,6 +1,9 @@
 -- stg_fix_msg: every FIX message logged by the inbound (client) and outbound (upstream)
 -- gateways, with the fields reports need parsed out and typed.
 -- Grain: one row per inbound.fix_msg or outbound.fix_msg row of the trade date.
+-- Window: the messages created in [$window_start, $window_end); nothing earlier is needed.
+-- unique_key: gateway, src_id
+-- event_time: create_time
 -- Reads: inbound.fix_msg, outbound.fix_msg.
 -- Design: 002 section 6.2 (extract target records, parse FIX fields).
 -- A malformed message is kept, with parse_error saying why; numbers that do not parse become
@@ -10,12 +13,14 @@ with inbound as (
            direction, fix
     from inbound.fix_msg
     where trade_date = $trade_date
+      and create_time >= $window_start and create_time < $window_end
 ),
 
 outbound as (
     select 'outbound' as gateway, id as src_id, create_time, sid, upstream, direction, fix
     from outbound.fix_msg
     where trade_date = $trade_date
+      and create_time >= $window_start and create_time < $window_end
 ),
 
 messages as (

@@ -1,0 +1,397 @@
+//! Time windows and interval state: running a trade date window by window, resuming where it
+//! stopped, processing every window exactly once, and knowing what went stale.
+//!
+//! A run over `[from, to)` of a date claims the date (`claim`), judges what is already done
+//! (`plan`: same SQL, same inputs, upstream good), and processes the first window that is not,
+//! then the next, in order, until `to`. Incremental stages (`-- unique_key:`) run per window;
+//! stages computed once per day run before the windows when they read no incremental stage
+//! (reference data) and after the last window of the day otherwise (reports). Every record is
+//! written to the lake's state files as it changes, so a crash leaves a state the next run
+//! recovers from.
+
+pub mod claim;
+pub mod fingerprint;
+pub mod plan;
+pub mod state;
+mod window;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use datafusion::prelude::SessionContext;
+
+pub use window::{Window, at, grid, next_window, parse_duration};
+
+use crate::error::{Error, Result};
+use crate::lake::Lake;
+use crate::pipeline::{self, StageRun};
+use crate::sources::Sources;
+use crate::stages::{Stage, StageGraph};
+use claim::{Claim, Claimed, Owner};
+use fingerprint::{Fingerprints, partition_digest};
+use plan::{StagePlan, plan, sql_hash};
+use state::{DayState, LogEntry, Record, StateDir, Status, fmt_time};
+
+/// Set by a SIGTERM handler: finish the current window, then stop.
+pub static SHUTDOWN: AtomicBool = AtomicBool::new(false);
+
+/// What to process.
+#[derive(Debug, Clone)]
+pub struct RangeRequest {
+    pub date: NaiveDate,
+    pub from: NaiveDateTime,
+    pub to: NaiveDateTime,
+    /// Window length; one day processes the range in one go.
+    pub step: chrono::Duration,
+    /// Reprocess `[from, to)` even where it is done.
+    pub restate: bool,
+    /// A claim older than this (no heartbeat) is taken over.
+    pub claim_timeout: Duration,
+}
+
+impl RangeRequest {
+    /// The whole trade date in one window.
+    pub fn day(date: NaiveDate) -> RangeRequest {
+        let day = Window::day(date);
+        RangeRequest {
+            date,
+            from: day.start,
+            to: day.end,
+            step: chrono::Duration::days(1),
+            restate: false,
+            claim_timeout: claim::DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// One stage window processed.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    pub window: Window,
+    pub run: StageRun,
+}
+
+/// What a range run did.
+#[derive(Debug, Default)]
+pub struct RangeOutcome {
+    pub processed: Vec<Processed>,
+    /// Another live run held the date: nothing was done.
+    pub held_by: Option<Owner>,
+    /// A crashed run's claim that was taken over.
+    pub recovered: Option<Owner>,
+    /// Every stage is done for the whole day.
+    pub day_complete: bool,
+    /// Stopped early by SIGTERM (after a whole window).
+    pub interrupted: bool,
+}
+
+/// The project a range run needs.
+pub struct Project<'a> {
+    pub graph: &'a StageGraph,
+    pub sources: &'a Sources,
+    /// Hash of the configuration file (stages reading `config.*` depend on it).
+    pub config_hash: String,
+}
+
+/// Process `req` for its date: claim it, then run what is missing, failed or stale in
+/// `[from, to)`, window by window, in order (earlier windows of the day first if they are not
+/// done: a window needs the state before it).
+pub async fn run_range(
+    ctx: &SessionContext,
+    lake: &Lake,
+    project: &Project<'_>,
+    req: &RangeRequest,
+) -> Result<RangeOutcome> {
+    let graph = project.graph;
+    let date = req.date;
+    let day = Window::day(date);
+    if req.from < day.start || req.to > day.end || req.from >= req.to {
+        return Err(Error::input_hint(
+            format!(
+                "window [{}, {}) is not within trade date {date}",
+                req.from, req.to
+            ),
+            "--from and --to are times of the trade date (UTC), from < to, up to 24:00",
+        ));
+    }
+    if req.step.num_seconds() % 60 != 0 {
+        return Err(Error::input(
+            "the window length must be a whole number of minutes",
+        ));
+    }
+    lake.ensure_writable()?;
+    let all: Vec<&Stage> = graph.stages.iter().collect();
+    pipeline::check_inputs(lake, project.sources, &all, date)?;
+    let dir = StateDir::new(lake, &graph.version, date);
+    let owner = Owner::current();
+    let claim = match Claim::acquire(&dir.claim_path(), &owner, req.claim_timeout)? {
+        Claimed::Mine(c) => c,
+        Claimed::Held(holder) => {
+            return Ok(RangeOutcome {
+                held_by: Some(holder),
+                ..Default::default()
+            });
+        }
+    };
+    let mut out = RangeOutcome {
+        recovered: claim.recovered.clone(),
+        ..Default::default()
+    };
+    let mut today = dir.load()?;
+    let yesterday = match date.pred_opt() {
+        Some(prev) => StateDir::new(lake, &graph.version, prev).load()?,
+        None => DayState::default(),
+    };
+    if req.restate {
+        let from = fmt_time(req.from);
+        for records in today.stages.values_mut() {
+            for r in records.iter_mut().filter(|r| r.end > from) {
+                r.status = Status::Stale;
+            }
+        }
+        dir.save(&today)?;
+    }
+    let mut prints = Fingerprints::new(ctx, lake, project.sources, project.config_hash.clone());
+    let mut runner = Runner {
+        ctx,
+        lake,
+        graph,
+        dir: &dir,
+        owner: &owner,
+        claim: &claim,
+    };
+
+    // Reference stages first: incremental stages may read them.
+    for stage in graph.stages.iter().filter(|s| !s.is_incremental()) {
+        let plans = plan(graph, date, &today, &yesterday, &mut prints).await?;
+        if !has_incremental_upstream(graph, stage) && !plans[&stage.name].complete(date) {
+            let p = runner
+                .process(stage, day, &mut today, &yesterday, &mut prints)
+                .await?;
+            out.processed.extend(p);
+        }
+    }
+
+    let mut last_start = None;
+    loop {
+        if SHUTDOWN.load(Ordering::Relaxed) {
+            out.interrupted = true;
+            break;
+        }
+        claim.ensure_held()?;
+        let plans = plan(graph, date, &today, &yesterday, &mut prints).await?;
+        let start = graph
+            .stages
+            .iter()
+            .filter(|s| s.is_incremental())
+            .map(|s| plans[&s.name].valid_until)
+            .filter(|t| *t < req.to)
+            .min();
+        let Some(start) = start else { break };
+        let window = next_window(start, req.step, req.to);
+        let mut ran = false;
+        for stage in graph.stages.iter().filter(|s| s.is_incremental()) {
+            if plans[&stage.name].valid_until <= window.start {
+                let p = runner
+                    .process(stage, window, &mut today, &yesterday, &mut prints)
+                    .await?;
+                ran |= p.is_some();
+                out.processed.extend(p);
+            }
+        }
+        if !ran && last_start == Some(start) {
+            return Err(Error::input(format!(
+                "interval state of {date} does not converge at {} (a bug): \
+                 rerun with --restate to rebuild the day",
+                window.label()
+            )));
+        }
+        last_start = Some(start);
+    }
+
+    if !out.interrupted && req.to == day.end {
+        // The day's windows are done: the stages computed once per day (reports).
+        for stage in graph.stages.iter().filter(|s| !s.is_incremental()) {
+            let plans = plan(graph, date, &today, &yesterday, &mut prints).await?;
+            if !plans[&stage.name].complete(date) && deps_complete(&plans, stage, date) {
+                let p = runner
+                    .process(stage, day, &mut today, &yesterday, &mut prints)
+                    .await?;
+                out.processed.extend(p);
+            }
+        }
+    }
+    let plans = plan(graph, date, &today, &yesterday, &mut prints).await?;
+    out.day_complete = plans.values().all(|p| p.complete(date));
+    drop(claim);
+    Ok(out)
+}
+
+fn deps_complete(
+    plans: &std::collections::BTreeMap<String, StagePlan>,
+    stage: &Stage,
+    date: NaiveDate,
+) -> bool {
+    stage.deps.iter().all(|d| plans[d].complete(date))
+}
+
+/// Every raw source `stage` reads, directly or through the stages it reads.
+pub fn sources_read(graph: &StageGraph, stage: &Stage) -> Vec<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut todo = vec![stage];
+    while let Some(s) = todo.pop() {
+        out.extend(s.sources.iter().cloned());
+        todo.extend(s.deps.iter().filter_map(|d| graph.get(d)));
+    }
+    out.into_iter().collect()
+}
+
+/// Whether any stage `stage` reads, directly or not, is incremental.
+pub fn has_incremental_upstream(graph: &StageGraph, stage: &Stage) -> bool {
+    let mut todo: Vec<&str> = stage.deps.iter().map(|s| s.as_str()).collect();
+    while let Some(name) = todo.pop() {
+        if let Some(s) = graph.get(name) {
+            if s.is_incremental() {
+                return true;
+            }
+            todo.extend(s.deps.iter().map(|d| d.as_str()));
+        }
+    }
+    false
+}
+
+struct Runner<'a> {
+    ctx: &'a SessionContext,
+    lake: &'a Lake,
+    graph: &'a StageGraph,
+    dir: &'a StateDir,
+    owner: &'a Owner,
+    claim: &'a Claim,
+}
+
+impl Runner<'_> {
+    /// Run one stage window, recording it as running, then done or failed. A window whose
+    /// record was stale only because an upstream stage was, and whose input came out the same
+    /// when that stage was redone, is kept as it is (early cutoff).
+    async fn process(
+        &mut self,
+        stage: &Stage,
+        window: Window,
+        today: &mut DayState,
+        yesterday: &DayState,
+        prints: &mut Fingerprints<'_>,
+    ) -> Result<Option<Processed>> {
+        self.claim.ensure_held()?;
+        let date = window.date();
+        let input_fp = prints
+            .input(stage, date, window.end, today, yesterday)
+            .await?;
+        let sql_hash = sql_hash(&stage.sql);
+        let (start, end) = (fmt_time(window.start), fmt_time(window.end));
+        let unchanged = today.records(&stage.name).iter().any(|r| {
+            r.start == start
+                && r.end == end
+                && r.status == Status::Done
+                && r.sql_hash == sql_hash
+                && r.input_fp == input_fp
+        });
+        if unchanged {
+            return Ok(None);
+        }
+        let mut record = Record {
+            start,
+            end,
+            status: Status::Running,
+            sql_hash,
+            input_fp,
+            output_digest: String::new(),
+            rows: 0,
+            elapsed_ms: 0,
+            owner: self.owner.id.clone(),
+            finished_at: String::new(),
+            error: None,
+        };
+        today.put(&stage.name, record.clone());
+        self.dir.save(today)?;
+        let part = Lake::partition_dir(
+            &self.lake.stage_table_dir(&self.graph.version, &stage.name),
+            date,
+        );
+        // A window in which no input has a row changes nothing, provided the partition holds
+        // nothing from this window on (left by an earlier, longer run): record it as done.
+        if let Some(inc) = &stage.incremental
+            && !window.starts_the_day()
+            && prints
+                .window_is_empty(&sources_read(self.graph, stage), window)
+                .await?
+            && fingerprint::max_timestamp(&part, &inc.event_time)
+                .is_some_and(|t| t < window.start.and_utc().timestamp_micros())
+        {
+            record.status = Status::Done;
+            record.output_digest = partition_digest(&part)?;
+            record.finished_at = fmt_time(chrono::Utc::now().naive_utc());
+            today.put(&stage.name, record.clone());
+            self.dir.save(today)?;
+            self.log(stage, &record)?;
+            return Ok(Some(Processed {
+                window,
+                run: StageRun {
+                    stage: stage.name.clone(),
+                    rows: 0,
+                    bytes: 0,
+                    elapsed: Duration::ZERO,
+                },
+            }));
+        }
+        tracing::info!(stage = %stage.name, window = %window.label(), "window started");
+        let result = pipeline::run_stage(self.ctx, self.lake, self.graph, stage, window).await;
+        let now = fmt_time(chrono::Utc::now().naive_utc());
+        record.finished_at = now.clone();
+        match result {
+            Ok(run) => {
+                record.status = Status::Done;
+                record.output_digest = partition_digest(&part)?;
+                record.rows = run.rows;
+                record.elapsed_ms = run.elapsed.as_millis() as u64;
+                today.put(&stage.name, record.clone());
+                self.dir.save(today)?;
+                self.log(stage, &record)?;
+                crash_point(&stage.name, window, "after_state");
+                Ok(Some(Processed { window, run }))
+            }
+            Err(e) => {
+                record.status = Status::Failed;
+                record.error = Some(e.to_string());
+                today.put(&stage.name, record.clone());
+                self.dir.save(today)?;
+                self.log(stage, &record)?;
+                Err(e)
+            }
+        }
+    }
+
+    fn log(&self, stage: &Stage, r: &Record) -> Result<()> {
+        self.dir.log(&LogEntry {
+            stage: stage.name.clone(),
+            start: r.start.clone(),
+            end: r.end.clone(),
+            owner: r.owner.clone(),
+            status: r.status,
+            rows: r.rows,
+            elapsed_ms: r.elapsed_ms,
+            at: r.finished_at.clone(),
+        })
+    }
+}
+
+/// Test hook: `ORDERTRAIL_CRASH_AT=<stage>@<HH:MM>:<point>` aborts the process at that point of
+/// that stage window (points: `before_commit`, `after_commit`, `after_state`), as a crash would.
+pub fn crash_point(stage: &str, window: Window, point: &str) {
+    if let Ok(spec) = std::env::var("ORDERTRAIL_CRASH_AT")
+        && spec == format!("{stage}@{}:{point}", window.clock(window.start))
+    {
+        eprintln!("ordertrail: injected crash at {spec}");
+        std::process::abort();
+    }
+}

@@ -1,0 +1,581 @@
+//! Time windows and interval state (issue #6): a day processed window by window equals the
+//! whole-day run byte for byte; crashes and kills at any point recover to the same bytes; a
+//! window is processed once however many runs ask for it; a changed SQL file or input makes
+//! exactly the windows and stages that used it stale.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use chrono::{Duration, NaiveDate};
+use ordertrail::intervals::fingerprint::{Fingerprints, sha256_hex};
+use ordertrail::intervals::plan::{Verdict, plan};
+use ordertrail::intervals::state::{StateDir, Status};
+use ordertrail::intervals::{self, RangeOutcome, RangeRequest};
+use ordertrail::lake::Lake;
+use ordertrail::pipeline;
+use ordertrail::reports;
+use ordertrail::stages::StageGraph;
+
+use crate::common::*;
+
+fn config_hash() -> String {
+    sha256_hex(&std::fs::read(repo().join("config/ordertrail.toml")).unwrap())
+}
+
+/// Run `[from, to)` of `d` in windows of `step` through the library.
+async fn run_range(
+    lake: &Lake,
+    sql: &Path,
+    d: NaiveDate,
+    from: &str,
+    to: &str,
+    step: Duration,
+) -> RangeOutcome {
+    let sources = sources();
+    let graph = graph(sql);
+    let ctx = pipeline::context_for(lake, &sources, &graph, &config(), &small_engine())
+        .await
+        .unwrap();
+    let project = intervals::Project {
+        graph: &graph,
+        sources: &sources,
+        config_hash: config_hash(),
+    };
+    let req = RangeRequest {
+        from: intervals::at(d, from).unwrap(),
+        to: intervals::at(d, to).unwrap(),
+        step,
+        ..RangeRequest::day(d)
+    };
+    intervals::run_range(&ctx, lake, &project, &req)
+        .await
+        .unwrap_or_else(|e| panic!("run {d} {from}-{to}: {e}"))
+}
+
+async fn whole_days(lake: &Lake) {
+    for d in fixture_dates() {
+        let out = run_range(lake, &sql_dir(), d, "00:00", "24:00", Duration::days(1)).await;
+        assert!(out.day_complete, "{d} complete after a whole-day run");
+    }
+}
+
+/// Every file under the lake's stage outputs, by relative path.
+fn stage_files(lake: &Lake) -> BTreeMap<String, Vec<u8>> {
+    let root = lake.root().join("stages");
+    let mut out = BTreeMap::new();
+    let mut todo = vec![root.clone()];
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                let rel = p
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn assert_same_files(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>, what: &str) {
+    let names_a: BTreeSet<_> = a.keys().collect();
+    let names_b: BTreeSet<_> = b.keys().collect();
+    assert_eq!(names_a, names_b, "{what}: the same files");
+    let differing: Vec<_> = a.keys().filter(|k| a[*k] != b[*k]).collect();
+    assert!(differing.is_empty(), "{what}: files differ: {differing:?}");
+}
+
+async fn report_files(lake: &Lake, out: &Path) -> BTreeMap<String, Vec<u8>> {
+    let graph = graph(&sql_dir());
+    let config = config();
+    let ctx = pipeline::context_for(lake, &sources(), &graph, &config, &small_engine())
+        .await
+        .unwrap();
+    for d in fixture_dates() {
+        reports::write_all(&ctx, &config, d, out).await.unwrap();
+    }
+    let mut files = BTreeMap::new();
+    let mut todo = vec![out.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                if !p.ends_with(".tmp") {
+                    todo.push(p);
+                }
+            } else {
+                let rel = p.strip_prefix(out).unwrap().to_string_lossy().into_owned();
+                files.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_hour_windows_give_the_whole_day_bytes() {
+    let whole_dir = tempfile::tempdir().unwrap();
+    let whole = fixture_lake(whole_dir.path());
+    whole_days(&whole).await;
+
+    let win_dir = tempfile::tempdir().unwrap();
+    let windowed = fixture_lake(win_dir.path());
+    let d19 = date("2026-11-19");
+    // Intraday runs as the scheduler makes them: up to 15:30, then the rest of the day.
+    let first = run_range(
+        &windowed,
+        &sql_dir(),
+        d19,
+        "00:00",
+        "15:30",
+        Duration::minutes(30),
+    )
+    .await;
+    assert!(!first.day_complete);
+    assert!(
+        first
+            .processed
+            .iter()
+            .filter(|p| !p.window.is_whole_day())
+            .all(|p| p.window.end <= intervals::at(d19, "15:30").unwrap()),
+        "no window after 15:30 is processed yet"
+    );
+    let rest = run_range(
+        &windowed,
+        &sql_dir(),
+        d19,
+        "15:30",
+        "24:00",
+        Duration::minutes(30),
+    )
+    .await;
+    assert!(rest.day_complete);
+    assert!(
+        rest.processed
+            .iter()
+            .filter(|p| !p.window.is_whole_day())
+            .all(|p| p.window.start >= intervals::at(d19, "15:30").unwrap()),
+        "the second run resumes at 15:30"
+    );
+    // The next day holds the fill of an order left open overnight.
+    let d20 = date("2026-11-20");
+    let next = run_range(
+        &windowed,
+        &sql_dir(),
+        d20,
+        "00:00",
+        "24:00",
+        Duration::minutes(30),
+    )
+    .await;
+    assert!(next.day_complete);
+
+    assert_same_files(
+        &stage_files(&whole),
+        &stage_files(&windowed),
+        "stage outputs",
+    );
+    let a = report_files(&whole, &whole_dir.path().join("reports")).await;
+    let b = report_files(&windowed, &win_dir.path().join("reports")).await;
+    assert!(
+        a.keys().any(|k| k.contains("cat")),
+        "CAT files written: {:?}",
+        a.keys()
+    );
+    assert_same_files(&a, &b, "report files");
+
+    // A second run over a done day processes nothing.
+    let again = run_range(
+        &windowed,
+        &sql_dir(),
+        d19,
+        "00:00",
+        "24:00",
+        Duration::minutes(30),
+    )
+    .await;
+    assert!(again.processed.is_empty(), "{:?}", again.processed.len());
+}
+
+fn ordertrail(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ordertrail"));
+    cmd.args(args).current_dir(repo());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run ordertrail")
+}
+
+fn run_args<'a>(lake: &'a str, to: &'a str) -> Vec<&'a str> {
+    vec![
+        "run",
+        "--lake",
+        lake,
+        "--date",
+        "2026-11-19",
+        "--from",
+        "00:00",
+        "--to",
+        to,
+        "--window",
+        "30m",
+        "--no-checks",
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashes_and_kills_recover_to_the_same_bytes() {
+    let whole_dir = tempfile::tempdir().unwrap();
+    let whole = fixture_lake(whole_dir.path());
+    run_range(
+        &whole,
+        &sql_dir(),
+        date("2026-11-19"),
+        "00:00",
+        "24:00",
+        Duration::days(1),
+    )
+    .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture_lake(dir.path());
+    let root = lake.root().to_string_lossy().into_owned();
+    let args = run_args(&root, "24:00");
+    // Crash before a merged partition is swapped in, right after it is, and after the state
+    // is saved; each rerun picks up where the last one died.
+    for point in [
+        "session_fill@15:00:before_commit",
+        "lifecycle@15:30:after_commit",
+        "flow_complete@18:00:after_state",
+    ] {
+        let out = ordertrail(&args, &[("ORDERTRAIL_CRASH_AT", point)]);
+        assert!(!out.status.success(), "{point}: the run must die");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("injected crash"), "{point}: {err}");
+    }
+    let state = StateDir::new(&lake, "v1", date("2026-11-19"))
+        .load()
+        .unwrap();
+    assert!(
+        state
+            .records("flow_complete")
+            .iter()
+            .any(|r| r.start.ends_with("18:00:00") && r.status == Status::Done),
+        "the last crash came after its state was saved"
+    );
+
+    // A real SIGKILL somewhere in the middle of a run.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ordertrail"))
+        .args(&args)
+        .current_dir(repo())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(
+        200 + u64::from(nanos % 1500),
+    ));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let out = ordertrail(&args, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "rerun: {err}");
+    assert!(
+        err.contains("took over the claim"),
+        "the dead run's claim is recovered: {err}"
+    );
+    assert_same_files(&stage_files(&whole), &stage_files(&lake), "after crashes");
+    // Nothing half-written is left where readers look.
+    for name in stage_files(&lake).keys() {
+        assert!(name.ends_with("part-0.parquet"), "unexpected file {name}");
+    }
+}
+
+#[test]
+fn concurrent_runs_process_each_window_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture_lake(dir.path());
+    let root = lake.root().to_string_lossy().into_owned();
+    let args = run_args(&root, "16:00");
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_ordertrail"))
+            .args(&args)
+            .current_dir(repo())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success());
+    let dir_state = StateDir::new(&lake, "v1", date("2026-11-19"));
+    let log = dir_state.read_log().unwrap();
+    let mut seen = BTreeMap::new();
+    for e in log.iter().filter(|e| e.status == Status::Done) {
+        *seen
+            .entry((e.stage.clone(), e.start.clone(), e.end.clone()))
+            .or_insert(0) += 1;
+    }
+    assert!(!seen.is_empty());
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "windows processed twice: {twice:?}");
+    let owners: BTreeSet<_> = log.iter().map(|e| e.owner.clone()).collect();
+    assert_eq!(owners.len(), 1, "one run did the work");
+
+    // Asking again processes nothing.
+    let out = ordertrail(&args, &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("up to date"));
+    assert_eq!(dir_state.read_log().unwrap().len(), log.len());
+
+    // A live claim (this test process) holds the date: a run does nothing.
+    let claim = dir_state.claim_path();
+    let me = ordertrail::intervals::claim::Owner::current();
+    std::fs::write(&claim, serde_json::to_string(&me).unwrap()).unwrap();
+    let out = ordertrail(&run_args(&root, "24:00"), &[]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is being processed by"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        dir_state.read_log().unwrap().len(),
+        log.len(),
+        "nothing processed"
+    );
+    std::fs::remove_file(&claim).unwrap();
+}
+
+/// Stage names read by `stage`, directly or not (an oracle independent of the planner).
+fn downstream_of(graph: &StageGraph, changed: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::from([changed.to_string()]);
+    loop {
+        let before = out.len();
+        for s in &graph.stages {
+            if s.deps.iter().any(|d| out.contains(d)) {
+                out.insert(s.name.clone());
+            }
+        }
+        if out.len() == before {
+            return out;
+        }
+    }
+}
+
+/// Stage -> index of its first stale record (None: all fresh).
+async fn staleness(lake: &Lake, sql: &Path, d: NaiveDate) -> BTreeMap<String, Option<String>> {
+    let sources = sources();
+    let graph = graph(sql);
+    let ctx = pipeline::context_for(lake, &sources, &graph, &config(), &small_engine())
+        .await
+        .unwrap();
+    let dir = StateDir::new(lake, "v1", d);
+    let today = dir.load().unwrap();
+    let yesterday = StateDir::new(lake, "v1", d.pred_opt().unwrap())
+        .load()
+        .unwrap();
+    let mut prints = Fingerprints::new(&ctx, lake, &sources, config_hash());
+    let plans = plan(&graph, d, &today, &yesterday, &mut prints)
+        .await
+        .unwrap();
+    plans
+        .iter()
+        .map(|(name, p)| {
+            let first = p
+                .verdicts
+                .iter()
+                .position(|v| *v != Verdict::Fresh)
+                .map(|i| today.records(name)[i].start[11..16].to_string());
+            (name.clone(), first)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_stage_or_input_makes_exactly_its_windows_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture_lake(dir.path());
+    let sql = dir.path().join("sql").join("v1");
+    copy_dir(&sql_dir(), &sql);
+    let d = date("2026-11-19");
+    let six_hours = Duration::hours(6);
+    run_range(&lake, &sql, d, "00:00", "24:00", six_hours).await;
+    assert!(
+        staleness(&lake, &sql, d)
+            .await
+            .values()
+            .all(|v| v.is_none())
+    );
+
+    // An analyst edits business_fill's comments: it and everything downstream are marked
+    // stale from midnight; the rerun redoes business_fill, finds its output unchanged and keeps
+    // the rest (early cutoff).
+    let file = sql.join("intermediate/business_fill.sql");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("{text}\n-- reviewed by an analyst\n")).unwrap();
+    let graph = graph(&sql);
+    let expected = downstream_of(&graph, "business_fill");
+    assert_eq!(
+        expected,
+        BTreeSet::from(
+            [
+                "business_fill",
+                "lifecycle",
+                "order_events",
+                "cat_order_events",
+                "oats_order_events",
+                "daily_summary",
+                "kline_bars"
+            ]
+            .map(String::from)
+        ),
+        "the DAG changed: update this test's oracle"
+    );
+    let assert_stale_from_midnight = |stale: &BTreeMap<String, Option<String>>| {
+        for (stage, first) in stale {
+            if expected.contains(stage) {
+                assert_eq!(
+                    first.as_deref(),
+                    Some("00:00"),
+                    "{stage} is stale from midnight"
+                );
+            } else {
+                assert_eq!(first, &None, "{stage} is untouched by the edit");
+            }
+        }
+    };
+    assert_stale_from_midnight(&staleness(&lake, &sql, d).await);
+    let rerun = run_range(&lake, &sql, d, "00:00", "24:00", six_hours).await;
+    let redone: BTreeSet<_> = rerun
+        .processed
+        .iter()
+        .map(|p| p.run.stage.clone())
+        .collect();
+    assert_eq!(redone, BTreeSet::from(["business_fill".to_string()]));
+    assert!(
+        staleness(&lake, &sql, d)
+            .await
+            .values()
+            .all(|v| v.is_none())
+    );
+
+    // A real change (the regular session's name): everything downstream is redone.
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("'REG'"));
+    std::fs::write(&file, text.replace("'REG'", "'REGULAR'")).unwrap();
+    assert_stale_from_midnight(&staleness(&lake, &sql, d).await);
+    let rerun = run_range(&lake, &sql, d, "00:00", "24:00", six_hours).await;
+    let redone: BTreeSet<_> = rerun
+        .processed
+        .iter()
+        .map(|p| p.run.stage.clone())
+        .collect();
+    assert!(redone.is_subset(&expected), "{redone:?}");
+    assert!(
+        redone.contains("lifecycle") && redone.contains("business_fill"),
+        "{redone:?}"
+    );
+    assert!(
+        staleness(&lake, &sql, d)
+            .await
+            .values()
+            .all(|v| v.is_none())
+    );
+
+    // A replica row of 19:xx changes (a late correction synced in): the windows from 18:00 on
+    // of the stages that read inbound messages are stale; earlier windows are not.
+    let raw =
+        Lake::partition_dir(&lake.raw_table_dir("inbound", "fix_msg"), d).join("part-0.parquet");
+    rewrite_one_fix_message(&raw, "19:");
+    let stale = staleness(&lake, &sql, d).await;
+    let reads_inbound: BTreeSet<String> = graph
+        .stages
+        .iter()
+        .filter(|s| intervals::sources_read(&graph, s).contains(&"inbound.fix_msg".to_string()))
+        .map(|s| s.name.clone())
+        .collect();
+    for (stage, first) in &stale {
+        let s = graph.get(stage).unwrap();
+        let expect = match (reads_inbound.contains(stage), s.is_incremental()) {
+            (false, _) => None,
+            (true, true) => Some("18:00"),
+            (true, false) => Some("00:00"),
+        };
+        assert_eq!(first.as_deref(), expect, "{stage}");
+    }
+    let rerun = run_range(&lake, &sql, d, "00:00", "24:00", six_hours).await;
+    assert!(
+        rerun
+            .processed
+            .iter()
+            .all(|p| !p.window.starts_the_day() || p.window.is_whole_day())
+    );
+    assert!(
+        staleness(&lake, &sql, d)
+            .await
+            .values()
+            .all(|v| v.is_none())
+    );
+}
+
+/// Change the FIX text of the first inbound message whose create_time contains `hour`.
+fn rewrite_one_fix_message(path: &PathBuf, hour: &str) {
+    use arrow::array::{Array, RecordBatch, StringArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let file = std::fs::File::open(path).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().unwrap();
+    let schema = batches[0].schema();
+    let mut done = false;
+    let mut out = Vec::new();
+    for b in &batches {
+        let times = arrow::util::display::ArrayFormatter::try_new(
+            b.column_by_name("create_time").unwrap(),
+            &Default::default(),
+        )
+        .unwrap();
+        let fix_idx = schema.index_of("fix").unwrap();
+        let fix = b
+            .column(fix_idx)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        let values: Vec<Option<String>> = (0..b.num_rows())
+            .map(|i| {
+                let v = fix.value(i).to_string();
+                if !done && times.value(i).to_string().contains(&format!("T{hour}")) {
+                    done = true;
+                    return Some(v.replacen("55=", "55=X", 1));
+                }
+                if fix.is_null(i) { None } else { Some(v) }
+            })
+            .collect();
+        let mut cols = b.columns().to_vec();
+        cols[fix_idx] = std::sync::Arc::new(StringArray::from(values));
+        out.push(RecordBatch::try_new(schema.clone(), cols).unwrap());
+    }
+    assert!(done, "a message at {hour}xx exists");
+    let tmp = path.with_extension("new");
+    let mut w = ArrowWriter::try_new(std::fs::File::create(&tmp).unwrap(), schema, None).unwrap();
+    for b in &out {
+        w.write(b).unwrap();
+    }
+    w.close().unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
