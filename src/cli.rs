@@ -47,6 +47,25 @@ pub enum Command {
     Gen(GenArgs),
     /// Show a trade date's windows by stage: done, stale (and why), failed, running.
     Status(StatusArgs),
+    /// Run the jobs of a schedule file: intraday windows, the nightly batch, catch-up.
+    Schedule(ScheduleArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ScheduleArgs {
+    /// The schedule file (see config/schedule.example.toml)
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Run what is due now, including ticks missed while the scheduler was down, then exit
+    #[arg(long)]
+    pub once: bool,
+    /// Show the job history and exit
+    #[arg(long)]
+    pub history: bool,
+    #[command(flatten)]
+    pub sql: SqlArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -336,6 +355,7 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Check(args) => commands::check::run(args).await,
         Command::Gen(args) => commands::synth::run(args),
         Command::Status(args) => commands::status::run(args).await,
+        Command::Schedule(args) => commands::schedule::run(args).await,
         Command::Sync(args) => commands::sync::run(args).await,
         Command::Verify(args) => commands::verify::run(args).await,
     }

@@ -30,6 +30,7 @@ pub mod intervals;
 pub mod lake;
 pub mod pipeline;
 pub mod reports;
+pub mod schedule;
 pub mod sources;
 pub mod stages;
 pub mod sync;

@@ -8,6 +8,7 @@
 //! - `checks.rs`: correctness checks on the clean day and the defect day
 //! - `cli.rs`: whole invocations of the binary: exit codes and error messages on bad input
 //! - `synth.rs`: the synthetic-day generator (`ordertrail gen`): determinism, checks pass
+//! - `schedule.rs`: the scheduler with a controllable clock: order, catch-up, concurrency
 //! - `windows.rs`: time windows, interval state, claims, staleness (issue #6)
 //! - `sync.rs`: replica sync and verify against a real MariaDB (skips when none is reachable)
 //!
@@ -22,6 +23,7 @@ mod dag;
 mod pipeline;
 mod reports;
 mod scenarios;
+mod schedule;
 mod sync;
 mod synth;
 mod windows;

@@ -6,6 +6,7 @@ pub mod load;
 pub mod query;
 pub mod report;
 pub mod run;
+pub mod schedule;
 pub mod stages;
 pub mod status;
 pub mod sync;

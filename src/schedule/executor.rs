@@ -1,0 +1,141 @@
+//! The real work behind a job tick: sync, the window or day run, checks, reports.
+
+use chrono::{Duration, NaiveDateTime};
+
+use super::{Executor, Job, JobKind, ScheduleConfig};
+use crate::commands::Project;
+use crate::engine::EngineOptions;
+use crate::error::{Error, Result};
+use crate::intervals::{self, RangeRequest, Window};
+use crate::lake::Lake;
+
+pub struct PipelineExecutor<'a> {
+    pub project: &'a Project,
+    pub config: &'a ScheduleConfig,
+    pub options: EngineOptions,
+}
+
+impl PipelineExecutor<'_> {
+    async fn window(&self, job: &Job, tick: NaiveDateTime) -> Result<String> {
+        let start = tick - job.window;
+        let date = start.date();
+        let lake = Lake::new(&self.config.lake);
+        let mut detail = String::new();
+        if let Some(sync_config) = &job.sync {
+            detail.push_str(&sync_window(sync_config, &lake, date, start, tick).await?);
+        }
+        let ctx = self.project.context(&lake, &self.options).await?;
+        let day = Window::day(date);
+        let req = RangeRequest {
+            from: start,
+            to: tick.min(day.end),
+            step: job.window,
+            ..RangeRequest::day(date)
+        };
+        let out = intervals::run_range(&ctx, &lake, &self.project.intervals()?, &req).await?;
+        if let Some(holder) = out.held_by {
+            return Ok(format!(
+                "{date} is being processed by {}; skipped",
+                holder.id
+            ));
+        }
+        let windows: std::collections::BTreeSet<_> =
+            out.processed.iter().map(|p| p.window.label()).collect();
+        detail.push_str(&format!(
+            "{date} up to {}: {} stage windows in {} windows processed",
+            day.clock(req.to),
+            out.processed.len(),
+            windows.len()
+        ));
+        Ok(detail)
+    }
+
+    async fn day(&self, job: &Job, tick: NaiveDateTime) -> Result<String> {
+        let date = (tick - Duration::days(1)).date();
+        let lake = Lake::new(&self.config.lake);
+        let ctx = self.project.context(&lake, &self.options).await?;
+        let out = intervals::run_range(
+            &ctx,
+            &lake,
+            &self.project.intervals()?,
+            &RangeRequest::day(date),
+        )
+        .await?;
+        if let Some(holder) = out.held_by {
+            return Err(Error::input(format!(
+                "{date} is being processed by {}; the nightly run will retry",
+                holder.id
+            )));
+        }
+        if !out.day_complete {
+            return Err(Error::input(format!(
+                "{date} is not complete after the run"
+            )));
+        }
+        let mut detail = format!("{date}: {} stage windows processed", out.processed.len());
+        if job.checks {
+            let results =
+                crate::commands::check::run_and_write(&ctx, self.project, &lake, date, None)
+                    .await?;
+            if crate::checks::any_failed(&results) {
+                return Err(Error::input(format!(
+                    "{date}: checks failed; reports withheld (see the check report in the lake)"
+                )));
+            }
+            detail.push_str(", checks passed");
+        }
+        let mut reports = job.reports.clone();
+        reports.sort_by_key(|r| r.priority);
+        for r in &reports {
+            let mut config = self.project.config.clone();
+            config.destinations.retain(|d| d.name == r.destination);
+            if config.destinations.is_empty() {
+                return Err(Error::input(format!(
+                    "job {}: no destination {} in {}",
+                    job.name,
+                    r.destination,
+                    self.project.config.path.display()
+                )));
+            }
+            crate::reports::write_all(&ctx, &config, date, &self.config.reports).await?;
+            detail.push_str(&format!(", {} written", r.destination));
+        }
+        Ok(detail)
+    }
+}
+
+impl Executor for PipelineExecutor<'_> {
+    async fn execute(&self, job: &Job, tick: NaiveDateTime) -> Result<String> {
+        match job.kind {
+            JobKind::Window => self.window(job, tick).await,
+            JobKind::Day => self.day(job, tick).await,
+        }
+    }
+}
+
+/// Sync the replicas' rows of `[from, to)` into the lake (see `ordertrail sync`).
+async fn sync_window(
+    config: &std::path::Path,
+    lake: &Lake,
+    date: chrono::NaiveDate,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> Result<String> {
+    use crate::sync;
+    let (config, jobs) = crate::commands::sync::plan(config, None, &[])?;
+    let replicas = sync::Replicas::new(&config)?;
+    let progress = std::sync::Arc::new(sync::Progress::default());
+    let window = sync::Window::within(date, from, to)?;
+    let results = sync::sync(&config, &replicas, lake, &jobs, window, &progress).await;
+    replicas.close().await;
+    let mut rows = 0;
+    for (job, r) in jobs.iter().zip(results) {
+        match r {
+            Ok(s) => rows += s.rows,
+            Err(e) => {
+                return Err(Error::input(format!("sync of {} failed: {e}", job.name())));
+            }
+        }
+    }
+    Ok(format!("synced {rows} rows; "))
+}
