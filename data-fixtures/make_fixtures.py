@@ -828,10 +828,13 @@ def clean_ledger(day):
 # and routes (R0001-1, ...).
 
 def full_fill(day):
-    """Limit buy, acknowledged, filled in one execution."""
-    day.at("14:31:02.118402")
+    """Limit buy, acknowledged, filled in one execution. Routed just before 15:00 and
+    acknowledged just after, so the 14:30 window sees it waiting for the upstream's response
+    (OUTBOUND_NOT_RECV_FIX_RSP) and the 15:00 window resolves it (NORMAL)."""
+    day.at("14:59:59.118402")
     o = day.client_new(1, "ACC-100", "AAPL", BUY, 100, price="187.25")
     day.accept_and_route(o, "NSDQ")
+    day.wait(1.5)
     day.ack(o)
     day.wait(4.2)
     day.fill(o, 100, "187.25")
@@ -924,8 +927,9 @@ def rms_reject(day):
 
 
 def rms_hold_release(day):
-    """Held by risk, released 4 minutes later, then routed and filled."""
-    day.at("16:50:33.087712")
+    """Held by risk, released 4 minutes later (across the 17:00 window boundary: HOLD_BY_RMS
+    in the 16:30 window, NORMAL from the 17:00 window), then routed and filled."""
+    day.at("16:57:10.087712")
     o = day.client_new(9, "ACC-102", "SPY", BUY, 5000, price="598.10")
     day.accept(o)
     day.rms(o, "HOLD", "Manual review: large order")

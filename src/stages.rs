@@ -108,7 +108,22 @@ impl StageGraph {
                     "stage names (file stems) must be unique within a SQL version",
                 ));
             }
-            let refs = table_references(&path, &sql)?;
+            let (refs, order_by) = table_references(&path, &sql)?;
+            if let Some(inc) = incremental_header(&path, &sql)?
+                && order_by.as_deref() != Some(inc.unique_key.as_slice())
+            {
+                return Err(Error::Sql {
+                    file: path.clone(),
+                    location: None,
+                    message: format!(
+                        "an incremental stage orders its output by its unique key ({}), found \
+                         `order by {}`: windows are merged in key order, and must give the \
+                         same file as one whole-day run",
+                        inc.unique_key.join(", "),
+                        order_by.map(|o| o.join(", ")).unwrap_or_else(|| "?".into())
+                    ),
+                });
+            }
             parsed.insert(name, (path, rel, sql, refs));
         }
 
@@ -304,8 +319,9 @@ fn collect_sql_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<
     Ok(())
 }
 
-/// Tables referenced by a stage file, which must hold exactly one query.
-fn table_references(path: &Path, sql: &str) -> Result<Vec<TableReference>> {
+/// Tables referenced by a stage file, which must hold exactly one query, and the column names
+/// of its final `order by` when it orders by plain (possibly qualified) columns, ascending.
+fn table_references(path: &Path, sql: &str) -> Result<(Vec<TableReference>, Option<Vec<String>>)> {
     let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})
         .map_err(|e| sql_error(path, e))?;
     if statements.len() != 1 {
@@ -327,9 +343,36 @@ fn table_references(path: &Path, sql: &str) -> Result<Vec<TableReference>> {
             message: "a stage file holds one SELECT query (its result is the stage's table)".into(),
         });
     }
+    let order_by = match &statement {
+        Statement::Statement(s) => match &**s {
+            datafusion::sql::sqlparser::ast::Statement::Query(q) => order_columns(q),
+            _ => None,
+        },
+        _ => None,
+    };
     let (refs, _ctes) =
         resolve_table_references(&statement, true).map_err(|e| sql_error(path, e))?;
-    Ok(refs)
+    Ok((refs, order_by))
+}
+
+fn order_columns(q: &datafusion::sql::sqlparser::ast::Query) -> Option<Vec<String>> {
+    use datafusion::sql::sqlparser::ast::{Expr, OrderByKind};
+    let OrderByKind::Expressions(exprs) = &q.order_by.as_ref()?.kind else {
+        return None;
+    };
+    exprs
+        .iter()
+        .map(|e| {
+            if e.options.asc == Some(false) {
+                return None;
+            }
+            match &e.expr {
+                Expr::Identifier(id) => Some(id.value.clone()),
+                Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.clone()),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 /// Turn an engine error about `path` into an [`Error::Sql`] with line and column when known:

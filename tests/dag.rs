@@ -31,7 +31,7 @@ fn dependencies_come_from_table_references() {
         }
     }
     // CTE names are not tables.
-    assert!(g.get("session_fill").unwrap().deps == vec!["flow_complete"]);
+    assert!(g.get("session_fill").unwrap().deps == vec!["chain_activity", "flow_complete"]);
 }
 
 #[test]
@@ -85,4 +85,54 @@ fn unknown_table_and_cycles_are_errors() {
     std::fs::write(sql.join("b.sql"), "select * from a order by 1").unwrap();
     let err = StageGraph::load(&sql, &sources()).unwrap_err();
     assert!(err.to_string().contains("cycle"), "{err}");
+}
+
+#[test]
+fn incremental_stages_declare_key_and_order_by_it() {
+    let g = graph(&sql_dir());
+    let incremental: Vec<_> = g
+        .stages
+        .iter()
+        .filter(|s| s.is_incremental())
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(
+        incremental,
+        [
+            "stg_fix_msg",
+            "flow",
+            "flow_quarantine",
+            "flow_complete",
+            "chain_activity",
+            "session_fill",
+            "business_fill",
+            "lifecycle"
+        ]
+    );
+    assert!(!g.get("cat_order_events").unwrap().is_incremental());
+
+    // Ordering an incremental stage by anything but its key is refused, naming the file.
+    let dir = tempfile::tempdir().unwrap();
+    let sql = dir.path().join("v1");
+    copy_dir(&sql_dir(), &sql);
+    let file = sql.join("intermediate/flow.sql");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("order by gateway, src_id", "order by src_id"),
+    )
+    .unwrap();
+    let err = StageGraph::load(&sql, &sources()).unwrap_err().to_string();
+    assert!(
+        err.contains("flow.sql") && err.contains("unique key (gateway, src_id)"),
+        "{err}"
+    );
+
+    // A key without an event time is refused too.
+    std::fs::write(&file, text.replace("-- event_time: create_time\n", "")).unwrap();
+    let err = StageGraph::load(&sql, &sources()).unwrap_err().to_string();
+    assert!(
+        err.contains("both `-- unique_key:` and `-- event_time:`"),
+        "{err}"
+    );
 }
