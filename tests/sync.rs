@@ -147,6 +147,11 @@ impl TestDb {
 
     /// A sync config reading every source of `sources` from the test schemas.
     fn config(&self, sources: &Sources, extra: &str) -> SyncConfig {
+        let text = self.config_text(sources, extra);
+        SyncConfig::parse(Path::new("test-sync.toml"), &text).expect("sync config")
+    }
+
+    fn config_text(&self, sources: &Sources, extra: &str) -> String {
         let mut text = format!("max_parallel_tables = 2\nbackoff_ms = 100\n{extra}\n");
         let mut dbs: Vec<&str> = sources.tables.iter().map(|t| t.db.as_str()).collect();
         dbs.dedup();
@@ -157,7 +162,7 @@ impl TestDb {
                 self.db(db)
             ));
         }
-        SyncConfig::parse(Path::new("test-sync.toml"), &text).expect("sync config")
+        text
     }
 
     async fn drop_all(mut self) {
@@ -294,6 +299,113 @@ async fn synced_fixture_day_runs_like_fixtures() {
         }
     }
     replicas.close().await;
+    db.drop_all().await;
+}
+
+/// The scheduler against a real replica: half-hourly window jobs sync what they need and
+/// process it (the first tick of the day syncs everything before it), a simulated outage is
+/// caught up, and the nightly job re-syncs the whole day, checks it and reports it. The day's
+/// stage files equal those of the fixture day run whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_windows_sync_from_the_replica() {
+    use ordertrail::schedule::{self, ManualClock, ScheduleConfig, Until};
+    let Some(url) = mysql_url() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = common::fixture_lake(&dir.path().join("fixture"));
+    let d19 = common::date("2026-11-19");
+    common::run_dates(&fixture, &common::sql_dir(), &[d19]).await;
+    let sources = common::sources();
+    let mut db = TestDb::new(&url, "schedule").await;
+    for table in &sources.tables {
+        db.create(table, None).await;
+        for d in common::fixture_dates() {
+            for batch in read_file(&raw_file(&fixture, &table.qualified_name(), d)) {
+                db.insert(table, &batch).await;
+            }
+        }
+    }
+    std::fs::write(dir.path().join("sync.toml"), db.config_text(&sources, "")).unwrap();
+    let schedule_path = dir.path().join("schedule.toml");
+    std::fs::write(
+        &schedule_path,
+        r#"
+[scheduler]
+lake = "scheduled/lake"
+
+[[job]]
+name = "intraday"
+kind = "window"
+cron = "0,30 13-23 * * *"
+sync = "sync.toml"
+
+[[job]]
+name = "nightly"
+kind = "day"
+cron = "0 2 * * *"
+sync = "sync.toml"
+reports = [{ destination = "finra_cat", priority = 1 }]
+"#,
+    )
+    .unwrap();
+    let config = ScheduleConfig::load(&schedule_path).unwrap();
+    let project = ordertrail::commands::Project::load(&ordertrail::cli::SqlArgs {
+        sql: None,
+        sources: None,
+        config: None,
+    })
+    .unwrap();
+    let executor = ordertrail::schedule::executor::PipelineExecutor {
+        project: &project,
+        config: &config,
+        options: common::small_engine(),
+    };
+    let t = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+    let clock = ManualClock::new(t("2026-11-19 13:29"));
+    let first = schedule::run(
+        &config,
+        &clock,
+        &executor,
+        Until::Time(t("2026-11-19 15:30")),
+    )
+    .await
+    .unwrap();
+    assert!(first.iter().all(|e| e.ok), "{first:?}");
+    assert!(first[0].detail.starts_with("synced"), "{}", first[0].detail);
+    // Down from 15:30 to 19:10; then on through the night.
+    clock.set(t("2026-11-19 19:10"));
+    let rest = schedule::run(
+        &config,
+        &clock,
+        &executor,
+        Until::Time(t("2026-11-20 02:00")),
+    )
+    .await
+    .unwrap();
+    assert!(rest.iter().all(|e| e.ok), "{rest:?}");
+    assert_eq!(
+        rest.iter().filter(|e| e.catch_up).count(),
+        7,
+        "16:00..19:00"
+    );
+    let nightly = rest.last().unwrap();
+    assert_eq!(nightly.job, "nightly");
+    assert!(
+        nightly.detail.contains("finra_cat written"),
+        "{}",
+        nightly.detail
+    );
+
+    let lake = Lake::new(dir.path().join("scheduled").join("lake"));
+    let graph = common::graph(&common::sql_dir());
+    for stage in &graph.stages {
+        let a = std::fs::read(common::stage_file(&fixture, &stage.name, d19)).expect("read");
+        let b = std::fs::read(common::stage_file(&lake, &stage.name, d19)).expect("read");
+        assert!(
+            a == b,
+            "stage {} differs after the scheduled day",
+            stage.name
+        );
+    }
     db.drop_all().await;
 }
 

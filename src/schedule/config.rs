@@ -84,7 +84,8 @@ pub struct Job {
     pub trigger: Trigger,
     /// Window length for `window` jobs.
     pub window: Duration,
-    /// Sync configuration to run before the window (`window` jobs).
+    /// Sync configuration: a `window` job syncs from where the day's processing stands up to
+    /// the tick; a `day` job re-syncs the whole day.
     pub sync: Option<PathBuf>,
     /// Run the checks after a whole day (`day` jobs).
     pub checks: bool,

@@ -1,11 +1,12 @@
 //! The real work behind a job tick: sync, the window or day run, checks, reports.
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 
 use super::{Executor, Job, JobKind, ScheduleConfig};
 use crate::commands::Project;
 use crate::engine::EngineOptions;
 use crate::error::{Error, Result};
+use crate::intervals::state::{DayState, StateDir, Status};
 use crate::intervals::{self, RangeRequest, Window};
 use crate::lake::Lake;
 
@@ -22,7 +23,11 @@ impl PipelineExecutor<'_> {
         let lake = Lake::new(&self.config.lake);
         let mut detail = String::new();
         if let Some(sync_config) = &job.sync {
-            detail.push_str(&sync_window(sync_config, &lake, date, start, tick).await?);
+            // From where processing of the day stands, so that windows missed while the
+            // scheduler was down (or before the first tick of the day) are synced too.
+            let state = StateDir::new(&lake, &self.project.graph.version, date).load()?;
+            let from = processed_until(self.project, &state, date).min(start);
+            detail.push_str(&sync_window(sync_config, &lake, date, from, tick).await?);
         }
         let ctx = self.project.context(&lake, &self.options).await?;
         let day = Window::day(date);
@@ -53,6 +58,11 @@ impl PipelineExecutor<'_> {
     async fn day(&self, job: &Job, tick: NaiveDateTime) -> Result<String> {
         let date = (tick - Duration::days(1)).date();
         let lake = Lake::new(&self.config.lake);
+        let mut synced = String::new();
+        if let Some(sync_config) = &job.sync {
+            let day = Window::day(date);
+            synced = sync_window(sync_config, &lake, date, day.start, day.end).await?;
+        }
         let ctx = self.project.context(&lake, &self.options).await?;
         let out = intervals::run_range(
             &ctx,
@@ -72,7 +82,10 @@ impl PipelineExecutor<'_> {
                 "{date} is not complete after the run"
             )));
         }
-        let mut detail = format!("{date}: {} stage windows processed", out.processed.len());
+        let mut detail = format!(
+            "{synced}{date}: {} stage windows processed",
+            out.processed.len()
+        );
         if job.checks {
             let results =
                 crate::commands::check::run_and_write(&ctx, self.project, &lake, date, None)
@@ -111,6 +124,28 @@ impl Executor for PipelineExecutor<'_> {
             JobKind::Day => self.day(job, tick).await,
         }
     }
+}
+
+/// The end of the windows every incremental stage has done, contiguously from midnight.
+fn processed_until(project: &Project, state: &DayState, date: NaiveDate) -> NaiveDateTime {
+    let midnight = Window::day(date).start;
+    project
+        .graph
+        .stages
+        .iter()
+        .filter(|s| s.is_incremental())
+        .map(|s| {
+            let mut cursor = midnight;
+            for r in state.records(&s.name) {
+                match r.window() {
+                    Ok(w) if w.start == cursor && r.status == Status::Done => cursor = w.end,
+                    _ => break,
+                }
+            }
+            cursor
+        })
+        .min()
+        .unwrap_or(midnight)
 }
 
 /// Sync the replicas' rows of `[from, to)` into the lake (see `ordertrail sync`).
