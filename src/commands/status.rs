@@ -60,6 +60,10 @@ pub async fn run(args: StatusArgs) -> Result<i32> {
     Ok(EXIT_OK)
 }
 
+fn fmt(t: chrono::NaiveDateTime) -> String {
+    crate::intervals::state::fmt_time(t)
+}
+
 fn end_clock(end: &str) -> &str {
     // a window ending at the next midnight ends the day
     if end.ends_with("T00:00:00") {
@@ -88,13 +92,16 @@ fn render(
         graph.version,
         graph.stages.len()
     );
-    if let Ok((owner, age)) = read_claim(&dir.claim_path()) {
+    let claim = read_claim(&dir.claim_path()).ok();
+    if let Some((owner, age)) = &claim {
         let _ = writeln!(
             out,
-            "claimed by {} (pid {} on {}), last heartbeat {} s ago",
+            "claimed by {} (pid {} on {}) for {} to {}, last heartbeat {} s ago",
             owner.id,
             owner.pid,
             owner.host,
+            owner.from,
+            owner.to,
             age.as_secs()
         );
     }
@@ -156,6 +163,20 @@ fn render(
                 .insert(i, (r, *v == Verdict::Fresh));
         }
     }
+    // Windows a live claim covers that are not done yet: pending.
+    let pending = claim
+        .as_ref()
+        .and_then(|(o, _)| {
+            let from = chrono::NaiveDateTime::parse_from_str(&o.from, "%Y-%m-%dT%H:%M:%S").ok()?;
+            let to = chrono::NaiveDateTime::parse_from_str(&o.to, "%Y-%m-%dT%H:%M:%S").ok()?;
+            let step = chrono::Duration::minutes(o.step_minutes.max(1));
+            Some(crate::intervals::grid(from, to, step))
+        })
+        .unwrap_or_default();
+    for w in pending {
+        let key = (fmt(w.start), fmt(w.end));
+        windows.entry(key).or_default();
+    }
     if windows.is_empty() {
         let _ = writeln!(out, "\nno windows processed yet");
         return Ok(out);
@@ -173,6 +194,7 @@ fn render(
         let marks: String = (0..graph.stages.len())
             .map(|i| {
                 let m = match cells.get(&i) {
+                    None if cells.is_empty() && graph.stages[i].is_incremental() => "·",
                     None => " ",
                     Some((r, fresh)) => match r.status {
                         Status::Done if *fresh => "✓",

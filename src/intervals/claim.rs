@@ -23,6 +23,14 @@ pub struct Owner {
     pub id: String,
     pub host: String,
     pub pid: u32,
+    /// The windows the run claimed: `[from, to)` in steps of `step_minutes`. They show as
+    /// pending until processed.
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub step_minutes: i64,
 }
 
 impl Owner {
@@ -38,6 +46,9 @@ impl Owner {
             id: format!("{host}:{pid}:{nanos:x}"),
             host,
             pid,
+            from: String::new(),
+            to: String::new(),
+            step_minutes: 0,
         }
     }
 

@@ -124,7 +124,12 @@ pub async fn run_range(
     let all: Vec<&Stage> = graph.stages.iter().collect();
     pipeline::check_inputs(lake, project.sources, &all, date)?;
     let dir = StateDir::new(lake, &graph.version, date);
-    let owner = Owner::current();
+    let owner = Owner {
+        from: fmt_time(req.from),
+        to: fmt_time(req.to),
+        step_minutes: req.step.num_minutes(),
+        ..Owner::current()
+    };
     let claim = match Claim::acquire(&dir.claim_path(), &owner, req.claim_timeout)? {
         Claimed::Mine(c) => c,
         Claimed::Held(holder) => {
