@@ -151,6 +151,8 @@ REWRITES = [
     ("arrow_cast(ts, 'Int64') -> epoch_us(ts); arrow_cast(us, 'Timestamp(µs, \"UTC\")') -> make_timestamp(us)", lambda s: rewrite_calls(s, "arrow_cast", _arrow_cast)),
     ("named_struct('k', v, ...) -> struct_pack(\"k\" := v, ...)", lambda s: rewrite_calls(s, "named_struct", _named_struct)),
     ("to_char(ts, fmt) -> strftime(ts, fmt); chrono '%.6f' -> '.%f'", lambda s: re.sub(r"\bto_char\s*\(", "strftime(", s).replace("%.6f", ".%f")),
+    ("decimal(p, s) with p <= 18 -> decimal(19, s)  (DuckDB multiplies two DECIMAL(<=18) into DECIMAL(18) and overflows; DataFusion widens to p1+p2+1)",
+     lambda s: re.sub(r"\bdecimal\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)", lambda m: f"decimal({max(int(m.group(1)), 19)}, {m.group(2)})" if int(m.group(1)) <= 18 else m.group(0), s, flags=re.IGNORECASE)),
     ("aggregate first_value/last_value(x order by ..) -> first/last(x order by ..)", lambda s: re.sub(r"\b(first|last)_value\s*\(", r"\1(", s)),
 ]
 # Session settings instead of rewrites: integer_division (DataFusion's Int64 / Int64 is integer
@@ -408,6 +410,7 @@ def run_mariadb(lake: Path, date: dt.date, sources_sql: Path, mdir: Path, work: 
     cur.execute(f"use {MARIADB_DB}")
     cur.execute("set session sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'")
     cur.execute("set session time_zone = '+00:00'")
+    cur.execute("set session tmp_table_size = 1073741824, max_heap_table_size = 1073741824")
     load_times, counts = {}, {}
     ddl = mariadb_types(sources_sql)
     for full, body in ddl.items():
@@ -567,8 +570,20 @@ def main():
     print(table)
     print("\n".join(n for n in notes if n))
     if args.results:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout.strip()
+        orders = con.execute("select count(*) from oms.orders where trade_date = $d", {"d": date}).fetchone()[0]
+        messages = sum(
+            con.execute(f"select count(*) from {t} where trade_date = $d", {"d": date}).fetchone()[0]
+            for t in ("inbound.fix_msg", "outbound.fix_msg")
+        )
+        head = (
+            f"\n## {orders:,} orders ({messages:,} FIX messages), trade date {date}\n\n"
+            f"Measured {dt.datetime.now():%Y-%m-%d %H:%M}, commit {commit}{' (with uncommitted changes)' if dirty else ''}, "
+            f"{os.cpu_count()} cores, `{' '.join(['python3', 'bench/compare.py'] + sys.argv[1:])}`\n\n"
+        )
         with open(args.results, "a") as f:
-            f.write(table + "\n\n" + "\n".join(n for n in notes if n) + "\n")
+            f.write(head + table + "\n\n" + "\n".join(n for n in notes if n) + "\n")
 
 
 if __name__ == "__main__":
