@@ -577,7 +577,7 @@ def main():
         )
     table = "\n".join(lines)
     notes = [
-        f"- DataFusion wall time of `ordertrail run` (process start to exit): {fmt(df_wall)} s; command: `{df_cmd}`" if df_cmd else "",
+        f"- DataFusion wall time of `ordertrail run` (process start to exit): {fmt(df_wall)} s; command: `{df_cmd}`" if df_wall else (f"- DataFusion command: `{df_cmd}`" if df_cmd else ""),
         f"- DuckDB {duckdb.__version__} wall time for all stages: {fmt(dk_wall)} s ({args.threads} threads)",
         f"- MariaDB load (not counted): {fmt(sum(m_load.values()), 1)} s for {len(m_load)} tables" if m_load else "",
     ]
