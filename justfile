@@ -26,3 +26,10 @@ fixtures:
 # The stage DAG as derived from the SQL.
 stages:
     cargo run --release -- stages
+
+# Same stage SQL on DuckDB beside ordertrail (and MariaDB with MARIADB=--mariadb), rows compared.
+# `just compare 100000`; the lake goes to out/compare/<orders>, figures to bench/compare-results.md.
+compare orders="100000" date="2026-11-19" mariadb="":
+    cargo build --release
+    test -d out/compare/{{orders}}/raw || nice -n 10 $CARGO_TARGET_DIR/release/ordertrail gen --orders {{orders}} --date {{date}} --lake out/compare/{{orders}} --seed 1
+    nice -n 10 python3 bench/compare.py --lake out/compare/{{orders}} --date {{date}} {{mariadb}} --results bench/compare-results.md
