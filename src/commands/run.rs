@@ -3,11 +3,13 @@
 use crate::cli::RunArgs;
 use crate::error::{EXIT_OK, Result};
 use crate::lake::Lake;
+use crate::metrics::Metrics;
 use crate::pipeline::{self, StageRun};
 
 use super::{Project, engine_options};
 
 pub async fn run(args: RunArgs) -> Result<i32> {
+    let started = std::time::Instant::now();
     let project = Project::load(&args.sql)?;
     let lake = Lake::new(&args.lake);
     let options = engine_options(&args.engine);
@@ -22,12 +24,20 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     )
     .await?;
     print_runs(&runs);
-    if args.no_checks || !args.stages.is_empty() {
-        return Ok(EXIT_OK);
+    let mut metrics = Metrics::new("run");
+    metrics.stages = runs;
+    let mut code = EXIT_OK;
+    if !args.no_checks && args.stages.is_empty() {
+        println!();
+        let results = super::check::run_and_write(&ctx, &project, &lake, args.date, None).await?;
+        metrics.add_checks(&results);
+        code = super::check::exit_code(&results);
     }
-    println!();
-    let results = super::check::run_and_write(&ctx, &project, &lake, args.date, None).await?;
-    Ok(super::check::exit_code(&results))
+    if let Some(path) = &args.metrics {
+        metrics.total = started.elapsed();
+        metrics.write(path)?;
+    }
+    Ok(code)
 }
 
 /// One line per stage: name, rows, time.
