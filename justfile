@@ -26,3 +26,9 @@ fixtures:
 # The stage DAG as derived from the SQL.
 stages:
     cargo run --release -- stages
+
+# Release benchmark of the whole pipeline (stages, checks, reports) on synthetic days under a
+# 2G memory limit; results in bench/results.{md,json}. `just bench 100000 1000000`; default
+# 100k, 1M and 10M orders. Generated days are cached in ~/.cache/ordertrail/bench/<N>.
+bench *sizes:
+    nice -n 10 python3 bench/run.py {{sizes}}
