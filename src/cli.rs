@@ -135,6 +135,9 @@ pub struct RunArgs {
     /// Do not run the checks after the day is complete
     #[arg(long)]
     pub no_checks: bool,
+    /// Write per-stage and per-check timings, rows and peak memory to FILE as JSON
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
     #[command(flatten)]
     pub sql: SqlArgs,
     #[command(flatten)]
@@ -210,6 +213,9 @@ pub struct ReportArgs {
     /// Only these destinations (repeatable) [default: every destination in the config]
     #[arg(long = "destination", value_name = "NAME")]
     pub destinations: Vec<String>,
+    /// Write per-stage timings, rows and peak memory to FILE as JSON
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
     #[command(flatten)]
     pub sql: SqlArgs,
     #[command(flatten)]

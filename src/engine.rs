@@ -16,6 +16,7 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -70,9 +71,16 @@ pub fn new_context(lake: &Lake, options: &EngineOptions) -> Result<SessionContex
         .with_list_files_cache_limit(0)
         .with_file_statistics_cache_limit(0)
         .with_metadata_cache_limit(0);
+    // A fair pool: each spilling operator (sort, aggregate) gets an equal share of what the
+    // non-spilling ones (hash join build sides, sort merges) leave, so one sorter cannot take
+    // the whole pool and starve the merge of another (the greedy pool's failure at 1M orders).
+    let pool = TrackConsumersPool::new(
+        FairSpillPool::new(options.memory_limit),
+        std::num::NonZeroUsize::new(5).expect("non-zero"),
+    );
     let runtime = RuntimeEnvBuilder::new()
         .with_cache_manager(caches)
-        .with_memory_limit(options.memory_limit, 1.0)
+        .with_memory_pool(Arc::new(pool))
         .with_temp_file_path(spill)
         .build_arc()?;
     // DATAFUSION_* environment variables tune the engine (e.g.

@@ -8,6 +8,7 @@
 //! - [`stages`]: stage discovery and the DAG derived from the SQL
 //! - [`engine`]: the DataFusion session, table registration
 //! - [`pipeline`]: running stages for a trade date
+//! - [`metrics`]: per-stage timings as JSON, for benchmarks
 //! - [`checks`]: correctness checks (SQL under `checks/`), results and alerts
 //! - [`reports`]: report files (CAT, OATS, summary, bars) from the report stages' rows
 //! - [`udf`]: functions SQL cannot express (FIX parsing)
@@ -28,6 +29,7 @@ pub mod error;
 pub mod fixtures;
 pub mod intervals;
 pub mod lake;
+pub mod metrics;
 pub mod pipeline;
 pub mod reports;
 pub mod schedule;

@@ -9,12 +9,14 @@ use datafusion::prelude::SessionContext;
 use crate::cli::ReportArgs;
 use crate::error::{EXIT_OK, Error, Result};
 use crate::lake::Lake;
+use crate::metrics::Metrics;
 use crate::pipeline;
 use crate::reports::{self, Written};
 
 use super::{Project, engine_options};
 
 pub async fn run(args: ReportArgs) -> Result<i32> {
+    let started = std::time::Instant::now();
     let mut project = Project::load(&args.sql)?;
     if !args.destinations.is_empty() {
         for name in &args.destinations {
@@ -44,8 +46,13 @@ pub async fn run(args: ReportArgs) -> Result<i32> {
     let lake = Lake::new(&args.lake);
     let options = engine_options(&args.engine);
     let ctx = project.context(&lake, &options).await?;
-    let written = write(&ctx, &project, &lake, args.date, &args.out).await?;
+    let mut metrics = Metrics::new("report");
+    let written = write_measured(&ctx, &project, &lake, args.date, &args.out, &mut metrics).await?;
     print_written(&written);
+    if let Some(path) = &args.metrics {
+        metrics.total = started.elapsed();
+        metrics.write(path)?;
+    }
     Ok(EXIT_OK)
 }
 
@@ -75,14 +82,29 @@ pub async fn write(
     date: NaiveDate,
     out: &Path,
 ) -> Result<Vec<Written>> {
+    write_measured(ctx, project, lake, date, out, &mut Metrics::new("report")).await
+}
+
+/// [`write`], recording each report stage's run and the time to write the files.
+async fn write_measured(
+    ctx: &SessionContext,
+    project: &Project,
+    lake: &Lake,
+    date: NaiveDate,
+    out: &Path,
+    metrics: &mut Metrics,
+) -> Result<Vec<Written>> {
     let report_stages: Vec<_> = project
         .graph
         .stages
         .iter()
         .filter(|s| s.rel_path.starts_with("reports"))
         .collect();
-    pipeline::run_exact(ctx, lake, &project.graph, date, &report_stages).await?;
-    reports::write_all(ctx, &project.config, date, out).await
+    metrics.stages = pipeline::run_exact(ctx, lake, &project.graph, date, &report_stages).await?;
+    let started = std::time::Instant::now();
+    let written = reports::write_all(ctx, &project.config, date, out).await?;
+    metrics.report_files = Some(started.elapsed());
+    Ok(written)
 }
 
 pub fn print_written(written: &[Written]) {

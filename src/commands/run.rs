@@ -4,11 +4,23 @@ use crate::cli::RunArgs;
 use crate::error::{EXIT_OK, Result};
 use crate::intervals::{self, RangeRequest, Window};
 use crate::lake::Lake;
+use crate::metrics::Metrics;
 use crate::pipeline::{self, StageRun};
 
 use super::{Project, engine_options};
 
 pub async fn run(args: RunArgs) -> Result<i32> {
+    let started = std::time::Instant::now();
+    let mut metrics = Metrics::new("run");
+    let code = run_with(&args, &mut metrics).await?;
+    if let Some(path) = &args.metrics {
+        metrics.total = started.elapsed();
+        metrics.write(path)?;
+    }
+    Ok(code)
+}
+
+async fn run_with(args: &RunArgs, metrics: &mut Metrics) -> Result<i32> {
     let project = Project::load(&args.sql)?;
     let lake = Lake::new(&args.lake);
     let options = engine_options(&args.engine);
@@ -24,10 +36,11 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         )
         .await?;
         print_runs(&runs);
+        metrics.stages = runs;
         return Ok(EXIT_OK);
     }
 
-    let req = range_request(&args)?;
+    let req = range_request(args)?;
     install_sigterm_handler();
     let outcome = intervals::run_range(&ctx, &lake, &project.intervals()?, &req).await?;
     if let Some(holder) = &outcome.held_by {
@@ -63,11 +76,13 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         eprintln!("ordertrail: stopped by SIGTERM after a whole window; rerun to continue");
         return Ok(EXIT_OK);
     }
+    metrics.stages = outcome.processed.iter().map(|p| p.run.clone()).collect();
     if args.no_checks || !outcome.day_complete {
         return Ok(EXIT_OK);
     }
     println!();
     let results = super::check::run_and_write(&ctx, &project, &lake, args.date, None).await?;
+    metrics.add_checks(&results);
     Ok(super::check::exit_code(&results))
 }
 

@@ -10,6 +10,8 @@
 //! from inbound.fix_msg
 //! ```
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, ListBuilder, StringBuilder};
@@ -174,7 +176,8 @@ fn tag_argument(name: &str, args: &[ColumnarValue]) -> Result<u32> {
 }
 
 /// Values of `tag` in one message, in order. A malformed message yields the fields that do
-/// parse (`fix_error` reports the error itself).
+/// parse (`fix_error` reports the error itself). The UDFs do the same through [`ParsedBatch`].
+#[cfg(test)]
 fn tag_values(raw: &str, tag: u32) -> impl Iterator<Item = &str> {
     let fields = match parse_fields(raw) {
         Ok(f) => f,
@@ -198,6 +201,69 @@ fn parse_lenient(raw: &str) -> Vec<FixField<'_>> {
             })
         })
         .collect()
+}
+
+/// The fields of every message of one batch, as (tag, start, end) byte ranges per row.
+///
+/// A stage reads ~35 tags of each message, one `fix_tag` call per tag, and each call gets the
+/// same batch column. Parsing once per batch instead of once per call is what makes
+/// `stg_fix_msg` cheap: each thread keeps the last batch it parsed (holding a reference to the
+/// input array, so its address cannot be reused by another array while it is cached) and the
+/// next call on the very same array reuses the ranges.
+struct ParsedBatch {
+    input: ArrayRef,
+    /// Row `i`'s fields are `fields[rows[i]..rows[i + 1]]`.
+    rows: Vec<u32>,
+    fields: Vec<(u32, u32, u32)>,
+}
+
+thread_local! {
+    static LAST_PARSED: RefCell<Option<Rc<ParsedBatch>>> = const { RefCell::new(None) };
+}
+
+impl ParsedBatch {
+    /// The parsed fields of `input`, from this thread's cache when it is the same array.
+    fn of(input: &ArrayRef) -> Result<Rc<ParsedBatch>> {
+        let cached = LAST_PARSED.with(|c| {
+            c.borrow()
+                .as_ref()
+                .filter(|p| Arc::ptr_eq(&p.input, input))
+                .cloned()
+        });
+        if let Some(parsed) = cached {
+            return Ok(parsed);
+        }
+        let mut rows = Vec::with_capacity(input.len() + 1);
+        let mut fields = Vec::with_capacity(input.len() * 24);
+        rows.push(0);
+        for_each_str(input, |s| {
+            if let Some(raw) = s {
+                let parsed = parse_fields(raw).unwrap_or_else(|_| parse_lenient(raw));
+                let base = raw.as_ptr() as usize;
+                fields.extend(parsed.iter().map(|f| {
+                    let start = (f.value.as_ptr() as usize - base) as u32;
+                    (f.tag, start, start + f.value.len() as u32)
+                }));
+            }
+            rows.push(fields.len() as u32);
+        })?;
+        let parsed = Rc::new(ParsedBatch {
+            input: Arc::clone(input),
+            rows,
+            fields,
+        });
+        LAST_PARSED.with(|c| *c.borrow_mut() = Some(Rc::clone(&parsed)));
+        Ok(parsed)
+    }
+
+    /// Values of `tag` in row `row`, whose text is `raw`, in message order.
+    fn values<'a>(&'a self, row: usize, raw: &'a str, tag: u32) -> impl Iterator<Item = &'a str> {
+        let range = self.rows[row] as usize..self.rows[row + 1] as usize;
+        self.fields[range]
+            .iter()
+            .filter(move |f| f.0 == tag)
+            .map(move |&(_, start, end)| &raw[start as usize..end as usize])
+    }
 }
 
 fn string_or_int_signature() -> Signature {
@@ -243,12 +309,15 @@ impl ScalarUDFImpl for FixTag {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let tag = tag_argument(self.name(), &args.args)?;
         let input = args.args[0].to_array(args.number_rows)?;
+        let parsed = ParsedBatch::of(&input)?;
         let mut out = StringBuilder::with_capacity(input.len(), input.len() * 8);
+        let mut row = 0;
         for_each_str(&input, |s| {
-            match s.and_then(|s| tag_values(s, tag).next()) {
+            match s.and_then(|s| parsed.values(row, s, tag).next()) {
                 Some(v) => out.append_value(v),
                 None => out.append_null(),
             }
+            row += 1;
         })?;
         Ok(ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef))
     }
@@ -290,15 +359,20 @@ impl ScalarUDFImpl for FixTags {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let tag = tag_argument(self.name(), &args.args)?;
         let input = args.args[0].to_array(args.number_rows)?;
+        let parsed = ParsedBatch::of(&input)?;
         let mut out = ListBuilder::new(StringBuilder::new());
-        for_each_str(&input, |s| match s {
-            Some(s) => {
-                for v in tag_values(s, tag) {
-                    out.values().append_value(v);
+        let mut row = 0;
+        for_each_str(&input, |s| {
+            match s {
+                Some(s) => {
+                    for v in parsed.values(row, s, tag) {
+                        out.values().append_value(v);
+                    }
+                    out.append(true);
                 }
-                out.append(true);
+                None => out.append(false),
             }
-            None => out.append(false),
+            row += 1;
         })?;
         Ok(ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef))
     }
@@ -383,6 +457,37 @@ mod tests {
         assert_eq!(tag_values(&soh, 11).collect::<Vec<_>>(), vec!["C1"]);
         assert_eq!(fix_message_error(&m), None);
         assert_eq!(fix_message_error(&soh), None);
+    }
+
+    #[test]
+    fn batch_parse_matches_per_message_parse_and_is_per_array() {
+        use arrow::array::StringArray;
+        let messages = [
+            Some(message("35=D|11=C1|38=100|44=10.25|")),
+            None,
+            Some(message("35=AB|555=2|600=AAPL|624=1|600=MSFT|624=2|")),
+            Some("8=FIX.4.4|9=5|35D|34=10|".to_string()),
+            Some(message("35=D|95=5|96=a|b|c|11=X|")),
+        ];
+        let a: ArrayRef = Arc::new(StringArray::from(messages.to_vec()));
+        let b: ArrayRef = Arc::new(StringArray::from(vec![Some(message("35=8|11=OTHER|"))]));
+        for input in [&a, &b, &a] {
+            let parsed = ParsedBatch::of(input).unwrap();
+            let mut row = 0;
+            for_each_str(input, |s| {
+                if let Some(s) = s {
+                    for tag in [8, 9, 10, 11, 34, 35, 38, 44, 96, 600, 624] {
+                        assert_eq!(
+                            parsed.values(row, s, tag).collect::<Vec<_>>(),
+                            tag_values(s, tag).collect::<Vec<_>>(),
+                            "row {row} tag {tag}"
+                        );
+                    }
+                }
+                row += 1;
+            })
+            .unwrap();
+        }
     }
 
     #[test]

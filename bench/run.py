@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Release benchmark of the whole ordertrail pipeline on synthetic days (issue #7).
+
+For each size (orders per day): generate the day once into a cached lake
+(`$ORDERTRAIL_BENCH_DIR/<N>`, default `~/.cache/ordertrail/bench/<N>`, reused when present),
+then time `ordertrail run` (every stage, then every check) and `ordertrail report` (report
+stages and every destination's files) under a memory limit, each under `/usr/bin/time -v`.
+Per stage it records wall time, rows and messages per second (FIX messages of the day /
+stage seconds); per command the wall time and peak RSS.
+
+Results go to bench/results.json (latest run per size, merged with earlier sizes),
+bench/results.md (rendered from it) and bench/stage_times.csv (one row per stage, check and
+report step, for comparisons with other engines). Timing is never a pass/fail test.
+
+    python3 bench/run.py [--memory-limit 2G] [SIZE ...]      # default 100000 1000000 10000000
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATE = "2026-11-19"
+SEED = 1
+
+
+def target_dir():
+    return Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/ordertrail/target"))
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout.strip()
+
+
+def timed(cmd, log):
+    """Run cmd under /usr/bin/time -v; return (exit code, wall s, peak RSS KiB)."""
+    started = time.monotonic()
+    with open(log, "w") as out:
+        proc = subprocess.run(["/usr/bin/time", "-v", *cmd], stdout=out, stderr=subprocess.STDOUT)
+    wall = time.monotonic() - started
+    text = Path(log).read_text(errors="replace")
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    return proc.returncode, wall, int(m.group(1)) if m else None
+
+
+def machine():
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kib = next(
+        int(l.split()[1]) for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal:")
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gib": round(mem_kib / 2**20, 1),
+        "os": f"{platform.system()} {platform.release()}",
+    }
+
+
+def git_commit():
+    commit = sh(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    dirty = sh(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"])
+    return commit + ("+dirty" if dirty else "")
+
+
+def generate(binary, lake, orders, logs):
+    marker = lake / "gen.json"
+    if marker.exists():
+        return json.loads(marker.read_text())
+    if lake.exists():
+        shutil.rmtree(lake)
+    lake.mkdir(parents=True)
+    print(f"  generating {orders} orders into {lake} ...", flush=True)
+    code, wall, rss = timed(
+        [str(binary), "gen", "--orders", str(orders), "--date", DATE, "--lake", str(lake), "--seed", str(SEED)],
+        logs / f"gen-{orders}.log",
+    )
+    if code != 0:
+        sys.exit(f"generation failed, see {logs / f'gen-{orders}.log'}")
+    raw = sum(f.stat().st_size for f in (lake / "raw").rglob("*.parquet"))
+    info = {"orders": orders, "seed": SEED, "date": DATE, "gen_s": round(wall, 1),
+            "gen_peak_rss_mib": round(rss / 1024), "raw_bytes": raw}
+    marker.write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def bench_size(binary, orders, args, logs):
+    lake = Path(args.cache_dir) / str(orders)
+    gen = generate(binary, lake, orders, logs)
+    shutil.rmtree(lake / ".tmp", ignore_errors=True)
+    limit = ["--memory-limit", args.memory_limit]
+    result = {"orders": orders, "generation": gen, "commands": {}}
+    steps = [
+        ("run", ["run", "--lake", str(lake), "--date", DATE, *limit]),
+        ("report", ["report", "--lake", str(lake), "--date", DATE, "--out", str(lake / "reports"), *limit]),
+    ]
+    for name, cmd in steps:
+        metrics = logs / f"{name}-{orders}.json"
+        log = logs / f"{name}-{orders}.log"
+        print(f"  ordertrail {name} ...", flush=True)
+        code, wall, rss = timed([str(binary), *cmd, "--metrics", str(metrics)], log)
+        entry = {"command": "ordertrail " + " ".join(cmd), "exit_code": code, "wall_s": round(wall, 2),
+                 "peak_rss_mib": round(rss / 1024) if rss else None}
+        if code not in (0, 1) or not metrics.exists():
+            tail = log.read_text(errors="replace").splitlines()
+            entry["error"] = next((l for l in tail if l.startswith("ordertrail:")), "see log")
+            print(f"    FAILED (exit {code}): {entry['error']}", flush=True)
+            result["commands"][name] = entry
+            break
+        m = json.loads(metrics.read_text())
+        entry.update(stages=m["stages"], checks=m["checks"], report_files_ms=m.get("report_files_ms"))
+        failed = [x["check"] for x in m["checks"] if x["status"] == "fail"]
+        if failed:
+            entry["failed_checks"] = failed
+        result["commands"][name] = entry
+        print(f"    {wall:.1f} s, peak RSS {entry['peak_rss_mib']} MiB, exit {code}", flush=True)
+    stages = [s for c in result["commands"].values() for s in c.get("stages", [])]
+    messages = next((s["rows"] for s in stages if s["stage"] == "stg_fix_msg"), None)
+    result["messages"] = messages
+    cmds = result["commands"].values()
+    result["complete"] = len(result["commands"]) == 2 and all("error" not in c for c in cmds)
+    result["wall_s"] = round(sum(c["wall_s"] for c in cmds), 2)
+    result["peak_rss_mib"] = max((c["peak_rss_mib"] or 0) for c in cmds)
+    if messages and result["complete"]:
+        result["messages_per_s"] = round(messages / result["wall_s"])
+    return result
+
+
+def fmt_ms(ms):
+    return f"{ms / 1000:.1f}" if ms >= 100 else f"{ms / 1000:.2f}"
+
+
+def render(doc):
+    lines = [
+        "# ordertrail benchmark results",
+        "",
+        "Written by `bench/run.py` (`just bench [SIZE ...]`); do not edit by hand.",
+        "Synthetic days from `ordertrail gen --date %s --seed %d`, release build." % (DATE, SEED),
+        "",
+        "| orders | messages | complete | wall s | msgs/s | peak RSS MiB | memory limit | commit | date |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    runs = sorted(doc["runs"].values(), key=lambda r: (r["orders"], r["memory_limit"]))
+    for r in runs:
+        lines.append(
+            f"| {r['orders']:,} | {r['messages'] or '-':,} | {'yes' if r['complete'] else 'NO'} | {r['wall_s']} "
+            f"| {r.get('messages_per_s', '-'):,} | {r['peak_rss_mib']} | {r['memory_limit']} | {r['commit']} | {r['date']} |"
+            if r["messages"] else
+            f"| {r['orders']:,} | - | {'yes' if r['complete'] else 'NO'} | {r['wall_s']} | - | {r['peak_rss_mib']} "
+            f"| {r['memory_limit']} | {r['commit']} | {r['date']} |"
+        )
+    for r in runs:
+        lines += ["", f"## {r['orders']:,} orders, memory limit {r['memory_limit']}", ""]
+        m = r["machine"]
+        lines.append(f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, {m['os']}. ")
+        g = r["generation"]
+        lines.append(f"Generation (cached, not in the totals): {g['gen_s']} s, peak RSS {g['gen_peak_rss_mib']} MiB, "
+                     f"raw Parquet {g['raw_bytes'] / 2**20:.0f} MiB.")
+        lines.append("")
+        for name, c in r["commands"].items():
+            lines.append(f"- `{c['command']}`: {c['wall_s']} s wall, peak RSS {c['peak_rss_mib']} MiB, "
+                         f"exit {c['exit_code']}" + (f" — **{c['error']}**" if "error" in c else "")
+                         + (f" (failed checks: {', '.join(c['failed_checks'])})" if c.get("failed_checks") else ""))
+        lines += ["", "| step | rows | seconds | msgs/s |", "| --- | --- | --- | --- |"]
+        for name, c in r["commands"].items():
+            for s in c.get("stages", []):
+                rate = f"{r['messages'] / (s['elapsed_ms'] / 1000):,.0f}" if r["messages"] and s["elapsed_ms"] else "-"
+                lines.append(f"| {s['stage']} | {s['rows']:,} | {fmt_ms(s['elapsed_ms'])} | {rate} |")
+            checks = c.get("checks", [])
+            if checks:
+                total = sum(x["elapsed_ms"] for x in checks)
+                slow = sorted(checks, key=lambda x: -x["elapsed_ms"])[:3]
+                lines.append(f"| checks ({len(checks)}; slowest: "
+                             + ", ".join(f"{x['check']} {fmt_ms(x['elapsed_ms'])}" for x in slow)
+                             + f") | - | {fmt_ms(total)} | - |")
+            if c.get("report_files_ms") is not None:
+                lines.append(f"| report files | - | {fmt_ms(c['report_files_ms'])} | - |")
+    return "\n".join(lines) + "\n"
+
+
+def stage_csv(doc):
+    rows = ["engine,orders,messages,kind,step,rows,elapsed_ms,memory_limit,commit"]
+    for r in sorted(doc["runs"].values(), key=lambda r: (r["orders"], r["memory_limit"])):
+        for name, c in r["commands"].items():
+            for s in c.get("stages", []):
+                kind = "report_stage" if name == "report" else "stage"
+                rows.append(f"datafusion,{r['orders']},{r['messages']},{kind},{s['stage']},{s['rows']},"
+                            f"{s['elapsed_ms']:.1f},{r['memory_limit']},{r['commit']}")
+            for x in c.get("checks", []):
+                rows.append(f"datafusion,{r['orders']},{r['messages']},check,{x['check']},,"
+                            f"{x['elapsed_ms']:.1f},{r['memory_limit']},{r['commit']}")
+            if c.get("report_files_ms") is not None:
+                rows.append(f"datafusion,{r['orders']},{r['messages']},report_files,report_files,,"
+                            f"{c['report_files_ms']:.1f},{r['memory_limit']},{r['commit']}")
+    return "\n".join(rows) + "\n"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("sizes", nargs="*", type=int, default=[100_000, 1_000_000, 10_000_000])
+    p.add_argument("--memory-limit", default="2G")
+    p.add_argument("--cache-dir", default=os.environ.get(
+        "ORDERTRAIL_BENCH_DIR", str(Path.home() / ".cache/ordertrail/bench")))
+    p.add_argument("--no-build", action="store_true", help="use the release binary as it is")
+    p.add_argument("--binary", help="the ordertrail binary [default: the release build]")
+    p.add_argument("--results", default=str(ROOT / "bench"), help="where results.{json,md} go")
+    args = p.parse_args()
+
+    if not args.no_build and not args.binary:
+        subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True)
+    binary = Path(args.binary) if args.binary else target_dir() / "release" / "ordertrail"
+    logs = Path(args.cache_dir) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    results = Path(args.results)
+    doc_path = results / "results.json"
+    doc = json.loads(doc_path.read_text()) if doc_path.exists() else {"runs": {}}
+    for orders in args.sizes:
+        print(f"{orders} orders:", flush=True)
+        r = bench_size(binary, orders, args, logs)
+        r.update(
+            memory_limit=args.memory_limit,
+            commit=git_commit(),
+            date=datetime.date.today().isoformat(),
+            machine=machine(),
+            bench_command="python3 bench/run.py --memory-limit %s %d" % (args.memory_limit, orders),
+        )
+        doc["runs"][f"{orders}@{args.memory_limit}"] = r
+        doc_path.write_text(json.dumps(doc, indent=2) + "\n")
+        (results / "results.md").write_text(render(doc))
+        (results / "stage_times.csv").write_text(stage_csv(doc))
+        print(f"  total {r['wall_s']} s, peak RSS {r['peak_rss_mib']} MiB, complete: {r['complete']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
