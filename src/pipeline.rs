@@ -245,6 +245,30 @@ pub async fn run_stage(
     window: Window,
 ) -> Result<StageRun> {
     let started = Instant::now();
+    set_join_reordering(ctx, !stage.join_order_as_written);
+    let result = run_stage_planned(ctx, lake, graph, stage, window, started).await;
+    set_join_reordering(ctx, true);
+    result
+}
+
+/// Whether the engine may swap join inputs by its statistics (see `-- join_order:`).
+fn set_join_reordering(ctx: &SessionContext, on: bool) {
+    ctx.state_ref()
+        .write()
+        .config_mut()
+        .options_mut()
+        .optimizer
+        .join_reordering = on;
+}
+
+async fn run_stage_planned(
+    ctx: &SessionContext,
+    lake: &Lake,
+    graph: &StageGraph,
+    stage: &Stage,
+    window: Window,
+    started: Instant,
+) -> Result<StageRun> {
     let date = window.date();
     let err = |e| sql_error(&stage.path, e);
     let df = ctx.sql(&stage.sql).await.map_err(err)?;
@@ -355,6 +379,8 @@ async fn merge_window(
         stage = q(&stage.name),
         time = q(&inc.event_time),
     );
+    // Both sides are Parquet files with statistics: let the engine pick the build side.
+    set_join_reordering(ctx, true);
     let result = async {
         let merged = ctx
             .sql(&sql)

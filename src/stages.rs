@@ -39,6 +39,9 @@ pub struct Stage {
     /// How the stage is processed in time windows, from its `-- unique_key:` and
     /// `-- event_time:` header lines; `None` for a stage computed once per trade date.
     pub incremental: Option<Incremental>,
+    /// `-- join_order: as_written`: the engine keeps the join order of the SQL (the first
+    /// side of each join is the one held in memory) instead of guessing from statistics.
+    pub join_order_as_written: bool,
 }
 
 /// An incremental stage computes one time window at a time: its rows for the window replace
@@ -172,6 +175,17 @@ impl StageGraph {
                 }
             }
             let incremental = incremental_header(path, sql)?;
+            let join_order_as_written = header_value(sql, "join_order:")
+                .map(|v| match v.as_str() {
+                    "as_written" => Ok(true),
+                    "engine" => Ok(false),
+                    other => Err(Error::input_hint(
+                        format!("{}: unknown `-- join_order: {other}`", path.display()),
+                        "as_written (the first side of each join is held in memory) or engine",
+                    )),
+                })
+                .transpose()?
+                .unwrap_or(false);
             stages.insert(
                 name.clone(),
                 Stage {
@@ -183,6 +197,7 @@ impl StageGraph {
                     deps: deps.into_iter().collect(),
                     config: config.into_iter().collect(),
                     incremental,
+                    join_order_as_written,
                 },
             );
         }
@@ -244,6 +259,13 @@ impl StageGraph {
             .collect();
         set.into_iter().collect()
     }
+}
+
+/// The value of a `-- key: value` line of the stage's leading comment.
+fn header_value(sql: &str, key: &str) -> Option<String> {
+    sql.lines()
+        .map_while(|l| l.trim().strip_prefix("--"))
+        .find_map(|c| c.trim().strip_prefix(key).map(|v| v.trim().to_string()))
 }
 
 /// The `-- unique_key: a, b` and `-- event_time: c` lines of a stage's leading comment.

@@ -10,14 +10,18 @@
 -- input up to $window_end; their earlier records are emitted again with what is now known.
 -- unique_key: gateway, src_id
 -- event_time: create_time
-with records as (
-    select * exclude (trade_date) from session_fill
-    where trade_date = $trade_date
-      and create_time < $window_end
-      and chain_id in (
-          select chain_id from chain_activity
-          where trade_date = $trade_date and last_activity >= $window_start
-      )
+-- join_order: as_written
+with -- The chains with input in this window (all of the day's, for a whole-day run).
+active_chains as (
+    select chain_id from chain_activity
+    where trade_date = $trade_date and last_activity >= $window_start
+),
+
+records as (
+    select r.* exclude (trade_date)
+    from active_chains a
+    join session_fill r on r.chain_id = a.chain_id
+    where r.trade_date = $trade_date and r.create_time < $window_end
 ),
 
 routes as (
@@ -45,14 +49,25 @@ sessions as (
     from records r
 ),
 
-final as (
+-- Joins put the small side first (`small right join records`): it is held in memory.
+with_route as (
     select
-        s.* exclude (order_recv_et),
+        s.*,
         rt.route_id,
         rt.parent_route_id,
-        rt.leg_seq,
-        rt.parent_route_id is not null as is_reroute,
-        coalesce(rt.parent_route_id, rt.route_id) as first_route_id,
+        rt.leg_seq
+    from routes rt
+    right join sessions s on rt.out_cl_ord_id = s.out_cl_ord_id
+),
+
+final as (
+    select
+        s.* exclude (order_recv_et, route_id, parent_route_id, leg_seq),
+        s.route_id,
+        s.parent_route_id,
+        s.leg_seq,
+        s.parent_route_id is not null as is_reroute,
+        coalesce(s.parent_route_id, s.route_id) as first_route_id,
         coalesce(o.reroute_count, 0) > 0 as order_rerouted,
         coalesce(s.order_leg_count > 0 or s.security_type = 'MLEG', false) as is_multi_leg,
         coalesce(s.order_leg_count, o.route_leg_count, 0) as leg_count,
@@ -66,9 +81,8 @@ final as (
         end as trading_session,
         s.first_msg_date < $trade_date as carried_in,
         s.ended_at is null as open_at_end
-    from sessions s
-    left join routes rt on rt.out_cl_ord_id = s.out_cl_ord_id
-    left join order_routes o on o.order_id = s.order_id
+    from order_routes o
+    right join with_route s on o.order_id = s.order_id
 )
 
 select * from final

@@ -22,15 +22,19 @@
 -- input up to $window_end; their earlier records are emitted again with what is now known.
 -- unique_key: gateway, src_id
 -- event_time: create_time
-with records as (
-    select * exclude (trade_date), trade_date as rec_date
-    from business_fill
-    where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
-      and create_time < $window_end
-      and chain_id in (
-          select chain_id from chain_activity
-          where trade_date = $trade_date and last_activity >= $window_start
-      )
+-- join_order: as_written
+with -- The chains with input in this window (all of the day's, for a whole-day run).
+active_chains as (
+    select chain_id from chain_activity
+    where trade_date = $trade_date and last_activity >= $window_start
+),
+
+records as (
+    select b.* exclude (trade_date), b.trade_date as rec_date
+    from active_chains a
+    join business_fill b on b.chain_id = a.chain_id
+    where b.trade_date >= $trade_date - interval '1 day' and b.trade_date <= $trade_date
+      and b.create_time < $window_end
 ),
 
 statuses as (
@@ -145,8 +149,8 @@ final as (
             when rec.record_kind = 'ended_record' then 5
             else coalesce(rs.req_status, 0)
         end as event_status
-    from records rec
-    left join request_status rs on rs.req_key = rec.req_key
+    from request_status rs
+    right join records rec on rs.req_key = rec.req_key
     where rec.rec_date = $trade_date
 )
 
@@ -154,6 +158,6 @@ select
     f.*,
     s.status_name,
     s.reportable
-from final f
-join statuses s on s.event_status = f.event_status
+from statuses s
+join final f on s.event_status = f.event_status
 order by f.gateway, f.src_id

@@ -11,18 +11,22 @@
 -- input up to $window_end; their earlier records are emitted again with what is now known.
 -- unique_key: gateway, src_id
 -- event_time: create_time
+-- join_order: as_written
 --
 -- Chain-wide values are GROUP BY aggregates joined back (they spill to disk), and the
 -- "most recent" pointers are window frames ending at the current row: no unbounded frames.
-with messages as (
-    select * exclude (trade_date), trade_date as msg_date
-    from flow_complete
-    where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
-      and create_time < $window_end
-      and chain_id in (
-          select chain_id from chain_activity
-          where trade_date = $trade_date and last_activity >= $window_start
-      )
+with -- The chains with input in this window (all of the day's, for a whole-day run).
+active_chains as (
+    select chain_id from chain_activity
+    where trade_date = $trade_date and last_activity >= $window_start
+),
+
+messages as (
+    select m.* exclude (trade_date), m.trade_date as msg_date
+    from active_chains a
+    join flow_complete m on m.chain_id = a.chain_id
+    where m.trade_date >= $trade_date - interval '1 day' and m.trade_date <= $trade_date
+      and m.create_time < $window_end
 ),
 
 orders as (
@@ -76,12 +80,6 @@ chain_ends as (
     group by chain_id
 ),
 
-chain_spans as (
-    select chain_id, min(msg_date) as first_msg_date, max(create_time) as last_msg_time
-    from classified
-    group by chain_id
-),
-
 -- Each client request: when and on which session it arrived.
 in_requests as (
     select
@@ -107,20 +105,13 @@ out_requests as (
     group by req_key
 ),
 
-filled as (
+-- Fill each record from its chain, its order and its requests, one join at a time with the
+-- small side first (`small right join records`): a hash join holds its first side in memory,
+-- and the records are the big side.
+with_new_request as (
     select
         c.*,
-        case
-            when e.ended_at is not null and c.create_time > e.ended_at then 'ended_record'
-            else c.base_kind
-        end as record_kind,
-        e.ended_at,
-        s.first_msg_date,
-        o.account_num as oms_account_num,
-        o.corr,
-        o.account_type,
-        o.security_type,
-        coalesce(o.root_cl_ord_id, n.new_cl_ord_id) as root_cl_ord_id,
+        n.new_cl_ord_id,
         n.new_account,
         n.new_symbol,
         n.new_side,
@@ -129,21 +120,49 @@ filled as (
         n.new_price,
         n.new_qty,
         n.new_leg_count,
-        n.order_recv_time,
-        r.recv_time,
-        r.sid_in,
-        r.req_msg_type,
+        n.order_recv_time
+    from new_requests n
+    right join classified c on n.chain_id = c.chain_id
+),
+
+with_end as (
+    select w.*, e.ended_at
+    from chain_ends e
+    right join with_new_request w on e.chain_id = w.chain_id
+),
+
+with_order as (
+    select
+        w.*,
+        o.account_num as oms_account_num,
+        o.corr,
+        o.account_type,
+        o.security_type,
+        o.root_cl_ord_id as oms_root_cl_ord_id
+    from orders o
+    right join with_end w on o.order_id = w.order_id
+),
+
+with_in_request as (
+    select w.*, r.recv_time, r.sid_in, r.req_msg_type
+    from in_requests r
+    right join with_order w on r.req_key = w.req_key
+),
+
+filled as (
+    select
+        w.*,
+        case
+            when w.ended_at is not null and w.create_time > w.ended_at then 'ended_record'
+            else w.base_kind
+        end as record_kind,
+        coalesce(w.oms_root_cl_ord_id, w.new_cl_ord_id) as root_cl_ord_id,
         q.sid_out,
         q.to_up,
         q.first_sent_time,
         coalesce(q.out_req_count, 0) as out_req_count
-    from classified c
-    left join new_requests n on n.chain_id = c.chain_id
-    left join chain_ends e on e.chain_id = c.chain_id
-    left join chain_spans s on s.chain_id = c.chain_id
-    left join orders o on o.order_id = c.order_id
-    left join in_requests r on r.req_key = c.req_key
-    left join out_requests q on q.req_key = c.req_key
+    from out_requests q
+    right join with_in_request w on q.req_key = w.req_key
 ),
 
 with_recent as (
@@ -157,7 +176,14 @@ with_recent as (
         max(case when gateway = 'outbound' and direction = 'recv' and msg_type = 3 then src_id end) over (
             partition by chain_id order by create_time, gateway, src_id
             rows between unbounded preceding and current row
-        ) as out_recent_er_id
+        ) as out_recent_er_id,
+        -- the chain's first trade date: dates follow create_time, so the running minimum is
+        -- already the chain's minimum at its first record (a join back would build a hash
+        -- table of the whole wide input)
+        min(msg_date) over (
+            partition by chain_id order by create_time, gateway, src_id
+            rows between unbounded preceding and current row
+        ) as first_msg_date
     from filled
 ),
 
