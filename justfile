@@ -27,17 +27,15 @@ fixtures:
 stages:
     cargo run --release -- stages
 
-<<<<<<< HEAD
 # Same stage SQL on DuckDB beside ordertrail (and MariaDB with MARIADB=--mariadb), rows compared.
 # `just compare 100000`; the lake goes to out/compare/<orders>, figures to bench/compare-results.md.
 compare orders="100000" date="2026-11-19" mariadb="":
     cargo build --release
     test -d out/compare/{{orders}}/raw || nice -n 10 $CARGO_TARGET_DIR/release/ordertrail gen --orders {{orders}} --date {{date}} --lake out/compare/{{orders}} --seed 1
     nice -n 10 python3 bench/compare.py --lake out/compare/{{orders}} --date {{date}} {{mariadb}} --results bench/compare-results.md
-=======
+
 # Release benchmark of the whole pipeline (stages, checks, reports) on synthetic days under a
 # 2G memory limit; results in bench/results.{md,json}. `just bench 100000 1000000`; default
 # 100k, 1M and 10M orders. Generated days are cached in ~/.cache/ordertrail/bench/<N>.
 bench *sizes:
     nice -n 10 python3 bench/run.py {{sizes}}
->>>>>>> bench

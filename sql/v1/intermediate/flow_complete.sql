@@ -8,6 +8,7 @@
 -- and the messages a session reject refers to are read as they stood at $window_end.
 -- unique_key: gateway, src_id
 -- event_time: create_time
+-- join_order: as_written
 --
 -- req_key names the client request a message belongs to: 'req:<client ClOrdID>' for requests
 -- and everything answering them (upstream traffic via the id map), 'msg:<gateway>:<src_id>'
@@ -69,17 +70,32 @@ completed as (
         rr.ref_src_id,
         -- the ClOrdID this message carries or answers, on its own gateway's side
         coalesce(f.cl_ord_id, rr.ref_cl_ord_id) as own_cl_ord_id
-    from flow_today f
-    left join rejected_refs rr
+    from rejected_refs rr
+    right join flow_today f
       on rr.gateway = f.gateway and rr.src_id = f.src_id
 ),
 
 -- This window's messages, and earlier ones whose ids were mapped in this window.
 emitted as (
     select c.*
-    from completed c
-    left join (select distinct cl_ord_id from new_ids) n on n.cl_ord_id = c.own_cl_ord_id
+    from (select distinct cl_ord_id from new_ids) n
+    right join completed c on n.cl_ord_id = c.own_cl_ord_id
     where c.create_time >= $window_start or n.cl_ord_id is not null
+),
+
+-- The order ids: joins put the small side (the id map) first, it is held in memory.
+with_client_ids as (
+    select c.*, ci.order_id as client_order_id
+    from client_ids ci
+    right join emitted c
+      on c.gateway = 'inbound' and ci.in_cl_ord_id = c.own_cl_ord_id
+),
+
+with_ids as (
+    select c.*, u.order_id as upstream_order_id, u.in_cl_ord_id as upstream_in_cl_ord_id
+    from upstream_ids u
+    right join with_client_ids c
+      on c.gateway = 'outbound' and u.out_cl_ord_id = c.own_cl_ord_id
 ),
 
 final as (
@@ -94,11 +110,11 @@ final as (
         c.fix_msg_type,
         c.is_request,
         c.parse_error,
-        case when c.gateway = 'inbound' then c.own_cl_ord_id else u.in_cl_ord_id end as req_cl_ord_id,
+        case when c.gateway = 'inbound' then c.own_cl_ord_id else c.upstream_in_cl_ord_id end as req_cl_ord_id,
         case when c.gateway = 'outbound' then c.own_cl_ord_id end as out_cl_ord_id,
-        coalesce(ci.order_id, u.order_id) as order_id,
+        coalesce(c.client_order_id, c.upstream_order_id) as order_id,
         coalesce(
-            'req:' || case when c.gateway = 'inbound' then c.own_cl_ord_id else u.in_cl_ord_id end,
+            'req:' || case when c.gateway = 'inbound' then c.own_cl_ord_id else c.upstream_in_cl_ord_id end,
             'msg:' || c.gateway || ':' || cast(coalesce(c.ref_src_id, c.src_id) as varchar)
         ) as req_key,
         c.ref_src_id,
@@ -130,11 +146,7 @@ final as (
         c.leg_symbols,
         c.leg_sides,
         c.leg_ratio_qtys
-    from emitted c
-    left join client_ids ci
-      on c.gateway = 'inbound' and ci.in_cl_ord_id = c.own_cl_ord_id
-    left join upstream_ids u
-      on c.gateway = 'outbound' and u.out_cl_ord_id = c.own_cl_ord_id
+    from with_ids c
 )
 
 select
