@@ -209,7 +209,10 @@ def has_metrics_option(binary: str) -> bool:
 
 def run_ordertrail(binary: str, lake: Path, date: str, sql_dir: Path, work: Path) -> tuple[dict, float, str]:
     """Run every stage once; return {stage: seconds}, the wall time and the command."""
-    cmd = [binary, "run", "--lake", str(lake), "--date", date, "--sql", str(sql_dir), "--no-checks"]
+    # --restate: redo every stage even if the lake's interval state says the day is done
+    cmd = [binary, "run", "--lake", str(lake), "--date", date, "--sql", str(sql_dir), "--no-checks", "--restate"]
+    if os.environ.get("ORDERTRAIL_MEMORY_LIMIT"):
+        cmd += ["--memory-limit", os.environ["ORDERTRAIL_MEMORY_LIMIT"]]
     metrics = work / "ordertrail-metrics.json"
     use_metrics = has_metrics_option(binary)
     if use_metrics:

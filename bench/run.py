@@ -102,7 +102,8 @@ def bench_size(binary, orders, args, logs):
     limit = ["--memory-limit", args.memory_limit]
     result = {"orders": orders, "generation": gen, "commands": {}}
     steps = [
-        ("run", ["run", "--lake", str(lake), "--date", DATE, *limit]),
+        # --restate: the lake is reused between benchmarks; redo every window whatever its state
+        ("run", ["run", "--lake", str(lake), "--date", DATE, "--restate", *limit]),
         ("report", ["report", "--lake", str(lake), "--date", DATE, "--out", str(lake / "reports"), *limit]),
     ]
     for name, cmd in steps:

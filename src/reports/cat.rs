@@ -177,77 +177,30 @@ pub struct OutFile {
 }
 
 /// Build the day's CAT files for one destination from its `cat_order_events` rows.
+///
+/// Rows are turned into JSON lines one at a time and each file is compressed as soon as it is
+/// full, so memory holds one file's text, not every event of the day. An incomplete event is
+/// an error listing every one of them; nothing is written then.
 pub fn build(batches: &[RecordBatch], dest: &Destination, date: NaiveDate) -> Result<Vec<OutFile>> {
-    let mut events = Vec::new();
-    for batch in batches {
-        let schema = batch.schema();
-        for row in 0..batch.num_rows() {
-            let mut fields = Vec::new();
-            for (i, f) in schema.fields().iter().enumerate() {
-                if f.name().starts_with('_') {
-                    continue;
-                }
-                fields.push((f.name().clone(), value_at(batch.column(i), row, f.name())?));
-            }
-            events.push(Event { fields });
-        }
-    }
-    // Incomplete events are an error listing them; nothing is written.
-    let problems: Vec<String> = events
-        .iter()
-        .filter_map(|e| {
-            let missing = missing_fields(e);
-            (!missing.is_empty()).then(|| {
-                let id = e
-                    .get("orderID")
-                    .or_else(|| e.get("fulfillmentID"))
-                    .map(|v| v.to_text())
-                    .unwrap_or_else(|| "?".into());
-                format!(
-                    "{} {} (order {id}): missing {}",
-                    e.text("type"),
-                    e.text("firmROEID"),
-                    missing.join(", ")
-                )
-            })
-        })
-        .collect();
-    if !problems.is_empty() {
-        return Err(Error::input_hint(
-            format!(
-                "destination {}: {} CAT events lack required fields:\n  {}",
-                dest.name,
-                problems.len(),
-                problems.join("\n  ")
-            ),
-            "fix the mapping in sql/v1/reports/cat_order_events.sql or the destination's \
-             upstream mappings in the config, then run `ordertrail report` again",
-        ));
-    }
-    let mut seen = BTreeSet::new();
-    for e in &events {
-        let key = (e.text("firmROEID"), e.text("type"));
-        if !seen.insert(key.clone()) {
-            return Err(Error::input(format!(
-                "destination {}: firmROEID {} is not unique for the event date",
-                dest.name, key.0
-            )));
-        }
-    }
-
     let submitter = dest.submitter_id.clone().unwrap_or_default();
     let imid = dest.reporter_imid.clone().unwrap_or_default();
     let group = dest.group.clone().unwrap_or_default();
     let per_file = dest.records_per_file.unwrap_or(100_000).max(1) as usize;
     let day = date.format("%Y%m%d").to_string();
+
+    let mut problems = Vec::new();
+    let mut seen = BTreeSet::new();
     let mut files = Vec::new();
-    for (n, chunk) in events.chunks(per_file).enumerate() {
-        let stem = format!("{submitter}_{imid}_{day}_{group}_OrderEvents_{:06}", n + 1);
-        let mut text = String::new();
-        for e in chunk {
-            text.push_str(&e.to_line());
-            text.push('\n');
+    let mut text = String::new();
+    let mut in_file = 0usize;
+    let flush = |text: &mut String, in_file: &mut usize, files: &mut Vec<OutFile>| {
+        if *in_file == 0 {
+            return Ok(());
         }
+        let stem = format!(
+            "{submitter}_{imid}_{day}_{group}_OrderEvents_{:06}",
+            files.len() / 2 + 1
+        );
         let mut encoder = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
         encoder
             .write_all(text.as_bytes())
@@ -268,7 +221,7 @@ pub fn build(batches: &[RecordBatch], dest: &Destination, date: NaiveDate) -> Re
             json_str(&imid),
             json_str(FILE_VERSION),
             json_str(&data_name),
-            chunk.len(),
+            *in_file,
             json_str(&hash)
         );
         files.push(OutFile {
@@ -279,7 +232,66 @@ pub fn build(batches: &[RecordBatch], dest: &Destination, date: NaiveDate) -> Re
             name: format!("{stem}.meta.json"),
             bytes: format!("{meta}\n").into_bytes(),
         });
+        text.clear();
+        *in_file = 0;
+        Ok::<(), Error>(())
+    };
+    for batch in batches {
+        let schema = batch.schema();
+        for row in 0..batch.num_rows() {
+            let mut fields = Vec::new();
+            for (i, f) in schema.fields().iter().enumerate() {
+                if f.name().starts_with('_') {
+                    continue;
+                }
+                fields.push((f.name().clone(), value_at(batch.column(i), row, f.name())?));
+            }
+            let e = Event { fields };
+            let missing = missing_fields(&e);
+            if !missing.is_empty() {
+                let id = e
+                    .get("orderID")
+                    .or_else(|| e.get("fulfillmentID"))
+                    .map(|v| v.to_text())
+                    .unwrap_or_else(|| "?".into());
+                problems.push(format!(
+                    "{} {} (order {id}): missing {}",
+                    e.text("type"),
+                    e.text("firmROEID"),
+                    missing.join(", ")
+                ));
+                continue;
+            }
+            let key = (e.text("firmROEID"), e.text("type"));
+            if !seen.insert(key.clone()) {
+                return Err(Error::input(format!(
+                    "destination {}: firmROEID {} is not unique for the event date",
+                    dest.name, key.0
+                )));
+            }
+            if problems.is_empty() {
+                text.push_str(&e.to_line());
+                text.push('\n');
+                in_file += 1;
+                if in_file == per_file {
+                    flush(&mut text, &mut in_file, &mut files)?;
+                }
+            }
+        }
     }
+    if !problems.is_empty() {
+        return Err(Error::input_hint(
+            format!(
+                "destination {}: {} CAT events lack required fields:\n  {}",
+                dest.name,
+                problems.len(),
+                problems.join("\n  ")
+            ),
+            "fix the mapping in sql/v1/reports/cat_order_events.sql or the destination's \
+             upstream mappings in the config, then run `ordertrail report` again",
+        ));
+    }
+    flush(&mut text, &mut in_file, &mut files)?;
     Ok(files)
 }
 
