@@ -165,10 +165,14 @@ filled as (
     right join with_in_request w on q.req_key = w.req_key
 ),
 
-with_recent as (
+-- Per record: the latest execution report on each side up to and including it, and the
+-- chain's first trade date (dates follow create_time, so the running minimum is the chain's
+-- minimum). Computed over narrow rows: sorting the whole records per chain would hold their
+-- full width in the sort.
+recent as (
     select
-        *,
-        -- the latest execution report on each side up to and including this record
+        gateway,
+        src_id,
         max(case when base_kind = 'in_rsp' and msg_type = 3 then src_id end) over (
             partition by chain_id order by create_time, gateway, src_id
             rows between unbounded preceding and current row
@@ -177,14 +181,17 @@ with_recent as (
             partition by chain_id order by create_time, gateway, src_id
             rows between unbounded preceding and current row
         ) as out_recent_er_id,
-        -- the chain's first trade date: dates follow create_time, so the running minimum is
-        -- already the chain's minimum at its first record (a join back would build a hash
-        -- table of the whole wide input)
         min(msg_date) over (
             partition by chain_id order by create_time, gateway, src_id
             rows between unbounded preceding and current row
         ) as first_msg_date
-    from filled
+    from classified
+),
+
+with_recent as (
+    select f.*, r.in_recent_er_id, r.out_recent_er_id, r.first_msg_date
+    from recent r
+    right join filled f on r.gateway = f.gateway and r.src_id = f.src_id
 ),
 
 final as (
