@@ -131,35 +131,11 @@ impl StateDir {
 
     /// Append one line to the date's processing log.
     pub fn log(&self, entry: &LogEntry) -> Result<()> {
-        std::fs::create_dir_all(&self.dir).at(&self.dir)?;
-        let path = self.log_path();
-        let mut line = serde_json::to_string(entry)
-            .map_err(|e| Error::input(format!("cannot encode log entry: {e}")))?;
-        line.push('\n');
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .at(&path)?;
-        file.write_all(line.as_bytes()).at(&path)?;
-        Ok(())
+        append_jsonl(&self.log_path(), entry)
     }
 
     pub fn read_log(&self) -> Result<Vec<LogEntry>> {
-        let path = self.log_path();
-        if !path.exists() {
-            return Ok(Vec::new());
-        }
-        let text = std::fs::read_to_string(&path).at(&path)?;
-        text.lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| {
-                serde_json::from_str(l).map_err(|e| {
-                    Error::input(format!("{}:{}: bad log line: {e}", path.display(), i + 1))
-                })
-            })
-            .collect()
+        read_jsonl(&self.log_path())
     }
 }
 
@@ -197,6 +173,39 @@ impl DayState {
             .iter()
             .rfind(|r| r.status == Status::Done && r.start < t)
     }
+}
+
+/// Append `entry` as one JSON line to `path` (created with its folder when missing).
+pub fn append_jsonl<T: Serialize>(path: &Path, entry: &T) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).at(dir)?;
+    }
+    let mut line = serde_json::to_string(entry)
+        .map_err(|e| Error::input(format!("cannot encode a line of {}: {e}", path.display())))?;
+    line.push('\n');
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .at(path)?;
+    file.write_all(line.as_bytes()).at(path)?;
+    Ok(())
+}
+
+/// Every line of a JSON-lines file (none when it does not exist).
+pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(path).at(path)?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .map_err(|e| Error::input(format!("{}:{}: bad line: {e}", path.display(), i + 1)))
+        })
+        .collect()
 }
 
 /// Write `bytes` to `path` through a temporary file in the same directory and a rename.

@@ -22,9 +22,9 @@ use std::sync::atomic::Ordering;
 use chrono::{Duration, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::intervals::SHUTDOWN;
-use crate::intervals::state::fmt_time;
+use crate::intervals::state::{append_jsonl, fmt_time, read_jsonl};
 pub use config::{Job, JobKind, ScheduleConfig, Trigger};
 
 /// Where the scheduler gets the time from.
@@ -116,40 +116,11 @@ pub struct History {
 
 impl History {
     pub fn read(&self) -> Result<Vec<HistoryEntry>> {
-        if !self.path.exists() {
-            return Ok(Vec::new());
-        }
-        let text = std::fs::read_to_string(&self.path).at(&self.path)?;
-        text.lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| {
-                serde_json::from_str(l).map_err(|e| {
-                    Error::input(format!(
-                        "{}:{}: bad history line: {e}",
-                        self.path.display(),
-                        i + 1
-                    ))
-                })
-            })
-            .collect()
+        read_jsonl(&self.path)
     }
 
     fn append(&self, entry: &HistoryEntry) -> Result<()> {
-        use std::io::Write;
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).at(dir)?;
-        }
-        let mut line = serde_json::to_string(entry)
-            .map_err(|e| Error::input(format!("cannot encode history entry: {e}")))?;
-        line.push('\n');
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .at(&self.path)?;
-        f.write_all(line.as_bytes()).at(&self.path)?;
-        Ok(())
+        append_jsonl(&self.path, entry)
     }
 
     /// The latest tick each job has run (ok or not).
