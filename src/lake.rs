@@ -42,10 +42,31 @@ pub struct Lake {
 }
 
 /// What one partition write produced.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Written {
     pub rows: u64,
     pub bytes: u64,
+    /// SHA-256 of the file, computed as it was written (hex).
+    pub sha256: String,
+}
+
+/// A file that hashes what is written to it, so a partition's digest costs no second read.
+pub struct HashingFile {
+    file: fs::File,
+    hasher: sha2::Sha256,
+}
+
+impl std::io::Write for HashingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
 impl Lake {
@@ -122,7 +143,10 @@ impl Lake {
         self.ensure_writable()?;
         let staging = unique_tmp_dir(&self.root.join(".tmp"))?;
         let file_path = staging.join(PART_FILE);
-        let file = fs::File::create(&file_path).at(&file_path)?;
+        let file = HashingFile {
+            file: fs::File::create(&file_path).at(&file_path)?,
+            hasher: sha2::Digest::new(),
+        };
         let schema = plain_schema(schema);
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties()?))?;
         Ok(PartitionWriter {
@@ -176,7 +200,7 @@ pub struct PartitionWriter {
     staging: PathBuf,
     target: PathBuf,
     schema: SchemaRef,
-    writer: Option<ArrowWriter<fs::File>>,
+    writer: Option<ArrowWriter<HashingFile>>,
     pending: Vec<RecordBatch>,
     pending_rows: usize,
     rows: u64,
@@ -227,7 +251,11 @@ impl PartitionWriter {
             .writer
             .take()
             .ok_or_else(|| Error::input("partition writer used after commit"))?;
-        let file = writer.into_inner()?;
+        let HashingFile { file, hasher } = writer.into_inner()?;
+        let sha256 = sha2::Digest::finalize(hasher)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         file.sync_all().at(&self.staging)?;
         let bytes = file.metadata().at(&self.staging)?.len();
         drop(file);
@@ -235,6 +263,7 @@ impl PartitionWriter {
         Ok(Written {
             rows: self.rows,
             bytes,
+            sha256,
         })
     }
 }

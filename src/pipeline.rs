@@ -34,6 +34,8 @@ pub struct StageRun {
     /// Rows the stage produced (for a merged window: the window's rows, not the day's).
     pub rows: u64,
     pub bytes: u64,
+    /// SHA-256 of the partition the stage left for the day.
+    pub sha256: String,
     pub elapsed: Duration,
 }
 
@@ -319,6 +321,7 @@ async fn run_stage_planned(
         stage: stage.name.clone(),
         rows: window_rows,
         bytes: written.bytes,
+        sha256: written.sha256,
         elapsed: started.elapsed(),
     })
 }
@@ -340,6 +343,8 @@ async fn merge_window(
     let date = window.date();
     let err = |e| sql_error(&stage.path, e);
     let scratch = crate::lake::unique_tmp_dir(&lake.root().join(".tmp"))?;
+    // Removed however the merge ends (a failed merge must not leave the window's rows behind).
+    let _scratch = RemoveOnDrop(scratch.clone());
     let scratch_table = scratch.join(&stage.name);
     let mut writer = lake.partition_writer(&scratch_table, date, schema)?;
     let mut stream = df.execute_stream().await.map_err(err)?;
@@ -409,8 +414,15 @@ async fn merge_window(
     crate::intervals::crash_point(&stage.name, window, "before_commit");
     let written = writer.commit()?;
     ctx.deregister_table(&window_table)?;
-    let _ = std::fs::remove_dir_all(&scratch);
     Ok((written, window_rows))
+}
+
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Whether the plan ends in a sort, so that its output order is defined.

@@ -49,6 +49,19 @@ async fn rerun_gives_identical_bytes() {
     for ((stage, d, a), (_, _, b)) in before.iter().zip(&after) {
         assert!(a == b, "{stage} {d}: bytes differ between runs");
     }
+    // The digest the writer computes as it writes is the file's SHA-256 (interval state
+    // compares it with digests of files read back).
+    for (d, runs) in &second {
+        for r in runs {
+            let bytes = std::fs::read(stage_file(&lake, &r.stage, *d)).unwrap();
+            assert_eq!(
+                r.sha256,
+                ordertrail::intervals::fingerprint::sha256_hex(&bytes),
+                "{} {d}",
+                r.stage
+            );
+        }
+    }
     let rows = |runs: &Vec<(chrono::NaiveDate, Vec<ordertrail::pipeline::StageRun>)>| {
         runs.iter()
             .flat_map(|(_, r)| r.iter().map(|r| r.rows))

@@ -8,8 +8,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::NaiveDateTime;
-use ordertrail::cli::SqlArgs;
-use ordertrail::commands::Project;
 use ordertrail::error::Result;
 use ordertrail::schedule::executor::PipelineExecutor;
 use ordertrail::schedule::{self, Executor, History, Job, ManualClock, ScheduleConfig, Until};
@@ -226,12 +224,7 @@ reports = [
 ]
 "#,
     );
-    let project = Project::load(&SqlArgs {
-        sql: None,
-        sources: None,
-        config: None,
-    })
-    .unwrap();
+    let project = project();
     let executor = PipelineExecutor {
         project: &project,
         config: &config,

@@ -348,12 +348,7 @@ reports = [{ destination = "finra_cat", priority = 1 }]
     )
     .unwrap();
     let config = ScheduleConfig::load(&schedule_path).unwrap();
-    let project = ordertrail::commands::Project::load(&ordertrail::cli::SqlArgs {
-        sql: None,
-        sources: None,
-        config: None,
-    })
-    .unwrap();
+    let project = common::project();
     let executor = ordertrail::schedule::executor::PipelineExecutor {
         project: &project,
         config: &config,

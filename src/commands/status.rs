@@ -21,7 +21,7 @@ use crate::intervals::Window;
 use crate::intervals::claim::read_claim;
 use crate::intervals::fingerprint::Fingerprints;
 use crate::intervals::plan::{Verdict, plan};
-use crate::intervals::state::{DayState, Record, StateDir, Status};
+use crate::intervals::state::{DayState, Record, StateDir, Status, parse_time};
 use crate::lake::Lake;
 
 use super::Project;
@@ -167,8 +167,8 @@ fn render(
     let pending = claim
         .as_ref()
         .and_then(|(o, _)| {
-            let from = chrono::NaiveDateTime::parse_from_str(&o.from, "%Y-%m-%dT%H:%M:%S").ok()?;
-            let to = chrono::NaiveDateTime::parse_from_str(&o.to, "%Y-%m-%dT%H:%M:%S").ok()?;
+            let from = parse_time(&o.from).ok()?;
+            let to = parse_time(&o.to).ok()?;
             let step = chrono::Duration::minutes(o.step_minutes.max(1));
             Some(crate::intervals::grid(from, to, step))
         })
@@ -187,9 +187,8 @@ fn render(
     let _ = writeln!(out, "\nwindow       {cols} {:>10} {:>9}", "rows", "ms");
     for ((start, end), cells) in &windows {
         let w = Window {
-            start: chrono::NaiveDateTime::parse_from_str(start, "%Y-%m-%dT%H:%M:%S")
-                .unwrap_or(day.start),
-            end: chrono::NaiveDateTime::parse_from_str(end, "%Y-%m-%dT%H:%M:%S").unwrap_or(day.end),
+            start: parse_time(start).unwrap_or(day.start),
+            end: parse_time(end).unwrap_or(day.end),
         };
         let marks: String = (0..graph.stages.len())
             .map(|i| {
@@ -201,7 +200,6 @@ fn render(
                         Status::Done | Status::Stale => "~",
                         Status::Failed => "✗",
                         Status::Running => "…",
-                        Status::Pending => "·",
                     },
                 };
                 format!("{m:>3}")

@@ -101,11 +101,6 @@ impl<'a> Fingerprints<'a> {
         }
     }
 
-    /// Forget the digests of `date` (its raw partitions may have been synced meanwhile).
-    pub fn forget(&mut self, date: NaiveDate) {
-        self.cache.retain(|(_, d), _| *d != date);
-    }
-
     async fn day(&mut self, source: &str, date: NaiveDate) -> Result<&DayDigest> {
         let key = (source.to_string(), date);
         if !self.cache.contains_key(&key) {

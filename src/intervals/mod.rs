@@ -304,6 +304,13 @@ impl Runner<'_> {
         if unchanged {
             return Ok(None);
         }
+        // The partition as the previous window of this stage left it (the empty-window shortcut
+        // below keeps it, and its digest with it).
+        let previous_digest = today
+            .records(&stage.name)
+            .iter()
+            .find(|r| r.end == start && r.status == Status::Done)
+            .map(|r| r.output_digest.clone());
         let mut record = Record {
             start,
             end,
@@ -334,7 +341,10 @@ impl Runner<'_> {
                 .is_some_and(|t| t < window.start.and_utc().timestamp_micros())
         {
             record.status = Status::Done;
-            record.output_digest = partition_digest(&part)?;
+            record.output_digest = match previous_digest {
+                Some(d) => d,
+                None => partition_digest(&part)?,
+            };
             record.finished_at = fmt_time(chrono::Utc::now().naive_utc());
             today.put(&stage.name, record.clone());
             self.dir.save(today)?;
@@ -345,6 +355,7 @@ impl Runner<'_> {
                     stage: stage.name.clone(),
                     rows: 0,
                     bytes: 0,
+                    sha256: record.output_digest.clone(),
                     elapsed: Duration::ZERO,
                 },
             }));
@@ -356,7 +367,7 @@ impl Runner<'_> {
         match result {
             Ok(run) => {
                 record.status = Status::Done;
-                record.output_digest = partition_digest(&part)?;
+                record.output_digest = run.sha256.clone();
                 record.rows = run.rows;
                 record.elapsed_ms = run.elapsed.as_millis() as u64;
                 today.put(&stage.name, record.clone());

@@ -22,8 +22,6 @@ const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
-    /// Claimed by a run, not started yet.
-    Pending,
     Running,
     Done,
     Failed,
@@ -69,7 +67,8 @@ pub fn fmt_time(t: NaiveDateTime) -> String {
     t.format(TIME_FORMAT).to_string()
 }
 
-fn parse_time(s: &str) -> Result<NaiveDateTime> {
+/// Parse a time written by [`fmt_time`].
+pub fn parse_time(s: &str) -> Result<NaiveDateTime> {
     NaiveDateTime::parse_from_str(s, TIME_FORMAT)
         .map_err(|e| Error::input(format!("bad time '{s}' in interval state: {e}")))
 }
@@ -164,6 +163,19 @@ impl DayState {
         list.retain(|r| r.end <= record.start);
         list.push(record);
         list.sort_by(|a, b| a.start.cmp(&b.start));
+    }
+
+    /// The end of `stage`'s done records, contiguous from `midnight` (their status only; the
+    /// planner also judges whether they are current).
+    pub fn done_until(&self, stage: &str, midnight: NaiveDateTime) -> NaiveDateTime {
+        let mut cursor = midnight;
+        for r in self.records(stage) {
+            match r.window() {
+                Ok(w) if w.start == cursor && r.status == Status::Done => cursor = w.end,
+                _ => break,
+            }
+        }
+        cursor
     }
 
     /// The last done record of `stage` that starts before `t`.

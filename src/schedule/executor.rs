@@ -6,7 +6,7 @@ use super::{Executor, Job, JobKind, ScheduleConfig};
 use crate::commands::Project;
 use crate::engine::EngineOptions;
 use crate::error::{Error, Result};
-use crate::intervals::state::{DayState, StateDir, Status};
+use crate::intervals::state::{DayState, StateDir};
 use crate::intervals::{self, RangeRequest, Window};
 use crate::lake::Lake;
 
@@ -134,16 +134,7 @@ fn processed_until(project: &Project, state: &DayState, date: NaiveDate) -> Naiv
         .stages
         .iter()
         .filter(|s| s.is_incremental())
-        .map(|s| {
-            let mut cursor = midnight;
-            for r in state.records(&s.name) {
-                match r.window() {
-                    Ok(w) if w.start == cursor && r.status == Status::Done => cursor = w.end,
-                    _ => break,
-                }
-            }
-            cursor
-        })
+        .map(|s| state.done_until(&s.name, midnight))
         .min()
         .unwrap_or(midnight)
 }

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::intervals::SHUTDOWN;
-use crate::intervals::state::{append_jsonl, fmt_time, read_jsonl};
+use crate::intervals::state::{append_jsonl, fmt_time, parse_time, read_jsonl};
 pub use config::{Job, JobKind, ScheduleConfig, Trigger};
 
 /// Where the scheduler gets the time from.
@@ -127,7 +127,7 @@ impl History {
     fn last_ticks(&self) -> Result<BTreeMap<String, NaiveDateTime>> {
         let mut out: BTreeMap<String, NaiveDateTime> = BTreeMap::new();
         for e in self.read()? {
-            if let Ok(t) = NaiveDateTime::parse_from_str(&e.tick, "%Y-%m-%dT%H:%M:%S") {
+            if let Ok(t) = parse_time(&e.tick) {
                 let slot = out.entry(e.job).or_insert(t);
                 *slot = (*slot).max(t);
             }
@@ -230,7 +230,7 @@ pub async fn run<C: Clock, E: Executor>(
         });
         for entries in futures::future::join_all(runs).await {
             for e in entries? {
-                if let Ok(t) = NaiveDateTime::parse_from_str(&e.tick, "%Y-%m-%dT%H:%M:%S") {
+                if let Ok(t) = parse_time(&e.tick) {
                     last.insert(e.job.clone(), t);
                 }
                 ran.push(e);

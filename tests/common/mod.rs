@@ -40,6 +40,16 @@ pub fn config() -> ordertrail::config::Config {
     ordertrail::config::Config::load(&repo().join("config/ordertrail.toml")).expect("config loads")
 }
 
+/// The repository's project (sql/v1, sources, config), as the commands load it.
+pub fn project() -> ordertrail::commands::Project {
+    ordertrail::commands::Project::load(&ordertrail::cli::SqlArgs {
+        sql: None,
+        sources: None,
+        config: None,
+    })
+    .expect("project loads")
+}
+
 pub fn small_engine() -> EngineOptions {
     EngineOptions {
         memory_limit: 512 << 20,
