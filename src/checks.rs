@@ -205,7 +205,10 @@ pub async fn run(
 ) -> Result<Vec<CheckResult>> {
     let mut results = Vec::with_capacity(checks.len());
     for check in checks {
-        results.push(run_one(ctx, check, date).await?);
+        let result =
+            crate::engine::with_spilling_fallback(ctx, &check.name, || run_one(ctx, check, date))
+                .await?;
+        results.push(result);
     }
     Ok(results)
 }

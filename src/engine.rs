@@ -11,6 +11,7 @@ use std::sync::Arc;
 use arrow::datatypes::DataType;
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::common::TableReference;
+use datafusion::common::config::ConfigNonZeroUsize;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -24,6 +25,12 @@ use crate::error::{Error, Result};
 use crate::lake::{Lake, PARTITION_COLUMN};
 use crate::sources::SourceTable;
 use crate::udf;
+
+/// Spill files one external-sort merge pass reads at once. Each open run holds two of its
+/// largest batches, and DataFusion's default (no limit) lets one sort's merge take the whole
+/// pool, so the next operator fails: at 1M orders a stage's final ORDER BY of ~70-column rows
+/// opened enough runs to hold 1.9 GB. More runs than this are merged in several passes.
+const SPILL_MERGE_FAN_IN: usize = 8;
 
 /// How the engine may use the machine.
 #[derive(Debug, Clone)]
@@ -82,6 +89,7 @@ pub fn new_context(lake: &Lake, options: &EngineOptions) -> Result<SessionContex
         .with_cache_manager(caches)
         .with_memory_pool(Arc::new(pool))
         .with_temp_file_path(spill)
+        .with_max_spill_merge_fan_in(SPILL_MERGE_FAN_IN)
         .build_arc()?;
     // DATAFUSION_* environment variables tune the engine (e.g.
     // DATAFUSION_EXECUTION_BATCH_SIZE); ordertrail's own settings below take precedence.
@@ -92,6 +100,78 @@ pub fn new_context(lake: &Lake, options: &EngineOptions) -> Result<SessionContex
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     udf::register_all(&ctx);
     Ok(ctx)
+}
+
+/// Rows per batch in spilling plans: every sort and merge holds a few batches of full-width
+/// rows, and the fair pool gives each of a plan's many sorts only its share.
+const SPILLING_BATCH_ROWS: usize = 2048;
+
+/// Run `attempt` with the engine's usual plans and, if it runs out of memory, once more with
+/// plans that spill: sort-merge joins instead of hash joins (a hash join holds its whole build
+/// side in memory and cannot spill) and smaller batches. The fast plan is tried first because
+/// it is 2-3x faster when the data fits; outputs are identical either way (every stage orders
+/// by its unique key, and the partition writer fixes the file's batch boundaries).
+///
+/// `what` names the stage or check for the log.
+pub async fn with_spilling_fallback<T, F, Fut>(
+    ctx: &SessionContext,
+    what: &str,
+    mut attempt: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    match attempt().await {
+        Err(e) if e.is_out_of_memory() && !spilling_plans(ctx) => {
+            tracing::warn!(
+                "{what}: out of memory with hash joins; running it again with sort-merge joins, \
+                 which spill ({e})"
+            );
+            let saved = set_spilling_plans(ctx, None);
+            let result = attempt().await;
+            set_spilling_plans(ctx, Some(saved));
+            result
+        }
+        other => other,
+    }
+}
+
+/// Whether the session already plans sort-merge joins (by fallback or by configuration).
+fn spilling_plans(ctx: &SessionContext) -> bool {
+    !ctx.state_ref()
+        .read()
+        .config_options()
+        .optimizer
+        .prefer_hash_join
+}
+
+/// Switch the session to spilling plans (`None`), or back to saved settings; returns the
+/// settings it replaced.
+fn set_spilling_plans(
+    ctx: &SessionContext,
+    restore: Option<(bool, ConfigNonZeroUsize)>,
+) -> (bool, ConfigNonZeroUsize) {
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    let options = state.config_mut().options_mut();
+    let saved = (
+        options.optimizer.prefer_hash_join,
+        options.execution.batch_size.clone(),
+    );
+    let (prefer_hash_join, batch_size) = match restore {
+        Some(saved) => saved,
+        None => {
+            let rows = saved.1.get().min(SPILLING_BATCH_ROWS);
+            (
+                false,
+                ConfigNonZeroUsize::try_new(rows).unwrap_or_else(|_| saved.1.clone()),
+            )
+        }
+    };
+    options.optimizer.prefer_hash_join = prefer_hash_join;
+    options.execution.batch_size = batch_size;
+    saved
 }
 
 /// Register a raw source table as `<db>.<table>`, with its declared schema.
@@ -140,4 +220,68 @@ async fn listing_table(
         None => config.infer_schema(&ctx.state()).await?,
     };
     Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::error::DataFusionError;
+
+    fn settings(ctx: &SessionContext) -> (bool, usize) {
+        let state = ctx.state();
+        let options = state.config_options();
+        (
+            options.optimizer.prefer_hash_join,
+            options.execution.batch_size.get(),
+        )
+    }
+
+    fn out_of_memory() -> Error {
+        Error::Engine(DataFusionError::ResourcesExhausted(
+            "hash join build".into(),
+        ))
+    }
+
+    #[tokio::test]
+    async fn out_of_memory_is_retried_once_with_spilling_plans() {
+        let ctx = SessionContext::new();
+        let before = settings(&ctx);
+        assert!(before.0, "hash joins are the default");
+        let mut seen = Vec::new();
+        let result = with_spilling_fallback(&ctx, "stage", || {
+            seen.push(settings(&ctx));
+            let fail = seen.len() == 1;
+            async move { if fail { Err(out_of_memory()) } else { Ok(7) } }
+        })
+        .await;
+        assert_eq!(result.unwrap(), 7);
+        assert_eq!(seen, vec![before, (false, SPILLING_BATCH_ROWS)]);
+        assert_eq!(settings(&ctx), before, "settings are restored afterwards");
+    }
+
+    #[tokio::test]
+    async fn other_errors_and_a_second_out_of_memory_are_returned() {
+        let ctx = SessionContext::new();
+        let mut calls = 0;
+        let result: Result<()> = with_spilling_fallback(&ctx, "stage", || {
+            calls += 1;
+            async { Err(Error::input("bad input")) }
+        })
+        .await;
+        assert!(!result.unwrap_err().is_out_of_memory());
+        assert_eq!(calls, 1, "only running out of memory is retried");
+
+        let mut calls = 0;
+        let result: Result<()> = with_spilling_fallback(&ctx, "stage", || {
+            calls += 1;
+            async { Err(out_of_memory()) }
+        })
+        .await;
+        assert!(result.unwrap_err().is_out_of_memory());
+        assert_eq!(calls, 2, "one retry, then the error");
+        assert!(
+            settings(&ctx).0,
+            "settings are restored after a failed retry"
+        );
+    }
 }

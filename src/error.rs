@@ -27,6 +27,10 @@ pub enum Error {
         location: Option<(u64, u64)>,
         message: String,
     },
+    /// A SQL stage or check needed more memory than `--memory-limit` gives the engine, even
+    /// with spilling plans.
+    #[error("{}: the engine ran out of memory: {message}", file.display())]
+    OutOfMemory { file: PathBuf, message: String },
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -66,6 +70,15 @@ impl Error {
         }
     }
 
+    /// Whether the engine gave up for lack of memory (rather than for bad SQL or input).
+    pub fn is_out_of_memory(&self) -> bool {
+        match self {
+            Error::OutOfMemory { .. } => true,
+            Error::Engine(e) => matches!(e.find_root(), DataFusionError::ResourcesExhausted(_)),
+            _ => false,
+        }
+    }
+
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.as_ref().to_path_buf(),
@@ -84,6 +97,11 @@ impl Error {
                 std::io::ErrorKind::NotFound => Some("check the path; does it exist?".into()),
                 _ => None,
             },
+            Error::OutOfMemory { .. } => Some(
+                "raise --memory-limit (default: half the RAM), or look for an operator that \
+                 cannot spill with `ordertrail query --lake ... \"explain analyze ...\"`"
+                    .into(),
+            ),
             Error::Sql { .. } => {
                 Some("fix the SQL at that position, then run `ordertrail run` again".into())
             }

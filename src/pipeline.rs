@@ -248,7 +248,10 @@ pub async fn run_stage(
 ) -> Result<StageRun> {
     let started = Instant::now();
     set_join_reordering(ctx, !stage.join_order_as_written);
-    let result = run_stage_planned(ctx, lake, graph, stage, window, started).await;
+    let result = engine::with_spilling_fallback(ctx, &stage.name, || {
+        run_stage_planned(ctx, lake, graph, stage, window, started)
+    })
+    .await;
     set_join_reordering(ctx, true);
     result
 }

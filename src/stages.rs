@@ -401,15 +401,10 @@ fn order_columns(q: &datafusion::sql::sqlparser::ast::Query) -> Option<Vec<Strin
 /// from DataFusion's diagnostic span, or from the parser's "Line: N, Column: M".
 pub fn sql_error(path: &Path, err: DataFusionError) -> Error {
     if matches!(err.find_root(), DataFusionError::ResourcesExhausted(_)) {
-        return Error::input_hint(
-            format!(
-                "{}: the engine ran out of memory: {}",
-                path.display(),
-                err.strip_backtrace()
-            ),
-            "raise --memory-limit (default: half the RAM), or look for an operator that cannot \
-             spill with `ordertrail query --lake ... \"explain analyze ...\"`",
-        );
+        return Error::OutOfMemory {
+            file: path.to_path_buf(),
+            message: err.strip_backtrace(),
+        };
     }
     let location = err
         .diagnostic()

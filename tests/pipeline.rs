@@ -188,3 +188,59 @@ async fn every_message_is_accounted_for() {
         assert_eq!(rows("flow"), rows("lifecycle"), "{d}");
     }
 }
+
+/// The plans a stage falls back to when it runs out of memory (sort-merge joins, small
+/// batches; see `engine::with_spilling_fallback`) write the same bytes as the default plans.
+#[tokio::test]
+async fn spilling_plans_write_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let fast = fixture_lake(&dir.path().join("fast"));
+    let runs = run_all(&fast, &sql_dir()).await;
+
+    let spilling = fixture_lake(&dir.path().join("spilling"));
+    let (sources, graph) = (sources(), graph(&sql_dir()));
+    let ctx =
+        ordertrail::pipeline::context_for(&spilling, &sources, &graph, &config(), &small_engine())
+            .await
+            .unwrap();
+    {
+        let state = ctx.state_ref();
+        let mut state = state.write();
+        let options = state.config_mut().options_mut();
+        options.optimizer.prefer_hash_join = false;
+        options.execution.batch_size = "100".parse().unwrap();
+    }
+    for (d, _) in &runs {
+        ordertrail::pipeline::run(&ctx, &spilling, &sources, &graph, *d, &[])
+            .await
+            .unwrap();
+    }
+    // The setting took: the lifecycle stage's joins are sort-merge joins.
+    let lifecycle = graph.stages.iter().find(|s| s.name == "lifecycle").unwrap();
+    let plan = ctx
+        .sql(&lifecycle.sql)
+        .await
+        .unwrap()
+        .with_param_values(ordertrail::pipeline::stage_params(runs[0].0))
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
+    let plan = datafusion::physical_plan::displayable(plan.as_ref())
+        .indent(false)
+        .to_string();
+    assert!(plan.contains("SortMergeJoin"), "{plan}");
+    assert!(!plan.contains("HashJoinExec"), "{plan}");
+
+    for (d, stage_runs) in &runs {
+        for r in stage_runs {
+            let a = std::fs::read(stage_file(&fast, &r.stage, *d)).unwrap();
+            let b = std::fs::read(stage_file(&spilling, &r.stage, *d)).unwrap();
+            assert!(
+                a == b,
+                "{} {d}: spilling plans wrote different bytes",
+                r.stage
+            );
+        }
+    }
+}
