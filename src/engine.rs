@@ -157,16 +157,13 @@ fn set_spilling_plans(
     let options = state.config_mut().options_mut();
     let saved = (
         options.optimizer.prefer_hash_join,
-        options.execution.batch_size.clone(),
+        options.execution.batch_size,
     );
     let (prefer_hash_join, batch_size) = match restore {
         Some(saved) => saved,
         None => {
             let rows = saved.1.get().min(SPILLING_BATCH_ROWS);
-            (
-                false,
-                ConfigNonZeroUsize::try_new(rows).unwrap_or_else(|_| saved.1.clone()),
-            )
+            (false, ConfigNonZeroUsize::try_new(rows).unwrap_or(saved.1))
         }
     };
     options.optimizer.prefer_hash_join = prefer_hash_join;
