@@ -174,6 +174,27 @@ async fn report_files_follow_their_formats() {
 
     let data = files(&out, ".json.bz2");
     assert!(data.len() >= 3, "{data:?}");
+    // Files are compressed in parallel but numbered in event order: 1..n, all full but the last.
+    let by_day = data
+        .iter()
+        .fold(BTreeMap::<String, Vec<_>>::new(), |mut m, p| {
+            let name = p.file_name().unwrap().to_str().unwrap().to_string();
+            let (day, n) = name.split_once("_OrderEvents_").unwrap();
+            m.entry(day.to_string())
+                .or_default()
+                .push((n.to_string(), cat_lines(p).len()));
+            m
+        });
+    for (day, mut numbered) in by_day {
+        numbered.sort();
+        for (i, (n, records)) in numbered.iter().enumerate() {
+            assert_eq!(n, &format!("{:06}.json.bz2", i + 1), "{day}");
+            assert!(
+                i + 1 == numbered.len() || *records == 40,
+                "{day} {n}: {records}"
+            );
+        }
+    }
     let mut roe_ids = BTreeSet::new();
     for path in &data {
         let lines = cat_lines(path);

@@ -178,64 +178,68 @@ pub struct OutFile {
 
 /// Build the day's CAT files for one destination from its `cat_order_events` rows.
 ///
-/// Rows are turned into JSON lines one at a time and each file is compressed as soon as it is
-/// full, so memory holds one file's text, not every event of the day. An incomplete event is
-/// an error listing every one of them; nothing is written then.
+/// Rows are turned into JSON lines one at a time; each full file's text goes to a pool of
+/// compressing threads (one per core; bzip2 is most of the time a report takes), at most one
+/// file per thread waiting, so memory holds a few files' text, not every event of the day. An
+/// incomplete event is an error listing every one of them; nothing is written then.
 pub fn build(batches: &[RecordBatch], dest: &Destination, date: NaiveDate) -> Result<Vec<OutFile>> {
-    let submitter = dest.submitter_id.clone().unwrap_or_default();
-    let imid = dest.reporter_imid.clone().unwrap_or_default();
-    let group = dest.group.clone().unwrap_or_default();
-    let per_file = dest.records_per_file.unwrap_or(100_000).max(1) as usize;
-    let day = date.format("%Y%m%d").to_string();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, String)>(threads);
+    let rx = std::sync::Mutex::new(rx);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let rx = &rx;
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    loop {
+                        let next = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => break,
+                        };
+                        let Ok((index, text)) = next else { break };
+                        done.push((index, bzip2_bytes(text.as_bytes())));
+                    }
+                    done
+                })
+            })
+            .collect();
+        let texts = json_lines(batches, dest, |index, text| {
+            tx.send((index, text))
+                .map_err(|_| Error::input("a CAT compression thread stopped"))
+        });
+        drop(tx);
+        let mut compressed = Vec::new();
+        for worker in workers {
+            compressed.extend(
+                worker
+                    .join()
+                    .map_err(|_| Error::input("a CAT compression thread panicked"))?,
+            );
+        }
+        let counts = texts?;
+        compressed.sort_by_key(|(index, _)| *index);
+        let mut files = Vec::with_capacity(2 * counts.len());
+        for ((index, bytes), records) in compressed.into_iter().zip(counts) {
+            files.extend(file_pair(dest, date, index, bytes?, records));
+        }
+        Ok(files)
+    })
+}
 
+/// Serialise the events into files of at most `records_per_file` lines, handing each full
+/// file's text to `emit` with its index; returns the record count of each file.
+fn json_lines(
+    batches: &[RecordBatch],
+    dest: &Destination,
+    mut emit: impl FnMut(usize, String) -> Result<()>,
+) -> Result<Vec<usize>> {
+    let per_file = dest.records_per_file.unwrap_or(100_000).max(1) as usize;
     let mut problems = Vec::new();
     let mut seen = BTreeSet::new();
-    let mut files = Vec::new();
+    let mut counts = Vec::new();
     let mut text = String::new();
     let mut in_file = 0usize;
-    let flush = |text: &mut String, in_file: &mut usize, files: &mut Vec<OutFile>| {
-        if *in_file == 0 {
-            return Ok(());
-        }
-        let stem = format!(
-            "{submitter}_{imid}_{day}_{group}_OrderEvents_{:06}",
-            files.len() / 2 + 1
-        );
-        let mut encoder = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
-        encoder
-            .write_all(text.as_bytes())
-            .and_then(|_| encoder.try_finish())
-            .map_err(|e| Error::input(format!("bzip2 failed: {e}")))?;
-        let compressed = encoder
-            .finish()
-            .map_err(|e| Error::input(format!("bzip2 failed: {e}")))?;
-        let hash = hex(&Sha256::digest(&compressed));
-        let data_name = format!("{stem}.json.bz2");
-        // Field order as in the published samples.
-        let meta = format!(
-            "{{\"type\":\"META\",\"doneForDay\":false,\"fileGenerationDate\":{},\
-             \"submitter\":{},\"reporter\":{},\"fileVersion\":{},\"files\":[{{\
-             \"fileName\":{},\"recordCount\":{},\"compressedHash\":{}}}]}}",
-            json_str(&day),
-            json_str(&submitter),
-            json_str(&imid),
-            json_str(FILE_VERSION),
-            json_str(&data_name),
-            *in_file,
-            json_str(&hash)
-        );
-        files.push(OutFile {
-            name: data_name,
-            bytes: compressed,
-        });
-        files.push(OutFile {
-            name: format!("{stem}.meta.json"),
-            bytes: format!("{meta}\n").into_bytes(),
-        });
-        text.clear();
-        *in_file = 0;
-        Ok::<(), Error>(())
-    };
     for batch in batches {
         let schema = batch.schema();
         for row in 0..batch.num_rows() {
@@ -274,7 +278,9 @@ pub fn build(batches: &[RecordBatch], dest: &Destination, date: NaiveDate) -> Re
                 text.push('\n');
                 in_file += 1;
                 if in_file == per_file {
-                    flush(&mut text, &mut in_file, &mut files)?;
+                    emit(counts.len(), std::mem::take(&mut text))?;
+                    counts.push(in_file);
+                    in_file = 0;
                 }
             }
         }
@@ -291,8 +297,65 @@ pub fn build(batches: &[RecordBatch], dest: &Destination, date: NaiveDate) -> Re
              upstream mappings in the config, then run `ordertrail report` again",
         ));
     }
-    flush(&mut text, &mut in_file, &mut files)?;
-    Ok(files)
+    if in_file > 0 {
+        emit(counts.len(), text)?;
+        counts.push(in_file);
+    }
+    Ok(counts)
+}
+
+fn bzip2_bytes(text: &[u8]) -> Result<Vec<u8>> {
+    let mut encoder = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+    encoder
+        .write_all(text)
+        .and_then(|_| encoder.try_finish())
+        .map_err(|e| Error::input(format!("bzip2 failed: {e}")))?;
+    encoder
+        .finish()
+        .map_err(|e| Error::input(format!("bzip2 failed: {e}")))
+}
+
+/// The data file `index` (0-based) of the day and its meta file.
+fn file_pair(
+    dest: &Destination,
+    date: NaiveDate,
+    index: usize,
+    compressed: Vec<u8>,
+    records: usize,
+) -> [OutFile; 2] {
+    let submitter = dest.submitter_id.clone().unwrap_or_default();
+    let imid = dest.reporter_imid.clone().unwrap_or_default();
+    let group = dest.group.clone().unwrap_or_default();
+    let day = date.format("%Y%m%d").to_string();
+    let stem = format!(
+        "{submitter}_{imid}_{day}_{group}_OrderEvents_{:06}",
+        index + 1
+    );
+    let hash = hex(&Sha256::digest(&compressed));
+    let data_name = format!("{stem}.json.bz2");
+    // Field order as in the published samples.
+    let meta = format!(
+        "{{\"type\":\"META\",\"doneForDay\":false,\"fileGenerationDate\":{},\
+         \"submitter\":{},\"reporter\":{},\"fileVersion\":{},\"files\":[{{\
+         \"fileName\":{},\"recordCount\":{},\"compressedHash\":{}}}]}}",
+        json_str(&day),
+        json_str(&submitter),
+        json_str(&imid),
+        json_str(FILE_VERSION),
+        json_str(&data_name),
+        records,
+        json_str(&hash)
+    );
+    [
+        OutFile {
+            name: data_name,
+            bytes: compressed,
+        },
+        OutFile {
+            name: format!("{stem}.meta.json"),
+            bytes: format!("{meta}\n").into_bytes(),
+        },
+    ]
 }
 
 fn json_str(s: &str) -> String {
