@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use arrow::datatypes::DataType;
 use datafusion::catalog::MemorySchemaProvider;
-use datafusion::common::TableReference;
 use datafusion::common::config::ConfigNonZeroUsize;
+use datafusion::common::{Column, TableReference};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -175,7 +175,7 @@ fn set_spilling_plans(
 pub async fn register_source(ctx: &SessionContext, lake: &Lake, table: &SourceTable) -> Result<()> {
     let dir = lake.raw_table_dir(&table.db, &table.name);
     ensure_schema(ctx, &table.db)?;
-    let provider = listing_table(ctx, &dir, Some(table.schema())).await?;
+    let provider = listing_table(ctx, &dir, Some(table.schema()), None).await?;
     ctx.register_table(
         TableReference::partial(table.db.as_str(), table.name.as_str()),
         provider,
@@ -184,8 +184,15 @@ pub async fn register_source(ctx: &SessionContext, lake: &Lake, table: &SourceTa
 }
 
 /// Register (or re-register after a write) a stage's output table under its bare name.
-pub async fn register_stage(ctx: &SessionContext, dir: &Path, stage: &str) -> Result<()> {
-    let provider = listing_table(ctx, dir, None).await?;
+/// `order` is the stage's output order (its partition files are written sorted so); the
+/// engine is told, so a query needing that order merges the file instead of sorting it.
+pub async fn register_stage(
+    ctx: &SessionContext,
+    dir: &Path,
+    stage: &str,
+    order: Option<&[String]>,
+) -> Result<()> {
+    let provider = listing_table(ctx, dir, None, order).await?;
     ctx.deregister_table(stage)?;
     ctx.register_table(stage, provider)?;
     Ok(())
@@ -205,17 +212,34 @@ async fn listing_table(
     ctx: &SessionContext,
     dir: &Path,
     schema: Option<arrow::datatypes::SchemaRef>,
+    order: Option<&[String]>,
 ) -> Result<Arc<ListingTable>> {
     let dir = std::path::absolute(dir).map_err(|e| Error::io(dir, e))?;
     let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
         .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Date32)]);
-    let config = ListingTableConfig::new(url).with_listing_options(options);
-    let config = match schema {
-        Some(schema) => config.with_schema(schema),
-        None => config.infer_schema(&ctx.state()).await?,
+    let schema = match schema {
+        Some(schema) => schema,
+        None => options.infer_schema(&ctx.state(), &url).await?,
     };
+    // Declared only when every column exists (a stage edited since its files were written
+    // may order by something else; then the engine simply sorts).
+    let options = match order {
+        Some(cols)
+            if !cols.is_empty() && cols.iter().all(|c| schema.field_with_name(c).is_ok()) =>
+        {
+            options.with_file_sort_order(vec![
+                cols.iter()
+                    .map(|c| datafusion::prelude::col(Column::new_unqualified(c)).sort(true, false))
+                    .collect(),
+            ])
+        }
+        _ => options,
+    };
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
 

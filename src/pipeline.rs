@@ -92,7 +92,7 @@ pub async fn context_for(
     for stage in &graph.stages {
         let dir = lake.stage_table_dir(&graph.version, &stage.name);
         if has_files(&dir) {
-            engine::register_stage(&ctx, &dir, &stage.name).await?;
+            engine::register_stage(&ctx, &dir, &stage.name, stage.output_order.as_deref()).await?;
         }
     }
     Ok(ctx)
@@ -319,7 +319,7 @@ async fn run_stage_planned(
         Some(inc) => merge_window(ctx, lake, stage, inc, window, df, &schema, &dir).await?,
     };
     crate::intervals::crash_point(&stage.name, window, "after_commit");
-    engine::register_stage(ctx, &dir, &stage.name).await?;
+    engine::register_stage(ctx, &dir, &stage.name, stage.output_order.as_deref()).await?;
     Ok(StageRun {
         stage: stage.name.clone(),
         rows: window_rows,
@@ -356,7 +356,13 @@ async fn merge_window(
     }
     let window_rows = writer.commit()?.rows;
     let window_table = format!("__window_{}", stage.name);
-    engine::register_stage(ctx, &scratch_table, &window_table).await?;
+    engine::register_stage(
+        ctx,
+        &scratch_table,
+        &window_table,
+        stage.output_order.as_deref(),
+    )
+    .await?;
 
     let q = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
     let cols = schema

@@ -42,6 +42,10 @@ pub struct Stage {
     /// `-- join_order: as_written`: the engine keeps the join order of the SQL (the first
     /// side of each join is the one held in memory) instead of guessing from statistics.
     pub join_order_as_written: bool,
+    /// The columns of the stage's final `ORDER BY`, when it orders by plain columns
+    /// ascending: its partition files are sorted so, and the engine is told (a query that
+    /// needs that order then merges instead of sorting).
+    pub output_order: Option<Vec<String>>,
 }
 
 /// An incremental stage computes one time window at a time: its rows for the window replace
@@ -87,8 +91,15 @@ impl StageGraph {
                 "pass the versioned SQL folder with --sql, e.g. --sql sql/v1",
             ));
         }
-        let mut parsed: BTreeMap<String, (PathBuf, String, String, Vec<TableReference>)> =
-            BTreeMap::new();
+        // name -> (path, path in the version folder, SQL, tables read, output order)
+        type Parsed = (
+            PathBuf,
+            String,
+            String,
+            Vec<TableReference>,
+            Option<Vec<String>>,
+        );
+        let mut parsed: BTreeMap<String, Parsed> = BTreeMap::new();
         for path in files {
             let sql = std::fs::read_to_string(&path).at(&path)?;
             let name = path
@@ -127,11 +138,11 @@ impl StageGraph {
                     ),
                 });
             }
-            parsed.insert(name, (path, rel, sql, refs));
+            parsed.insert(name, (path, rel, sql, refs, order_by));
         }
 
         let mut stages = BTreeMap::new();
-        for (name, (path, rel_path, sql, refs)) in &parsed {
+        for (name, (path, rel_path, sql, refs, output_order)) in &parsed {
             let mut deps = BTreeSet::new();
             let mut srcs = BTreeSet::new();
             let mut config = BTreeSet::new();
@@ -198,6 +209,7 @@ impl StageGraph {
                     config: config.into_iter().collect(),
                     incremental,
                     join_order_as_written,
+                    output_order: output_order.clone(),
                 },
             );
         }
@@ -385,7 +397,7 @@ fn order_columns(q: &datafusion::sql::sqlparser::ast::Query) -> Option<Vec<Strin
     exprs
         .iter()
         .map(|e| {
-            if e.options.asc == Some(false) {
+            if e.options.asc == Some(false) || e.options.nulls_first == Some(true) {
                 return None;
             }
             match &e.expr {

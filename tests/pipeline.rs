@@ -244,3 +244,46 @@ async fn spilling_plans_write_the_same_bytes() {
         }
     }
 }
+
+/// Stage files are written in their `ORDER BY` and the engine is told: a stage that reads
+/// another in that order (`flow` reads `stg_fix_msg` by gateway, src_id) merges instead of
+/// sorting the whole day.
+#[tokio::test]
+async fn reading_a_stage_in_its_order_does_not_sort() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture_lake(dir.path());
+    let runs = run_all(&lake, &sql_dir()).await;
+    let (sources, graph) = (sources(), graph(&sql_dir()));
+    let ctx =
+        ordertrail::pipeline::context_for(&lake, &sources, &graph, &config(), &small_engine())
+            .await
+            .unwrap();
+    let date = runs[0].0;
+    let plan_of = |sql: String| {
+        let ctx = ctx.clone();
+        async move {
+            let plan = ctx
+                .sql(&sql)
+                .await
+                .unwrap()
+                .with_param_values(ordertrail::pipeline::stage_params(date))
+                .unwrap()
+                .create_physical_plan()
+                .await
+                .unwrap();
+            datafusion::physical_plan::displayable(plan.as_ref())
+                .indent(false)
+                .to_string()
+        }
+    };
+    let flow = graph.stages.iter().find(|s| s.name == "flow").unwrap();
+    assert_eq!(
+        flow.output_order.as_deref(),
+        Some(&["gateway".to_string(), "src_id".to_string()][..])
+    );
+    let plan = plan_of(flow.sql.clone()).await;
+    assert!(!plan.contains("SortExec"), "{plan}");
+    // Another order still sorts.
+    let plan = plan_of("select * from flow order by create_time".into()).await;
+    assert!(plan.contains("SortExec"), "{plan}");
+}
