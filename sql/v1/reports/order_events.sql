@@ -8,6 +8,7 @@
 -- Reads: lifecycle (this and the previous trade date, for the ids of earlier requests).
 -- Design: 002 section 7.4 (EventType: the report kinds refined into event types). The CAT and
 -- OATS stages map these events to their formats.
+-- join_order: as_written
 with history as (
     select * exclude (trade_date), trade_date as rec_date
     from lifecycle
@@ -52,6 +53,28 @@ events as (
     where r.rec_date = $trade_date and r.reportable
 ),
 
+-- Each event with its order key, its route's outcome and its replace's ack, one join at a time
+-- with the small side first (`small right join events`): a hash join holds its first side in
+-- memory, and the events are the big side.
+with_key as (
+    select e.*, k.key_time
+    from order_keys k
+    right join events e on k.cl_ord_id = e.orig_cl_ord_id
+    where e.event_kind is not null
+),
+
+with_outcome as (
+    select w.*, ro.first_response
+    from route_outcomes ro
+    right join with_key w on ro.out_cl_ord_id = w.out_cl_ord_id
+),
+
+with_ack as (
+    select w.*, ra.leaves_qty as ack_leaves_qty
+    from replace_acks ra
+    right join with_outcome w on ra.cl_ord_id = w.cl_ord_id
+),
+
 final as (
     select
         e.gateway,
@@ -74,25 +97,21 @@ final as (
         e.last_qty,
         e.last_px,
         e.cum_qty,
-        case when e.event_kind = 'MODIFY' then ra.leaves_qty else e.leaves_qty end as leaves_qty,
+        case when e.event_kind = 'MODIFY' then e.ack_leaves_qty else e.leaves_qty end as leaves_qty,
         e.account_num,
         e.account_type,
         e.trading_session,
         e.is_multi_leg,
         e.recv_time,
         e.order_recv_time,
-        k.key_time as prior_key_time,
-        coalesce(ro.first_response in ('out_new_rej_er', 'out_cxl_rej', 'out_rej'), false) as route_rejected,
+        e.key_time as prior_key_time,
+        coalesce(e.first_response in ('out_new_rej_er', 'out_cxl_rej', 'out_rej'), false) as route_rejected,
         -- Eastern Time wall clock of each time, as regulators want it
         to_local_time(arrow_cast(e.create_time, 'Timestamp(µs, "America/New_York")')) as event_et,
         to_local_time(arrow_cast(e.recv_time, 'Timestamp(µs, "America/New_York")')) as recv_et,
         to_local_time(arrow_cast(e.order_recv_time, 'Timestamp(µs, "America/New_York")')) as order_et,
-        to_local_time(arrow_cast(k.key_time, 'Timestamp(µs, "America/New_York")')) as prior_key_et
-    from events e
-    left join order_keys k on k.cl_ord_id = e.orig_cl_ord_id
-    left join route_outcomes ro on ro.out_cl_ord_id = e.out_cl_ord_id
-    left join replace_acks ra on ra.cl_ord_id = e.cl_ord_id
-    where e.event_kind is not null
+        to_local_time(arrow_cast(e.key_time, 'Timestamp(µs, "America/New_York")')) as prior_key_et
+    from with_ack e
 )
 
 select * from final
