@@ -101,7 +101,11 @@ pub fn new_context(lake: &Lake, options: &EngineOptions) -> Result<SessionContex
     // account a 1.18M-row hash join build side of lifecycle at 1.3 GB (83 MB as Utf8) and
     // stages ran out of memory under 2G; as Utf8 that stage is also faster (40 s vs 56 s at
     // 1M orders).
-    config.options_mut().execution.parquet.schema_force_view_types = false;
+    config
+        .options_mut()
+        .execution
+        .parquet
+        .schema_force_view_types = false;
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     udf::register_all(&ctx);
     Ok(ctx)
