@@ -50,6 +50,11 @@ pub struct Written {
     pub sha256: String,
 }
 
+/// Lower-case hex of `bytes` (digests in state files and report meta files).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A file that hashes what is written to it, so a partition's digest costs no second read.
 pub struct HashingFile {
     file: fs::File,
@@ -252,10 +257,7 @@ impl PartitionWriter {
             .take()
             .ok_or_else(|| Error::input("partition writer used after commit"))?;
         let HashingFile { file, hasher } = writer.into_inner()?;
-        let sha256 = sha2::Digest::finalize(hasher)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha256 = hex(&sha2::Digest::finalize(hasher));
         file.sync_all().at(&self.staging)?;
         let bytes = file.metadata().at(&self.staging)?.len();
         drop(file);

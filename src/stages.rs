@@ -418,6 +418,17 @@ pub fn sql_error(path: &Path, err: DataFusionError) -> Error {
             message: err.strip_backtrace(),
         };
     }
+    if let DataFusionError::IoError(io) = err.find_root() {
+        // Not the SQL's fault: a spill or lake file could not be read or written.
+        return Error::input_hint(
+            format!(
+                "{}: the engine failed reading or writing a file: {io}",
+                path.display()
+            ),
+            "check free space and permissions of the lake (spill files go to <lake>/.tmp/spill) \
+             and that nothing removed files while the run was going, then run again",
+        );
+    }
     let location = err
         .diagnostic()
         .and_then(|d| d.span)
@@ -468,6 +479,23 @@ fn topo_sort(mut stages: BTreeMap<String, Stage>) -> Result<Vec<Stage>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn engine_io_errors_are_not_blamed_on_the_sql() {
+        let path = Path::new("sql/v1/intermediate/flow.sql");
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "spill file gone");
+        let err = sql_error(path, DataFusionError::IoError(io));
+        assert!(!matches!(err, Error::Sql { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("flow.sql") && text.contains("spill file gone"),
+            "{text}"
+        );
+        assert!(err.hint().unwrap().contains(".tmp/spill"));
+
+        let oom = sql_error(path, DataFusionError::ResourcesExhausted("pool".into()));
+        assert!(oom.is_out_of_memory());
+    }
 
     #[test]
     fn parser_location_is_extracted() {

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use super::values::{Value, value_at};
 use crate::config::Destination;
 use crate::error::{Error, Result};
+use crate::lake::hex;
 
 /// CAT file version written into meta files.
 const FILE_VERSION: &str = "2.2.1";
@@ -360,8 +361,4 @@ fn file_pair(
 
 fn json_str(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
