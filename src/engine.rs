@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use arrow::datatypes::DataType;
 use datafusion::catalog::MemorySchemaProvider;
+use datafusion::common::TableReference;
 use datafusion::common::config::{ConfigNonZeroUsize, SpillCompression};
-use datafusion::common::{Column, TableReference};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -40,6 +40,9 @@ pub struct EngineOptions {
     pub memory_limit: usize,
     /// Parallelism; defaults to the number of cores.
     pub target_partitions: usize,
+    /// Buckets for every stage that can run in buckets (see [`bucket_count`]); `None`: chosen
+    /// per stage from its input size and `memory_limit`.
+    pub buckets: Option<usize>,
 }
 
 impl Default for EngineOptions {
@@ -49,6 +52,7 @@ impl Default for EngineOptions {
             target_partitions: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            buckets: None,
         }
     }
 }
@@ -109,9 +113,45 @@ pub fn new_context(lake: &Lake, options: &EngineOptions) -> Result<SessionContex
     // Spill files are LZ4-compressed: at 1M orders session_fill under 2G spilled 4.1 GB instead
     // of 10.7 GB, no slower (87 s vs 91 s); at 10M the uncompressed spill passed 25 GB.
     config.options_mut().execution.spill_compression = SpillCompression::Lz4Frame;
+    let config = config.with_extension(Arc::new(Bucketing {
+        forced: options.buckets,
+        memory_limit: options.memory_limit,
+    }));
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     udf::register_all(&ctx);
     Ok(ctx)
+}
+
+/// How many buckets a bucketed stage runs in (kept in the session's configuration).
+#[derive(Debug)]
+struct Bucketing {
+    forced: Option<usize>,
+    memory_limit: usize,
+}
+
+/// Input bytes (Parquet, compressed) per byte of memory limit that one bucket may read. A
+/// stage's hash joins hold up to its whole input decoded (about 5-10x the Parquet size) while
+/// sorts and aggregates spill; measured at 1M and 10M orders under 2G (see the README's
+/// performance section).
+const INPUT_BYTES_PER_LIMIT_BYTE: f64 = 0.25;
+
+/// Most buckets a stage is split into.
+const MAX_BUCKETS: usize = 256;
+
+/// The number of buckets a bucketed stage reading `input_bytes` of Parquet runs in: the
+/// `--buckets` option if given, else the smallest power of two that keeps each bucket's share
+/// of the input within [`INPUT_BYTES_PER_LIMIT_BYTE`] of the memory limit.
+pub fn bucket_count(ctx: &SessionContext, input_bytes: u64) -> usize {
+    let state = ctx.state();
+    let Some(bucketing) = state.config().get_extension::<Bucketing>() else {
+        return 1;
+    };
+    if let Some(n) = bucketing.forced {
+        return n.clamp(1, MAX_BUCKETS);
+    }
+    let per_bucket = (bucketing.memory_limit as f64 * INPUT_BYTES_PER_LIMIT_BYTE).max(1.0);
+    let needed = (input_bytes as f64 / per_bucket).ceil().max(1.0) as usize;
+    needed.next_power_of_two().min(MAX_BUCKETS)
 }
 
 /// Rows per batch in spilling plans: every sort and merge holds a few batches of full-width
@@ -187,7 +227,7 @@ fn set_spilling_plans(
 pub async fn register_source(ctx: &SessionContext, lake: &Lake, table: &SourceTable) -> Result<()> {
     let dir = lake.raw_table_dir(&table.db, &table.name);
     ensure_schema(ctx, &table.db)?;
-    let provider = listing_table(ctx, &dir, Some(table.schema()), None).await?;
+    let provider = listing_table(ctx, &[&dir], Some(table.schema())).await?;
     ctx.register_table(
         TableReference::partial(table.db.as_str(), table.name.as_str()),
         provider,
@@ -196,17 +236,19 @@ pub async fn register_source(ctx: &SessionContext, lake: &Lake, table: &SourceTa
 }
 
 /// Register (or re-register after a write) a stage's output table under its bare name.
-/// `order` is the stage's output order (its partition files are written sorted so); the
-/// engine is told, so a query needing that order merges the file instead of sorting it.
-pub async fn register_stage(
-    ctx: &SessionContext,
-    dir: &Path,
-    stage: &str,
-    order: Option<&[String]>,
-) -> Result<()> {
-    let provider = listing_table(ctx, dir, None, order).await?;
-    ctx.deregister_table(stage)?;
-    ctx.register_table(stage, provider)?;
+/// The order its files were written in is read from their metadata (Parquet
+/// `sorting_columns`, see `Lake::sorted_partition_writer`): a query that needs that order
+/// merges the files instead of sorting them.
+pub async fn register_stage(ctx: &SessionContext, dir: &Path, stage: &str) -> Result<()> {
+    register_parts(ctx, &[dir], stage).await
+}
+
+/// Register one table over several table folders with the same schema (e.g. a stage's
+/// buckets).
+pub async fn register_parts(ctx: &SessionContext, dirs: &[&Path], name: &str) -> Result<()> {
+    let provider = listing_table(ctx, dirs, None).await?;
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, provider)?;
     Ok(())
 }
 
@@ -222,12 +264,20 @@ fn ensure_schema(ctx: &SessionContext, db: &str) -> Result<()> {
 
 async fn listing_table(
     ctx: &SessionContext,
-    dir: &Path,
+    dirs: &[&Path],
     schema: Option<arrow::datatypes::SchemaRef>,
-    order: Option<&[String]>,
 ) -> Result<Arc<ListingTable>> {
-    let dir = std::path::absolute(dir).map_err(|e| Error::io(dir, e))?;
-    let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
+    let urls = dirs
+        .iter()
+        .map(|dir| {
+            let dir = std::path::absolute(dir).map_err(|e| Error::io(dir, e))?;
+            Ok(ListingTableUrl::parse(format!("{}/", dir.display()))?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let url = urls
+        .first()
+        .cloned()
+        .ok_or_else(|| Error::input("a table needs at least one folder"))?;
     // The session's Parquet options (e.g. DATAFUSION_EXECUTION_PARQUET_* variables) apply.
     let format = ParquetFormat::default().with_options(ctx.state().table_options().parquet.clone());
     let options = ListingOptions::new(Arc::new(format))
@@ -237,21 +287,7 @@ async fn listing_table(
         Some(schema) => schema,
         None => options.infer_schema(&ctx.state(), &url).await?,
     };
-    // Declared only when every column exists (a stage edited since its files were written
-    // may order by something else; then the engine simply sorts).
-    let options = match order {
-        Some(cols)
-            if !cols.is_empty() && cols.iter().all(|c| schema.field_with_name(c).is_ok()) =>
-        {
-            options.with_file_sort_order(vec![
-                cols.iter()
-                    .map(|c| datafusion::prelude::col(Column::new_unqualified(c)).sort(true, false))
-                    .collect(),
-            ])
-        }
-        _ => options,
-    };
-    let config = ListingTableConfig::new(url)
+    let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
@@ -277,6 +313,36 @@ mod tests {
         ))
     }
 
+    /// Buckets grow with the input, in powers of two, up to MAX_BUCKETS; `--buckets` wins.
+    #[test]
+    fn bucket_count_follows_input_size_and_option() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path());
+        let gib = 1usize << 30;
+        let options = EngineOptions {
+            memory_limit: gib,
+            target_partitions: 2,
+            buckets: None,
+        };
+        let ctx = new_context(&lake, &options).unwrap();
+        let per_bucket = (gib as f64 * INPUT_BYTES_PER_LIMIT_BYTE) as u64;
+        assert_eq!(bucket_count(&ctx, 0), 1);
+        assert_eq!(bucket_count(&ctx, per_bucket), 1);
+        assert_eq!(bucket_count(&ctx, per_bucket + 1), 2);
+        assert_eq!(bucket_count(&ctx, 3 * per_bucket), 4);
+        assert_eq!(bucket_count(&ctx, u64::MAX / 2), MAX_BUCKETS);
+        let forced = new_context(
+            &lake,
+            &EngineOptions {
+                buckets: Some(3),
+                ..options
+            },
+        )
+        .unwrap();
+        assert_eq!(bucket_count(&forced, 0), 3);
+        assert_eq!(bucket_count(&forced, u64::MAX / 2), 3);
+    }
+
     /// A sort far bigger than the pool spills (LZ4-compressed runs, merged at most
     /// SPILL_MERGE_FAN_IN at a time) and still returns every row in order.
     #[tokio::test]
@@ -286,6 +352,7 @@ mod tests {
         let options = EngineOptions {
             memory_limit: 64 << 20,
             target_partitions: 2,
+            buckets: None,
         };
         let ctx = new_context(&lake, &options).unwrap();
         let rows = 1_000_000u64;

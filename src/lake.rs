@@ -22,7 +22,8 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 
 use crate::error::{Error, IoContext, Result};
 
@@ -145,7 +146,33 @@ impl Lake {
         date: NaiveDate,
         schema: &SchemaRef,
     ) -> Result<PartitionWriter> {
+        self.sorted_partition_writer(table_dir, date, schema, &[])
+    }
+
+    /// A [`Lake::partition_writer`] for rows that arrive sorted by `sorted_by` (ascending,
+    /// NULLs last). The file's metadata says so (Parquet `sorting_columns`), and readers take
+    /// the order from there: a file is never assumed sorted by what its SQL says today.
+    pub fn sorted_partition_writer(
+        &self,
+        table_dir: &Path,
+        date: NaiveDate,
+        schema: &SchemaRef,
+        sorted_by: &[String],
+    ) -> Result<PartitionWriter> {
         self.ensure_writable()?;
+        let sorting = sorted_by
+            .iter()
+            .map(|c| {
+                let column_idx = schema.index_of(c).map_err(|_| {
+                    Error::input(format!("cannot sort a partition by {c}: no such column"))
+                })?;
+                Ok(SortingColumn {
+                    column_idx: column_idx as i32,
+                    descending: false,
+                    nulls_first: false,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let staging = unique_tmp_dir(&self.root.join(".tmp"))?;
         let file_path = staging.join(PART_FILE);
         let file = HashingFile {
@@ -153,7 +180,13 @@ impl Lake {
             hasher: sha2::Digest::new(),
         };
         let schema = plain_schema(schema);
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties()?))?;
+        let properties = match sorting.is_empty() {
+            true => writer_properties()?,
+            false => writer_properties_builder()?
+                .set_sorting_columns(Some(sorting))
+                .build(),
+        };
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))?;
         Ok(PartitionWriter {
             staging,
             target: Lake::partition_dir(table_dir, date),
@@ -168,10 +201,13 @@ impl Lake {
 
 /// The Parquet settings of every file ordertrail writes.
 pub fn writer_properties() -> Result<WriterProperties> {
+    Ok(writer_properties_builder()?.build())
+}
+
+fn writer_properties_builder() -> Result<WriterPropertiesBuilder> {
     Ok(WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .build())
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS)))
 }
 
 /// A whole Parquet file in memory (for report files), written as deterministically as lake

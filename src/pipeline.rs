@@ -3,7 +3,9 @@
 //!
 //! Parameters are bound by DataFusion as typed values, never pasted into the SQL text:
 //! `$trade_date` is the DATE being processed, `$window_start` and `$window_end` the TIMESTAMP
-//! bounds of the time window (the whole day unless a window run says otherwise).
+//! bounds of the time window (the whole day unless a window run says otherwise), `$bucket`
+//! and `$buckets` the part of the keys a bucketed stage computes (0 of 1 when it runs in one
+//! piece; see [`bucketed_rows`]).
 //!
 //! An incremental stage (see [`crate::stages::Incremental`]) run for a window that does not start
 //! the day merges its window's rows into the day's partition: earlier rows with the same key,
@@ -15,6 +17,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use datafusion::common::ParamValues;
 use datafusion::common::ScalarValue;
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
@@ -37,6 +40,8 @@ pub struct StageRun {
     /// SHA-256 of the partition the stage left for the day.
     pub sha256: String,
     pub elapsed: Duration,
+    /// Buckets the stage ran in (1: in one piece; see [`bucketed_rows`]).
+    pub buckets: usize,
 }
 
 /// The parameters every stage may use, for the whole trade date.
@@ -49,6 +54,12 @@ pub fn window_params(window: Window) -> ParamValues {
     params_for(window, [])
 }
 
+/// The parameters of one bucket's run of a stage: the window's, plus `$bucket` (0-based) and
+/// `$buckets` (see [`bucketed_rows`]). A stage run in one piece gets bucket 0 of 1.
+pub fn bucket_params(window: Window, bucket: usize, buckets: usize) -> ParamValues {
+    params_in_bucket(window, (bucket, buckets), [])
+}
+
 /// The stage parameters plus `extra` named values (e.g. `$destination` for report files).
 pub fn params_with<const N: usize>(
     date: NaiveDate,
@@ -58,6 +69,14 @@ pub fn params_with<const N: usize>(
 }
 
 fn params_for<const N: usize>(window: Window, extra: [(&str, ScalarValue); N]) -> ParamValues {
+    params_in_bucket(window, (0, 1), extra)
+}
+
+fn params_in_bucket<const N: usize>(
+    window: Window,
+    (bucket, buckets): (usize, usize),
+    extra: [(&str, ScalarValue); N],
+) -> ParamValues {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
     let days = (window.date() - epoch).num_days() as i32;
     let micros = |t: chrono::NaiveDateTime| {
@@ -67,6 +86,8 @@ fn params_for<const N: usize>(window: Window, extra: [(&str, ScalarValue); N]) -
         ("trade_date", ScalarValue::Date32(Some(days))),
         ("window_start", micros(window.start)),
         ("window_end", micros(window.end)),
+        ("bucket", ScalarValue::Int64(Some(bucket as i64))),
+        ("buckets", ScalarValue::Int64(Some(buckets as i64))),
     ];
     values.extend(extra);
     ParamValues::from(values)
@@ -92,7 +113,7 @@ pub async fn context_for(
     for stage in &graph.stages {
         let dir = lake.stage_table_dir(&graph.version, &stage.name);
         if has_files(&dir) {
-            engine::register_stage(&ctx, &dir, &stage.name, stage.output_order.as_deref()).await?;
+            engine::register_stage(&ctx, &dir, &stage.name).await?;
         }
     }
     Ok(ctx)
@@ -115,7 +136,7 @@ pub async fn run(
         let run = run_stage(ctx, lake, graph, stage, Window::day(date)).await?;
         tracing::info!(
             stage = %run.stage, rows = run.rows, ms = run.elapsed.as_millis() as u64,
-            "stage done"
+            buckets = run.buckets, "stage done"
         );
         runs.push(run);
     }
@@ -277,7 +298,9 @@ async fn run_stage_planned(
     let date = window.date();
     let err = |e| sql_error(&stage.path, e);
     let df = ctx.sql(&stage.sql).await.map_err(err)?;
-    let df = df.with_param_values(window_params(window)).map_err(err)?;
+    let df = df
+        .with_param_values(bucket_params(window, 0, 1))
+        .map_err(err)?;
     if !is_ordered(df.logical_plan()) {
         return Err(Error::Sql {
             file: stage.path.clone(),
@@ -304,10 +327,22 @@ async fn run_stage_planned(
         }
         _ => None,
     };
+    let buckets = match stage.bucketed {
+        true => engine::bucket_count(ctx, input_bytes(lake, graph, stage, date)),
+        false => 1,
+    };
+    // Kept until the rows are written: the buckets' files are read by the stream.
+    let (rows, _buckets_dir) = match buckets {
+        1 => (df.execute_stream().await.map_err(err)?, None),
+        n => {
+            let (rows, dir) = bucketed_rows(ctx, lake, stage, window, n, &schema).await?;
+            (rows, Some(dir))
+        }
+    };
     let (written, window_rows) = match merge {
         None => {
-            let mut writer = lake.partition_writer(&dir, date, &schema)?;
-            let mut stream = df.execute_stream().await.map_err(err)?;
+            let mut writer = lake.sorted_partition_writer(&dir, date, &schema, sorted_by(stage))?;
+            let mut stream = rows;
             while let Some(batch) = stream.next().await {
                 writer.write(&batch.map_err(err)?)?;
             }
@@ -316,16 +351,17 @@ async fn run_stage_planned(
             let rows = written.rows;
             (written, rows)
         }
-        Some(inc) => merge_window(ctx, lake, stage, inc, window, df, &schema, &dir).await?,
+        Some(inc) => merge_window(ctx, lake, stage, inc, window, rows, &schema, &dir).await?,
     };
     crate::intervals::crash_point(&stage.name, window, "after_commit");
-    engine::register_stage(ctx, &dir, &stage.name, stage.output_order.as_deref()).await?;
+    engine::register_stage(ctx, &dir, &stage.name).await?;
     Ok(StageRun {
         stage: stage.name.clone(),
         rows: window_rows,
         bytes: written.bytes,
         sha256: written.sha256,
         elapsed: started.elapsed(),
+        buckets,
     })
 }
 
@@ -339,7 +375,7 @@ async fn merge_window(
     stage: &Stage,
     inc: &crate::stages::Incremental,
     window: Window,
-    df: datafusion::dataframe::DataFrame,
+    rows: SendableRecordBatchStream,
     schema: &arrow::datatypes::SchemaRef,
     dir: &std::path::Path,
 ) -> Result<(crate::lake::Written, u64)> {
@@ -349,28 +385,17 @@ async fn merge_window(
     // Removed however the merge ends (a failed merge must not leave the window's rows behind).
     let _scratch = RemoveOnDrop(scratch.clone());
     let scratch_table = scratch.join(&stage.name);
-    let mut writer = lake.partition_writer(&scratch_table, date, schema)?;
-    let mut stream = df.execute_stream().await.map_err(err)?;
+    let mut writer =
+        lake.sorted_partition_writer(&scratch_table, date, schema, sorted_by(stage))?;
+    let mut stream = rows;
     while let Some(batch) = stream.next().await {
         writer.write(&batch.map_err(err)?)?;
     }
     let window_rows = writer.commit()?.rows;
     let window_table = format!("__window_{}", stage.name);
-    engine::register_stage(
-        ctx,
-        &scratch_table,
-        &window_table,
-        stage.output_order.as_deref(),
-    )
-    .await?;
+    engine::register_stage(ctx, &scratch_table, &window_table).await?;
 
-    let q = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
-    let cols = schema
-        .fields()
-        .iter()
-        .map(|f| q(f.name()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = column_list(schema);
     let same_key = inc
         .unique_key
         .iter()
@@ -415,7 +440,7 @@ async fn merge_window(
             ),
         )
     });
-    let mut writer = lake.partition_writer(dir, date, schema)?;
+    let mut writer = lake.sorted_partition_writer(dir, date, schema, sorted_by(stage))?;
     let mut stream = result?;
     while let Some(batch) = stream.next().await {
         writer.write(&batch.map_err(err)?)?;
@@ -424,6 +449,145 @@ async fn merge_window(
     let written = writer.commit()?;
     ctx.deregister_table(&window_table)?;
     Ok((written, window_rows))
+}
+
+/// The order a stage's rows come out in, recorded in its files (none when its `order by` is
+/// not plain columns).
+fn sorted_by(stage: &Stage) -> &[String] {
+    stage.output_order.as_deref().unwrap_or(&[])
+}
+
+/// `"a", "b", ...`: the schema's columns, quoted.
+fn column_list(schema: &arrow::datatypes::SchemaRef) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| q(f.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A quoted SQL identifier.
+fn q(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Bytes of Parquet a stage reads for `date`: the partitions of `date` and the day before of
+/// every stage and raw source it reads (what stages read at most; see their `Reads:`).
+fn input_bytes(lake: &Lake, graph: &StageGraph, stage: &Stage, date: NaiveDate) -> u64 {
+    let tables = stage
+        .deps
+        .iter()
+        .map(|d| lake.stage_table_dir(&graph.version, d))
+        .chain(stage.sources.iter().filter_map(|s| {
+            let (db, table) = s.split_once('.')?;
+            Some(lake.raw_table_dir(db, table))
+        }));
+    let days = [date.pred_opt(), Some(date)];
+    tables
+        .flat_map(|t| {
+            days.iter()
+                .flatten()
+                .map(move |d| Lake::partition_dir(&t, *d))
+        })
+        .map(|dir| dir_bytes(&dir))
+        .sum()
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Bucketed stages. A stage whose SQL uses `$bucket` and `$buckets` (see the `bucket` UDF) is
+/// run once per bucket, each run restricted to the keys `bucket(key, $buckets) = $bucket`, so
+/// that its hash joins hold a bucket's share of the input instead of the whole day. Each
+/// bucket's rows are written aside, sorted by the stage's `ORDER BY`, then merged in that
+/// order: the partition is byte-identical to a single run's, however many buckets.
+///
+/// Returns the merged rows and the folder holding the buckets (removed when dropped).
+async fn bucketed_rows(
+    ctx: &SessionContext,
+    lake: &Lake,
+    stage: &Stage,
+    window: Window,
+    buckets: usize,
+    schema: &arrow::datatypes::SchemaRef,
+) -> Result<(SendableRecordBatchStream, RemoveOnDrop)> {
+    let date = window.date();
+    let err = |e| sql_error(&stage.path, e);
+    let order = stage.output_order.as_deref().ok_or_else(|| Error::Sql {
+        file: stage.path.clone(),
+        location: None,
+        message: "a bucketed stage needs an `order by` of plain columns".into(),
+    })?;
+    let scratch = crate::lake::unique_tmp_dir(&lake.root().join(".tmp"))?;
+    let scratch = RemoveOnDrop(scratch);
+    let mut dirs = Vec::with_capacity(buckets);
+    for bucket in 0..buckets {
+        let started = Instant::now();
+        let df = ctx.sql(&stage.sql).await.map_err(err)?;
+        let df = df
+            .with_param_values(bucket_params(window, bucket, buckets))
+            .map_err(err)?;
+        let dir = scratch.0.join(format!("bucket-{bucket:04}"));
+        let mut writer = lake.sorted_partition_writer(&dir, date, schema, sorted_by(stage))?;
+        let mut stream = df.execute_stream().await.map_err(err)?;
+        while let Some(batch) = stream.next().await {
+            writer.write(&batch.map_err(err)?)?;
+        }
+        let written = writer.commit()?;
+        tracing::debug!(
+            stage = %stage.name, bucket, buckets, rows = written.rows,
+            ms = started.elapsed().as_millis() as u64, "bucket done"
+        );
+        dirs.push(dir);
+    }
+    let table = format!("__buckets_{}", stage.name);
+    let parts: Vec<&std::path::Path> = dirs.iter().map(|d| d.as_path()).collect();
+    engine::register_parts(ctx, &parts, &table).await?;
+    let sql = format!(
+        "select {cols} from {table} where trade_date = $trade_date order by {order}",
+        cols = column_list(schema),
+        table = q(&table),
+        order = order.iter().map(|c| q(c)).collect::<Vec<_>>().join(", "),
+    );
+    // One file group per bucket, so that each is read in its order and the buckets are
+    // merged rather than sorted again.
+    let saved = set_target_partitions(ctx, buckets);
+    let rows = async {
+        ctx.sql(&sql)
+            .await?
+            .with_param_values(window_params(window))?
+            .execute_stream()
+            .await
+    }
+    .await;
+    set_target_partitions(ctx, saved);
+    ctx.deregister_table(&table)?;
+    let rows = rows.map_err(|e| {
+        Error::input(format!(
+            "merging the {buckets} buckets of stage {} failed: {e}",
+            stage.name
+        ))
+    })?;
+    Ok((rows, scratch))
+}
+
+/// Set the session's parallelism; returns the value it replaced.
+fn set_target_partitions(ctx: &SessionContext, n: usize) -> usize {
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    let options = state.config_mut().options_mut();
+    std::mem::replace(&mut options.execution.target_partitions, n.max(1))
 }
 
 struct RemoveOnDrop(std::path::PathBuf);

@@ -43,9 +43,12 @@ pub struct Stage {
     /// side of each join is the one held in memory) instead of guessing from statistics.
     pub join_order_as_written: bool,
     /// The columns of the stage's final `ORDER BY`, when it orders by plain columns
-    /// ascending: its partition files are sorted so, and the engine is told (a query that
-    /// needs that order then merges instead of sorting).
+    /// ascending: its partition files are written sorted so and say so in their metadata
+    /// (a query that needs that order then merges instead of sorting).
     pub output_order: Option<Vec<String>>,
+    /// The SQL uses `$bucket` / `$buckets`: the runner may run it once per bucket of its keys,
+    /// to bound memory, and merge the buckets in `output_order` (see `pipeline`).
+    pub bucketed: bool,
 }
 
 /// An incremental stage computes one time window at a time: its rows for the window replace
@@ -197,6 +200,17 @@ impl StageGraph {
                 })
                 .transpose()?
                 .unwrap_or(false);
+            let bucketed = uses_bucket_parameters(sql);
+            if bucketed && output_order.is_none() {
+                return Err(Error::Sql {
+                    file: path.clone(),
+                    location: None,
+                    message: "a stage that uses $bucket must end in `order by` of plain \
+                              columns, ascending, that identify a row: its buckets are merged \
+                              in that order"
+                        .into(),
+                });
+            }
             stages.insert(
                 name.clone(),
                 Stage {
@@ -210,6 +224,7 @@ impl StageGraph {
                     incremental,
                     join_order_as_written,
                     output_order: output_order.clone(),
+                    bucketed,
                 },
             );
         }
@@ -271,6 +286,13 @@ impl StageGraph {
             .collect();
         set.into_iter().collect()
     }
+}
+
+/// Whether the SQL (outside `--` comments) uses the `$bucket` or `$buckets` parameter.
+fn uses_bucket_parameters(sql: &str) -> bool {
+    sql.lines()
+        .map(|l| l.split("--").next().unwrap_or(""))
+        .any(|code| code.contains("$bucket"))
 }
 
 /// The value of a `-- key: value` line of the stage's leading comment.

@@ -136,3 +136,49 @@ fn incremental_stages_declare_key_and_order_by_it() {
         "{err}"
     );
 }
+
+#[test]
+fn bucketed_stages_use_bucket_and_order_by_columns() {
+    let g = graph(&sql_dir());
+    let bucketed: Vec<_> = g
+        .stages
+        .iter()
+        .filter(|s| s.bucketed)
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(
+        bucketed,
+        [
+            "flow_complete",
+            "session_fill",
+            "business_fill",
+            "lifecycle",
+            "order_events"
+        ]
+    );
+
+    // Buckets are merged in the stage's order: it must be plain columns. A comment naming
+    // $bucket does not make a stage bucketed.
+    let dir = tempfile::tempdir().unwrap();
+    let sql = dir.path().join("v1");
+    copy_dir(&sql_dir(), &sql);
+    let file = sql.join("reports/bucket_probe.sql");
+    std::fs::write(
+        &file,
+        "-- reads $bucket in a comment only\nselect chain_id from chain_activity order by lower(chain_id)",
+    )
+    .unwrap();
+    let g = StageGraph::load(&sql, &sources()).unwrap();
+    assert!(!g.get("bucket_probe").unwrap().bucketed);
+    std::fs::write(
+        &file,
+        "select chain_id from chain_activity where bucket(chain_id, $buckets) = $bucket \
+         order by lower(chain_id)",
+    )
+    .unwrap();
+    let err = StageGraph::load(&sql, &sources()).unwrap_err().to_string();
+    assert!(
+        err.contains("bucket_probe.sql") && err.contains("uses $bucket"),
+        "{err}"
+    );
+}

@@ -245,6 +245,80 @@ async fn spilling_plans_write_the_same_bytes() {
     }
 }
 
+/// A stage whose SQL uses `$bucket` can run in buckets of its keys (to bound memory); the
+/// buckets are merged in the stage's order, so its partition is byte-identical to the one
+/// piece run's. Checked on the fixture days and on a generated day.
+#[tokio::test]
+async fn bucketed_stages_write_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = |name: &str| {
+        let lake = ordertrail::lake::Lake::new(dir.path().join(name));
+        let opts = ordertrail::synth::GenOptions {
+            orders: 1500,
+            date: date("2026-11-19"),
+            seed: 3,
+        };
+        ordertrail::synth::generate(&lake, &sources(), &opts).unwrap();
+        lake
+    };
+    let days = [
+        (
+            fixture_lake(&dir.path().join("fixtures-1")),
+            fixture_lake(&dir.path().join("fixtures-3")),
+            fixture_dates(),
+        ),
+        (
+            generated("gen-1"),
+            generated("gen-3"),
+            vec![date("2026-11-19")],
+        ),
+    ];
+    let with_buckets = |n| ordertrail::engine::EngineOptions {
+        buckets: Some(n),
+        ..small_engine()
+    };
+    for (one_piece, bucketed, dates) in &days {
+        let a = run_dates_with(one_piece, &sql_dir(), dates, &with_buckets(1)).await;
+        let b = run_dates_with(bucketed, &sql_dir(), dates, &with_buckets(3)).await;
+        let mut split = std::collections::BTreeSet::new();
+        for ((d, runs_a), (_, runs_b)) in a.iter().zip(&b) {
+            for (ra, rb) in runs_a.iter().zip(runs_b) {
+                assert_eq!(ra.buckets, 1, "{}", ra.stage);
+                if rb.buckets == 3 {
+                    split.insert(rb.stage.clone());
+                }
+                let x = std::fs::read(stage_file(one_piece, &ra.stage, *d)).unwrap();
+                let y = std::fs::read(stage_file(bucketed, &rb.stage, *d)).unwrap();
+                assert!(
+                    x == y,
+                    "{} {d}: 3 buckets wrote different bytes than one piece",
+                    ra.stage
+                );
+            }
+        }
+        let split: Vec<_> = split.into_iter().collect();
+        assert_eq!(
+            split,
+            [
+                "business_fill",
+                "flow_complete",
+                "lifecycle",
+                "order_events",
+                "session_fill"
+            ],
+            "stages run in buckets"
+        );
+        // Nothing is left of the buckets.
+        let left: Vec<_> = std::fs::read_dir(bucketed.root().join(".tmp"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|n| n != "spill")
+            .collect();
+        assert!(left.is_empty(), "left in the lake's .tmp: {left:?}");
+    }
+}
+
 /// Stage files are written in their `ORDER BY` and the engine is told: a stage that reads
 /// another in that order (`flow` reads `stg_fix_msg` by gateway, src_id) merges instead of
 /// sorting the whole day.
@@ -285,5 +359,56 @@ async fn reading_a_stage_in_its_order_does_not_sort() {
     assert!(!plan.contains("SortExec"), "{plan}");
     // Another order still sorts.
     let plan = plan_of("select * from flow order by create_time".into()).await;
+    assert!(plan.contains("SortExec"), "{plan}");
+
+    // The order comes from the files, not from today's SQL: after kline_bars' ORDER BY is
+    // edited (and the stage not rerun), its files are still read in their written order.
+    let summary = graph.get("kline_bars").unwrap();
+    let written = summary.output_order.clone().unwrap();
+    let sql = dir.path().join("v1");
+    copy_dir(&sql_dir(), &sql);
+    let file = sql.join("reports/kline_bars.sql");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let order_by = format!("order by {}", written.join(", "));
+    assert!(text.contains(&order_by), "{order_by}");
+    let edited: Vec<String> = written.iter().rev().cloned().collect();
+    std::fs::write(
+        &file,
+        text.replace(&order_by, &format!("order by {}", edited.join(", "))),
+    )
+    .unwrap();
+    let graph = ordertrail::stages::StageGraph::load(&sql, &sources).unwrap();
+    assert_eq!(
+        graph.get("kline_bars").unwrap().output_order,
+        Some(edited.clone())
+    );
+    let ctx =
+        ordertrail::pipeline::context_for(&lake, &sources, &graph, &config(), &small_engine())
+            .await
+            .unwrap();
+    let plan_in = |order: Vec<String>| {
+        let ctx = ctx.clone();
+        async move {
+            let sql = format!(
+                "select * from kline_bars where trade_date = $trade_date order by {}",
+                order.join(", ")
+            );
+            let plan = ctx
+                .sql(&sql)
+                .await
+                .unwrap()
+                .with_param_values(ordertrail::pipeline::stage_params(date))
+                .unwrap()
+                .create_physical_plan()
+                .await
+                .unwrap();
+            datafusion::physical_plan::displayable(plan.as_ref())
+                .indent(false)
+                .to_string()
+        }
+    };
+    let plan = plan_in(written).await;
+    assert!(!plan.contains("SortExec"), "{plan}");
+    let plan = plan_in(edited).await;
     assert!(plan.contains("SortExec"), "{plan}");
 }

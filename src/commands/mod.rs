@@ -108,5 +108,6 @@ pub fn engine_options(args: &EngineArgs) -> EngineOptions {
     if let Some(limit) = args.memory_limit {
         options.memory_limit = limit;
     }
+    options.buckets = args.buckets.map(usize::from);
     options
 }

@@ -357,6 +357,7 @@ impl Runner<'_> {
                     bytes: 0,
                     sha256: record.output_digest.clone(),
                     elapsed: Duration::ZERO,
+                    buckets: 0,
                 },
             }));
         }
@@ -370,6 +371,10 @@ impl Runner<'_> {
                 record.output_digest = run.sha256.clone();
                 record.rows = run.rows;
                 record.elapsed_ms = run.elapsed.as_millis() as u64;
+                tracing::info!(
+                    stage = %stage.name, window = %window.label(), rows = run.rows,
+                    ms = record.elapsed_ms, buckets = run.buckets, "window done"
+                );
                 today.put(&stage.name, record.clone());
                 self.dir.save(today)?;
                 self.log(stage, &record)?;

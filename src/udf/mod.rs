@@ -1,6 +1,7 @@
 //! Scalar functions that SQL cannot express cleanly. Each is one file; business rules stay in
 //! the SQL that calls them.
 
+mod bucket;
 pub mod fix;
 mod strings;
 
@@ -9,6 +10,7 @@ use datafusion::prelude::SessionContext;
 
 /// Register every ordertrail UDF with `ctx`.
 pub fn register_all(ctx: &SessionContext) {
+    ctx.register_udf(ScalarUDF::from(bucket::Bucket::new()));
     ctx.register_udf(ScalarUDF::from(fix::FixTag::new()));
     ctx.register_udf(ScalarUDF::from(fix::FixTags::new()));
     ctx.register_udf(ScalarUDF::from(fix::FixError::new()));

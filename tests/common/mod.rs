@@ -54,6 +54,7 @@ pub fn small_engine() -> EngineOptions {
     EngineOptions {
         memory_limit: 512 << 20,
         target_partitions: 2,
+        buckets: None,
     }
 }
 
@@ -80,9 +81,19 @@ pub async fn run_dates(
     sql: &Path,
     dates: &[NaiveDate],
 ) -> Vec<(NaiveDate, Vec<StageRun>)> {
+    run_dates_with(lake, sql, dates, &small_engine()).await
+}
+
+/// Run every stage for each of `dates`, in order, with these engine options.
+pub async fn run_dates_with(
+    lake: &Lake,
+    sql: &Path,
+    dates: &[NaiveDate],
+    options: &EngineOptions,
+) -> Vec<(NaiveDate, Vec<StageRun>)> {
     let sources = sources();
     let graph = graph(sql);
-    let ctx = pipeline::context_for(lake, &sources, &graph, &config(), &small_engine())
+    let ctx = pipeline::context_for(lake, &sources, &graph, &config(), options)
         .await
         .expect("context");
     let mut out = Vec::new();

@@ -11,10 +11,15 @@
 -- unique_key: gateway, src_id
 -- event_time: create_time
 -- join_order: as_written
+--
+-- Buckets: by chain_id; a bucket reads its chains' records, and the routes of their orders
+-- and upstream ClOrdIDs only ($buckets is picked by the runner from the input size and the
+-- memory limit).
 with -- The chains with input in this window (all of the day's, for a whole-day run).
 active_chains as (
     select chain_id from chain_activity
     where trade_date = $trade_date and last_activity >= $window_start
+      and bucket(chain_id, $buckets) = $bucket
 ),
 
 records as (
@@ -31,6 +36,14 @@ routes as (
       and create_time < $window_end
 ),
 
+-- The routes of this bucket's upstream ClOrdIDs (a record's route is found by its
+-- out_cl_ord_id, whichever chain the route's order is in).
+bucket_routes as (
+    select rt.*
+    from (select distinct out_cl_ord_id from records where out_cl_ord_id is not null) k
+    join routes rt on rt.out_cl_ord_id = k.out_cl_ord_id
+),
+
 order_routes as (
     select
         order_id,
@@ -38,6 +51,8 @@ order_routes as (
         sum(case when parent_route_id is not null then 1 else 0 end) as reroute_count,
         max(leg_seq) as route_leg_count
     from routes
+    -- a record with an order_id has chain_id = order_id
+    where bucket(order_id, $buckets) = $bucket
     group by order_id
 ),
 
@@ -56,7 +71,7 @@ with_route as (
         rt.route_id,
         rt.parent_route_id,
         rt.leg_seq
-    from routes rt
+    from bucket_routes rt
     right join sessions s on rt.out_cl_ord_id = s.out_cl_ord_id
 ),
 

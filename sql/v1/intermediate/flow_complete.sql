@@ -10,6 +10,10 @@
 -- event_time: create_time
 -- join_order: as_written
 --
+-- Buckets: by the ClOrdID a message carries or answers (own_cl_ord_id), the key of every id
+-- map lookup; a bucket reads the id map rows of its ClOrdIDs only. The runner picks $buckets
+-- from the input size and the memory limit (1 = the whole day in one piece).
+--
 -- req_key names the client request a message belongs to: 'req:<client ClOrdID>' for requests
 -- and everything answering them (upstream traffic via the id map), 'msg:<gateway>:<src_id>'
 -- for a message that carries no usable ClOrdID. chain_id groups the messages of one order:
@@ -17,6 +21,13 @@
 with flow_today as (
     select * exclude (trade_date) from flow
     where trade_date = $trade_date and create_time < $window_end
+),
+
+-- This bucket's messages, and the session rejects whose own_cl_ord_id is the rejected
+-- message's (cl_ord_id NULL; decided after the reject is completed).
+bucket_flow as (
+    select * from flow_today
+    where bucket(cl_ord_id, $buckets) = $bucket or cl_ord_id is null
 ),
 
 id_map as (
@@ -27,22 +38,25 @@ id_map as (
 
 -- ClOrdIDs the OMS mapped during this window.
 new_ids as (
-    select in_cl_ord_id as cl_ord_id from id_map where create_time >= $window_start
+    select in_cl_ord_id as cl_ord_id from id_map
+    where create_time >= $window_start and bucket(in_cl_ord_id, $buckets) = $bucket
     union
     select out_cl_ord_id from id_map
     where create_time >= $window_start and out_cl_ord_id is not null
+      and bucket(out_cl_ord_id, $buckets) = $bucket
 ),
 
 client_ids as (
     select in_cl_ord_id, min(order_id) as order_id
     from id_map
+    where bucket(in_cl_ord_id, $buckets) = $bucket
     group by in_cl_ord_id
 ),
 
 upstream_ids as (
     select out_cl_ord_id, min(order_id) as order_id, min(in_cl_ord_id) as in_cl_ord_id
     from id_map
-    where out_cl_ord_id is not null
+    where out_cl_ord_id is not null and bucket(out_cl_ord_id, $buckets) = $bucket
     group by out_cl_ord_id
 ),
 
@@ -71,8 +85,9 @@ completed as (
         -- the ClOrdID this message carries or answers, on its own gateway's side
         coalesce(f.cl_ord_id, rr.ref_cl_ord_id) as own_cl_ord_id
     from rejected_refs rr
-    right join flow_today f
+    right join bucket_flow f
       on rr.gateway = f.gateway and rr.src_id = f.src_id
+    where bucket(coalesce(f.cl_ord_id, rr.ref_cl_ord_id), $buckets) = $bucket
 ),
 
 -- This window's messages, and earlier ones whose ids were mapped in this window.

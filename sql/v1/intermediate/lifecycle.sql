@@ -23,10 +23,14 @@
 -- unique_key: gateway, src_id
 -- event_time: create_time
 -- join_order: as_written
+--
+-- Buckets: by chain_id; a bucket reads its chains' records only ($buckets is picked by the
+-- runner from the input size and the memory limit).
 with -- The chains with input in this window (all of the day's, for a whole-day run).
 active_chains as (
     select chain_id from chain_activity
     where trade_date = $trade_date and last_activity >= $window_start
+      and bucket(chain_id, $buckets) = $bucket
 ),
 
 records as (

@@ -13,12 +13,16 @@
 -- event_time: create_time
 -- join_order: as_written
 --
+-- Buckets: by chain_id; a bucket reads its chains' messages and orders only ($buckets is
+-- picked by the runner from the input size and the memory limit).
+--
 -- Chain-wide values are GROUP BY aggregates joined back (they spill to disk), and the
 -- "most recent" pointers are window frames ending at the current row: no unbounded frames.
 with -- The chains with input in this window (all of the day's, for a whole-day run).
 active_chains as (
     select chain_id from chain_activity
     where trade_date = $trade_date and last_activity >= $window_start
+      and bucket(chain_id, $buckets) = $bucket
 ),
 
 messages as (
@@ -34,6 +38,8 @@ orders as (
     from oms.orders
     where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
       and create_time < $window_end
+      -- an order's messages have chain_id = order_id
+      and bucket(order_id, $buckets) = $bucket
 ),
 
 classified as (

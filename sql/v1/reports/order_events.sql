@@ -9,18 +9,19 @@
 -- Design: 002 section 7.4 (EventType: the report kinds refined into event types). The CAT and
 -- OATS stages map these events to their formats.
 -- join_order: as_written
-with history as (
+--
+-- Buckets: by chain_id; a bucket reads its chains' records, and the requests its events name
+-- as OrigClOrdID ($buckets is picked by the runner from the input size and the memory limit).
+with lifecycle_days as (
     select * exclude (trade_date), trade_date as rec_date
     from lifecycle
     where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
 ),
 
--- When each client order id (ClOrdID) was received: its order key date.
-order_keys as (
-    select cl_ord_id, min(create_time) as key_time
-    from history
-    where base_kind in ('in_new_req', 'in_req') and cl_ord_id is not null
-    group by cl_ord_id
+-- This bucket's order chains.
+history as (
+    select * from lifecycle_days
+    where bucket(chain_id, $buckets) = $bucket
 ),
 
 -- How each upstream request was first answered.
@@ -56,6 +57,16 @@ events as (
 -- Each event with its order key, its route's outcome and its replace's ack, one join at a time
 -- with the small side first (`small right join events`): a hash join holds its first side in
 -- memory, and the events are the big side.
+-- When each client order id (ClOrdID) an event names as OrigClOrdID was received: its order
+-- key date (looked up in every chain: a replace may name a request of another chain).
+order_keys as (
+    select h.cl_ord_id, min(h.create_time) as key_time
+    from (select distinct orig_cl_ord_id from events where orig_cl_ord_id is not null) k
+    join lifecycle_days h on h.cl_ord_id = k.orig_cl_ord_id
+    where h.base_kind in ('in_new_req', 'in_req')
+    group by h.cl_ord_id
+),
+
 with_key as (
     select e.*, k.key_time
     from order_keys k
