@@ -511,7 +511,8 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
 /// run once per bucket, each run restricted to the keys `bucket(key, $buckets) = $bucket`, so
 /// that its hash joins hold a bucket's share of the input instead of the whole day. Each
 /// bucket's rows are written aside, sorted by the stage's `ORDER BY`, then merged in that
-/// order: the partition is byte-identical to a single run's, however many buckets.
+/// order: the partition holds the same rows in the same order as a single run's (and the
+/// same bytes on the test days; see the README for a page-layout difference seen at 1M).
 ///
 /// Returns the merged rows and the folder holding the buckets (removed when dropped).
 async fn bucketed_rows(

@@ -9,7 +9,8 @@
 //! The hash is FNV-1a (64-bit) of the key's UTF-8 bytes, modulo `n`; a NULL key is in bucket 0.
 //! It is fixed so that a key's bucket never depends on the machine, the run or the batch. Which
 //! bucket a key lands in does not change a stage's output: the runner merges the buckets back
-//! in the stage's order, so the partition is byte-identical however many buckets it used.
+//! in the stage's order, so the partition holds the same rows in the same order however many
+//! buckets it used.
 
 use std::sync::Arc;
 
