@@ -298,9 +298,7 @@ async fn run_stage_planned(
     let date = window.date();
     let err = |e| sql_error(&stage.path, e);
     let df = ctx.sql(&stage.sql).await.map_err(err)?;
-    let df = df
-        .with_param_values(bucket_params(window, 0, 1))
-        .map_err(err)?;
+    let df = df.with_param_values(window_params(window)).map_err(err)?;
     if !is_ordered(df.logical_plan()) {
         return Err(Error::Sql {
             file: stage.path.clone(),
@@ -342,10 +340,7 @@ async fn run_stage_planned(
     let (written, window_rows) = match merge {
         None => {
             let mut writer = lake.sorted_partition_writer(&dir, date, &schema, sorted_by(stage))?;
-            let mut stream = rows;
-            while let Some(batch) = stream.next().await {
-                writer.write(&batch.map_err(err)?)?;
-            }
+            write_all(&mut writer, rows, stage).await?;
             crate::intervals::crash_point(&stage.name, window, "before_commit");
             let written = writer.commit()?;
             let rows = written.rows;
@@ -380,17 +375,13 @@ async fn merge_window(
     dir: &std::path::Path,
 ) -> Result<(crate::lake::Written, u64)> {
     let date = window.date();
-    let err = |e| sql_error(&stage.path, e);
     let scratch = crate::lake::unique_tmp_dir(&lake.root().join(".tmp"))?;
     // Removed however the merge ends (a failed merge must not leave the window's rows behind).
     let _scratch = RemoveOnDrop(scratch.clone());
     let scratch_table = scratch.join(&stage.name);
     let mut writer =
         lake.sorted_partition_writer(&scratch_table, date, schema, sorted_by(stage))?;
-    let mut stream = rows;
-    while let Some(batch) = stream.next().await {
-        writer.write(&batch.map_err(err)?)?;
-    }
+    write_all(&mut writer, rows, stage).await?;
     let window_rows = writer.commit()?.rows;
     let window_table = format!("__window_{}", stage.name);
     engine::register_stage(ctx, &scratch_table, &window_table).await?;
@@ -441,14 +432,23 @@ async fn merge_window(
         )
     });
     let mut writer = lake.sorted_partition_writer(dir, date, schema, sorted_by(stage))?;
-    let mut stream = result?;
-    while let Some(batch) = stream.next().await {
-        writer.write(&batch.map_err(err)?)?;
-    }
+    write_all(&mut writer, result?, stage).await?;
     crate::intervals::crash_point(&stage.name, window, "before_commit");
     let written = writer.commit()?;
     ctx.deregister_table(&window_table)?;
     Ok((written, window_rows))
+}
+
+/// Write every batch of `rows` (a stage's output) to `writer`; an engine error names the stage.
+async fn write_all(
+    writer: &mut crate::lake::PartitionWriter,
+    mut rows: SendableRecordBatchStream,
+    stage: &Stage,
+) -> Result<()> {
+    while let Some(batch) = rows.next().await {
+        writer.write(&batch.map_err(|e| sql_error(&stage.path, e))?)?;
+    }
+    Ok(())
 }
 
 /// The order a stage's rows come out in, recorded in its files (none when its `order by` is
@@ -541,10 +541,8 @@ async fn bucketed_rows(
             .map_err(err)?;
         let dir = scratch.0.join(format!("bucket-{bucket:04}"));
         let mut writer = lake.sorted_partition_writer(&dir, date, schema, sorted_by(stage))?;
-        let mut stream = df.execute_stream().await.map_err(err)?;
-        while let Some(batch) = stream.next().await {
-            writer.write(&batch.map_err(err)?)?;
-        }
+        let rows = df.execute_stream().await.map_err(err)?;
+        write_all(&mut writer, rows, stage).await?;
         let written = writer.commit()?;
         tracing::debug!(
             stage = %stage.name, bucket, buckets, rows = written.rows,

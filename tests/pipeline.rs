@@ -217,18 +217,7 @@ async fn spilling_plans_write_the_same_bytes() {
     }
     // The setting took: the lifecycle stage's joins are sort-merge joins.
     let lifecycle = graph.stages.iter().find(|s| s.name == "lifecycle").unwrap();
-    let plan = ctx
-        .sql(&lifecycle.sql)
-        .await
-        .unwrap()
-        .with_param_values(ordertrail::pipeline::stage_params(runs[0].0))
-        .unwrap()
-        .create_physical_plan()
-        .await
-        .unwrap();
-    let plan = datafusion::physical_plan::displayable(plan.as_ref())
-        .indent(false)
-        .to_string();
+    let plan = plan_text(&ctx, &lifecycle.sql, runs[0].0).await;
     assert!(plan.contains("SortMergeJoin"), "{plan}");
     assert!(!plan.contains("HashJoinExec"), "{plan}");
 
@@ -319,6 +308,26 @@ async fn bucketed_stages_write_the_same_bytes() {
     }
 }
 
+/// The physical plan of `sql` for `date`, as text.
+async fn plan_text(
+    ctx: &datafusion::prelude::SessionContext,
+    sql: &str,
+    date: chrono::NaiveDate,
+) -> String {
+    let plan = ctx
+        .sql(sql)
+        .await
+        .unwrap()
+        .with_param_values(ordertrail::pipeline::stage_params(date))
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
+    datafusion::physical_plan::displayable(plan.as_ref())
+        .indent(false)
+        .to_string()
+}
+
 /// Stage files are written in their `ORDER BY` and the engine is told: a stage that reads
 /// another in that order (`flow` reads `stg_fix_msg` by gateway, src_id) merges instead of
 /// sorting the whole day.
@@ -333,32 +342,15 @@ async fn reading_a_stage_in_its_order_does_not_sort() {
             .await
             .unwrap();
     let date = runs[0].0;
-    let plan_of = |sql: String| {
-        let ctx = ctx.clone();
-        async move {
-            let plan = ctx
-                .sql(&sql)
-                .await
-                .unwrap()
-                .with_param_values(ordertrail::pipeline::stage_params(date))
-                .unwrap()
-                .create_physical_plan()
-                .await
-                .unwrap();
-            datafusion::physical_plan::displayable(plan.as_ref())
-                .indent(false)
-                .to_string()
-        }
-    };
     let flow = graph.stages.iter().find(|s| s.name == "flow").unwrap();
     assert_eq!(
         flow.output_order.as_deref(),
         Some(&["gateway".to_string(), "src_id".to_string()][..])
     );
-    let plan = plan_of(flow.sql.clone()).await;
+    let plan = plan_text(&ctx, &flow.sql, date).await;
     assert!(!plan.contains("SortExec"), "{plan}");
     // Another order still sorts.
-    let plan = plan_of("select * from flow order by create_time".into()).await;
+    let plan = plan_text(&ctx, "select * from flow order by create_time", date).await;
     assert!(plan.contains("SortExec"), "{plan}");
 
     // The order comes from the files, not from today's SQL: after kline_bars' ORDER BY is
@@ -386,29 +378,14 @@ async fn reading_a_stage_in_its_order_does_not_sort() {
         ordertrail::pipeline::context_for(&lake, &sources, &graph, &config(), &small_engine())
             .await
             .unwrap();
-    let plan_in = |order: Vec<String>| {
-        let ctx = ctx.clone();
-        async move {
-            let sql = format!(
-                "select * from kline_bars where trade_date = $trade_date order by {}",
-                order.join(", ")
-            );
-            let plan = ctx
-                .sql(&sql)
-                .await
-                .unwrap()
-                .with_param_values(ordertrail::pipeline::stage_params(date))
-                .unwrap()
-                .create_physical_plan()
-                .await
-                .unwrap();
-            datafusion::physical_plan::displayable(plan.as_ref())
-                .indent(false)
-                .to_string()
-        }
+    let in_order = |order: &[String]| {
+        format!(
+            "select * from kline_bars where trade_date = $trade_date order by {}",
+            order.join(", ")
+        )
     };
-    let plan = plan_in(written).await;
+    let plan = plan_text(&ctx, &in_order(&written), date).await;
     assert!(!plan.contains("SortExec"), "{plan}");
-    let plan = plan_in(edited).await;
+    let plan = plan_text(&ctx, &in_order(&edited), date).await;
     assert!(plan.contains("SortExec"), "{plan}");
 }
