@@ -228,7 +228,7 @@ pub fn parquet_bytes(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<
         let mut offset = 0;
         while offset < all.num_rows() {
             let n = WRITE_BATCH_ROWS.min(all.num_rows() - offset);
-            writer.write(&all.slice(offset, n))?;
+            writer.write(&without_unused_null_buffers(&all.slice(offset, n))?)?;
             offset += n;
         }
         writer.close()?;
@@ -271,7 +271,7 @@ impl PartitionWriter {
         let head = all.slice(0, n);
         let tail = all.slice(n, all.num_rows() - n);
         if let Some(writer) = self.writer.as_mut() {
-            writer.write(&head)?;
+            writer.write(&without_unused_null_buffers(&head)?)?;
         }
         self.rows += n as u64;
         self.pending_rows = tail.num_rows();
@@ -404,6 +404,35 @@ pub fn plain_schema(schema: &SchemaRef) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// The batch with the validity buffers of columns that have no nulls dropped. The Parquet
+/// writer splits a column into pages differently when it has a validity buffer (definition
+/// levels written one by one, 1024 values per mini-batch) and when it has none (one run of
+/// levels, 20k values per mini-batch), so without this the same rows could be paged, and
+/// written, differently depending on the plan that produced them (seen at 1M orders between
+/// a stage run in one piece and in buckets).
+fn without_unused_null_buffers(batch: &RecordBatch) -> Result<RecordBatch> {
+    if !batch
+        .columns()
+        .iter()
+        .any(|c| c.null_count() == 0 && c.nulls().is_some())
+    {
+        return Ok(batch.clone());
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| {
+            if c.null_count() == 0 && c.nulls().is_some() {
+                let data = c.to_data().into_builder().nulls(None).build()?;
+                Ok(arrow::array::make_array(data))
+            } else {
+                Ok(c.clone())
+            }
+        })
+        .collect::<std::result::Result<Vec<_>, arrow::error::ArrowError>>()?;
+    Ok(RecordBatch::try_new(batch.schema(), columns)?)
+}
+
 fn to_plain(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     let columns = batch
         .columns()
@@ -455,6 +484,40 @@ mod tests {
         // Nothing left behind in .tmp.
         assert_eq!(fs::read_dir(dir.path().join(".tmp")).unwrap().count(), 0);
         assert_eq!(Lake::partition_dates(&table).unwrap(), vec![date]);
+    }
+
+    /// The same rows give the same bytes whether or not the engine gave a column with no
+    /// nulls a validity buffer (the Parquet writer pages the two cases differently).
+    #[test]
+    fn validity_buffers_without_nulls_do_not_change_the_bytes() {
+        use arrow::array::{Array, StringArray};
+        use arrow::buffer::NullBuffer;
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path());
+        let table = lake.stage_table_dir("v1", "t");
+        let date: NaiveDate = "2026-11-20".parse().unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true)]));
+        // Enough distinct text for several data pages of one row group.
+        let values: Vec<String> = (0..200_000u64)
+            .map(|i| format!("{:016x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+            .collect();
+        let write = |with_buffer: bool| {
+            let array = StringArray::from(values.clone());
+            let array = match with_buffer {
+                true => {
+                    let (offsets, data, _) = array.into_parts();
+                    let nulls = NullBuffer::new_valid(values.len());
+                    StringArray::new(offsets, data, Some(nulls))
+                }
+                false => array,
+            };
+            assert_eq!(array.nulls().is_some(), with_buffer);
+            let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(array)]).unwrap();
+            let mut w = lake.partition_writer(&table, date, &schema).unwrap();
+            w.write(&batch).unwrap();
+            w.commit().unwrap().sha256
+        };
+        assert_eq!(write(true), write(false));
     }
 
     #[test]
