@@ -155,6 +155,51 @@ pub fn bucket_count(ctx: &SessionContext, input_bytes: u64) -> usize {
     needed.next_power_of_two().min(MAX_BUCKETS)
 }
 
+/// Times a bucketed stage that ran out of memory is run again in twice as many buckets before
+/// the engine falls back to sort-merge joins (see [`with_more_buckets`]).
+const BUCKET_DOUBLINGS: u32 = 2;
+
+/// Whether `--buckets` fixed the number of buckets (then it is never changed).
+pub fn buckets_forced(ctx: &SessionContext) -> bool {
+    ctx.state()
+        .config()
+        .get_extension::<Bucketing>()
+        .is_some_and(|b| b.forced.is_some())
+}
+
+/// Run `attempt` in `first` buckets and, each time it runs out of memory, again in twice as
+/// many (at most [`BUCKET_DOUBLINGS`] times, up to [`MAX_BUCKETS`]). The bucket count is
+/// chosen from the input's Parquet size, a guess at what its hash joins will hold; doubling
+/// halves each bucket's build sides and keeps the fast plan, where the sort-merge fallback
+/// is 2-3x slower. The last error is returned when doubling no longer helps.
+///
+/// `what` names the stage for the log.
+pub async fn with_more_buckets<T, F, Fut>(what: &str, first: usize, mut attempt: F) -> Result<T>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut buckets = first.max(1);
+    let mut doublings = 0;
+    loop {
+        match attempt(buckets).await {
+            Err(e)
+                if e.is_out_of_memory()
+                    && doublings < BUCKET_DOUBLINGS
+                    && buckets * 2 <= MAX_BUCKETS =>
+            {
+                tracing::warn!(
+                    "{what}: out of memory in {buckets} bucket(s); running it again in {} ({e})",
+                    buckets * 2
+                );
+                buckets *= 2;
+                doublings += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Rows per batch in spilling plans: every sort and merge holds a few batches of full-width
 /// rows, and the fair pool gives each of a plan's many sorts only its share.
 const SPILLING_BATCH_ROWS: usize = 2048;
@@ -404,6 +449,46 @@ mod tests {
         assert_eq!(result.unwrap(), 7);
         assert_eq!(seen, vec![before, (false, SPILLING_BATCH_ROWS)]);
         assert_eq!(settings(&ctx), before, "settings are restored afterwards");
+    }
+
+    /// Out of memory doubles the buckets, twice at most; other errors are returned at once.
+    #[tokio::test]
+    async fn out_of_memory_in_buckets_doubles_them() {
+        let mut tried = Vec::new();
+        let result = with_more_buckets("stage", 4, |n| {
+            tried.push(n);
+            async move { if n < 16 { Err(out_of_memory()) } else { Ok(n) } }
+        })
+        .await;
+        assert_eq!(result.unwrap(), 16);
+        assert_eq!(tried, vec![4, 8, 16]);
+
+        let mut tried = Vec::new();
+        let result: Result<usize> = with_more_buckets("stage", 1, |n| {
+            tried.push(n);
+            async { Err(out_of_memory()) }
+        })
+        .await;
+        assert!(result.unwrap_err().is_out_of_memory());
+        assert_eq!(tried, vec![1, 2, 4], "two doublings, then the error");
+
+        let mut tried = Vec::new();
+        let result: Result<usize> = with_more_buckets("stage", MAX_BUCKETS, |n| {
+            tried.push(n);
+            async { Err(out_of_memory()) }
+        })
+        .await;
+        assert!(result.is_err());
+        assert_eq!(tried, vec![MAX_BUCKETS], "never past MAX_BUCKETS");
+
+        let mut tried = Vec::new();
+        let result: Result<usize> = with_more_buckets("stage", 2, |n| {
+            tried.push(n);
+            async { Err(Error::input("bad input")) }
+        })
+        .await;
+        assert!(!result.unwrap_err().is_out_of_memory());
+        assert_eq!(tried, vec![2]);
     }
 
     #[tokio::test]

@@ -269,8 +269,18 @@ pub async fn run_stage(
 ) -> Result<StageRun> {
     let started = Instant::now();
     set_join_reordering(ctx, !stage.join_order_as_written);
-    let result = engine::with_spilling_fallback(ctx, &stage.name, || {
-        run_stage_planned(ctx, lake, graph, stage, window, started)
+    let result = engine::with_spilling_fallback(ctx, &stage.name, || async {
+        if !stage.bucketed {
+            return run_stage_planned(ctx, lake, graph, stage, window, started, 1).await;
+        }
+        let first = engine::bucket_count(ctx, input_bytes(lake, graph, stage, window.date()));
+        if engine::buckets_forced(ctx) {
+            return run_stage_planned(ctx, lake, graph, stage, window, started, first).await;
+        }
+        engine::with_more_buckets(&stage.name, first, |buckets| {
+            run_stage_planned(ctx, lake, graph, stage, window, started, buckets)
+        })
+        .await
     })
     .await;
     set_join_reordering(ctx, true);
@@ -287,6 +297,8 @@ fn set_join_reordering(ctx: &SessionContext, on: bool) {
         .join_reordering = on;
 }
 
+/// One attempt at `stage` for `window`, in `buckets` buckets (1: in one piece; always 1 for a
+/// stage that is not bucketed).
 async fn run_stage_planned(
     ctx: &SessionContext,
     lake: &Lake,
@@ -294,6 +306,7 @@ async fn run_stage_planned(
     stage: &Stage,
     window: Window,
     started: Instant,
+    buckets: usize,
 ) -> Result<StageRun> {
     let date = window.date();
     let err = |e| sql_error(&stage.path, e);
@@ -324,10 +337,6 @@ async fn run_stage_planned(
             Some(inc)
         }
         _ => None,
-    };
-    let buckets = match stage.bucketed {
-        true => engine::bucket_count(ctx, input_bytes(lake, graph, stage, date)),
-        false => 1,
     };
     // Kept until the rows are written: the buckets' files are read by the stream.
     let (rows, _buckets_dir) = match buckets {
@@ -511,8 +520,8 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
 /// run once per bucket, each run restricted to the keys `bucket(key, $buckets) = $bucket`, so
 /// that its hash joins hold a bucket's share of the input instead of the whole day. Each
 /// bucket's rows are written aside, sorted by the stage's `ORDER BY`, then merged in that
-/// order: the partition holds the same rows in the same order as a single run's (and the
-/// same bytes on the test days; see the README for a page-layout difference seen at 1M).
+/// order: the partition holds the same rows in the same order, and the same bytes, as a
+/// single run's.
 ///
 /// Returns the merged rows and the folder holding the buckets (removed when dropped).
 async fn bucketed_rows(
