@@ -159,41 +159,49 @@ pub fn bucket_count(ctx: &SessionContext, input_bytes: u64) -> usize {
 /// the engine falls back to sort-merge joins (see [`with_more_buckets`]).
 const BUCKET_DOUBLINGS: u32 = 2;
 
-/// Whether `--buckets` fixed the number of buckets (then it is never changed).
-pub fn buckets_forced(ctx: &SessionContext) -> bool {
-    ctx.state()
+/// How many times a bucketed stage may double its buckets on running out of memory: none
+/// when `--buckets` fixed the count or the session already plans sort-merge joins (the
+/// fallback), else [`BUCKET_DOUBLINGS`].
+pub fn bucket_doublings(ctx: &SessionContext) -> u32 {
+    let forced = ctx
+        .state()
         .config()
         .get_extension::<Bucketing>()
-        .is_some_and(|b| b.forced.is_some())
+        .is_some_and(|b| b.forced.is_some());
+    match forced || spilling_plans(ctx) {
+        true => 0,
+        false => BUCKET_DOUBLINGS,
+    }
 }
 
 /// Run `attempt` in `first` buckets and, each time it runs out of memory, again in twice as
-/// many (at most [`BUCKET_DOUBLINGS`] times, up to [`MAX_BUCKETS`]). The bucket count is
+/// many (at most `doublings` times, up to [`MAX_BUCKETS`]). The bucket count is
 /// chosen from the input's Parquet size, a guess at what its hash joins will hold; doubling
 /// halves each bucket's build sides and keeps the fast plan, where the sort-merge fallback
 /// is 2-3x slower. The last error is returned when doubling no longer helps.
 ///
 /// `what` names the stage for the log.
-pub async fn with_more_buckets<T, F, Fut>(what: &str, first: usize, mut attempt: F) -> Result<T>
+pub async fn with_more_buckets<T, F, Fut>(
+    what: &str,
+    first: usize,
+    doublings: u32,
+    mut attempt: F,
+) -> Result<T>
 where
     F: FnMut(usize) -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
     let mut buckets = first.max(1);
-    let mut doublings = 0;
+    let mut doubled = 0;
     loop {
         match attempt(buckets).await {
-            Err(e)
-                if e.is_out_of_memory()
-                    && doublings < BUCKET_DOUBLINGS
-                    && buckets * 2 <= MAX_BUCKETS =>
-            {
+            Err(e) if e.is_out_of_memory() && doubled < doublings && buckets * 2 <= MAX_BUCKETS => {
                 tracing::warn!(
                     "{what}: out of memory in {buckets} bucket(s); running it again in {} ({e})",
                     buckets * 2
                 );
                 buckets *= 2;
-                doublings += 1;
+                doubled += 1;
             }
             other => return other,
         }
@@ -387,6 +395,13 @@ mod tests {
         .unwrap();
         assert_eq!(bucket_count(&forced, 0), 3);
         assert_eq!(bucket_count(&forced, u64::MAX / 2), 3);
+        // Doubling on out-of-memory: not when forced, nor on the spilling fallback.
+        assert_eq!(bucket_doublings(&ctx), BUCKET_DOUBLINGS);
+        assert_eq!(bucket_doublings(&forced), 0);
+        let saved = set_spilling_plans(&ctx, None);
+        assert_eq!(bucket_doublings(&ctx), 0);
+        set_spilling_plans(&ctx, Some(saved));
+        assert_eq!(bucket_doublings(&ctx), BUCKET_DOUBLINGS);
     }
 
     /// A sort far bigger than the pool spills (LZ4-compressed runs, merged at most
@@ -455,7 +470,7 @@ mod tests {
     #[tokio::test]
     async fn out_of_memory_in_buckets_doubles_them() {
         let mut tried = Vec::new();
-        let result = with_more_buckets("stage", 4, |n| {
+        let result = with_more_buckets("stage", 4, BUCKET_DOUBLINGS, |n| {
             tried.push(n);
             async move { if n < 16 { Err(out_of_memory()) } else { Ok(n) } }
         })
@@ -464,7 +479,7 @@ mod tests {
         assert_eq!(tried, vec![4, 8, 16]);
 
         let mut tried = Vec::new();
-        let result: Result<usize> = with_more_buckets("stage", 1, |n| {
+        let result: Result<usize> = with_more_buckets("stage", 1, BUCKET_DOUBLINGS, |n| {
             tried.push(n);
             async { Err(out_of_memory()) }
         })
@@ -473,16 +488,17 @@ mod tests {
         assert_eq!(tried, vec![1, 2, 4], "two doublings, then the error");
 
         let mut tried = Vec::new();
-        let result: Result<usize> = with_more_buckets("stage", MAX_BUCKETS, |n| {
-            tried.push(n);
-            async { Err(out_of_memory()) }
-        })
-        .await;
+        let result: Result<usize> =
+            with_more_buckets("stage", MAX_BUCKETS, BUCKET_DOUBLINGS, |n| {
+                tried.push(n);
+                async { Err(out_of_memory()) }
+            })
+            .await;
         assert!(result.is_err());
         assert_eq!(tried, vec![MAX_BUCKETS], "never past MAX_BUCKETS");
 
         let mut tried = Vec::new();
-        let result: Result<usize> = with_more_buckets("stage", 2, |n| {
+        let result: Result<usize> = with_more_buckets("stage", 2, BUCKET_DOUBLINGS, |n| {
             tried.push(n);
             async { Err(Error::input("bad input")) }
         })

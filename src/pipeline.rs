@@ -270,14 +270,14 @@ pub async fn run_stage(
     let started = Instant::now();
     set_join_reordering(ctx, !stage.join_order_as_written);
     let result = engine::with_spilling_fallback(ctx, &stage.name, || async {
-        if !stage.bucketed {
-            return run_stage_planned(ctx, lake, graph, stage, window, started, 1).await;
-        }
-        let first = engine::bucket_count(ctx, input_bytes(lake, graph, stage, window.date()));
-        if engine::buckets_forced(ctx) {
-            return run_stage_planned(ctx, lake, graph, stage, window, started, first).await;
-        }
-        engine::with_more_buckets(&stage.name, first, |buckets| {
+        let (first, doublings) = match stage.bucketed {
+            true => (
+                engine::bucket_count(ctx, input_bytes(lake, graph, stage, window.date())),
+                engine::bucket_doublings(ctx),
+            ),
+            false => (1, 0),
+        };
+        engine::with_more_buckets(&stage.name, first, doublings, |buckets| {
             run_stage_planned(ctx, lake, graph, stage, window, started, buckets)
         })
         .await
