@@ -252,28 +252,37 @@ fn spilling_plans(ctx: &SessionContext) -> bool {
         .prefer_hash_join
 }
 
+/// The settings [`set_spilling_plans`] changes: prefer_hash_join, batch_size,
+/// repartition_joins.
+type PlanSettings = (bool, ConfigNonZeroUsize, bool);
+
 /// Switch the session to spilling plans (`None`), or back to saved settings; returns the
-/// settings it replaced.
-fn set_spilling_plans(
-    ctx: &SessionContext,
-    restore: Option<(bool, ConfigNonZeroUsize)>,
-) -> (bool, ConfigNonZeroUsize) {
+/// settings it replaced. Sort-merge joins need `repartition_joins` (without it the engine
+/// plans collect-left hash joins whatever `prefer_hash_join` says), which stages whose joins
+/// are as written turn off.
+fn set_spilling_plans(ctx: &SessionContext, restore: Option<PlanSettings>) -> PlanSettings {
     let state = ctx.state_ref();
     let mut state = state.write();
     let options = state.config_mut().options_mut();
     let saved = (
         options.optimizer.prefer_hash_join,
         options.execution.batch_size,
+        options.optimizer.repartition_joins,
     );
-    let (prefer_hash_join, batch_size) = match restore {
+    let (prefer_hash_join, batch_size, repartition_joins) = match restore {
         Some(saved) => saved,
         None => {
             let rows = saved.1.get().min(SPILLING_BATCH_ROWS);
-            (false, ConfigNonZeroUsize::try_new(rows).unwrap_or(saved.1))
+            (
+                false,
+                ConfigNonZeroUsize::try_new(rows).unwrap_or(saved.1),
+                true,
+            )
         }
     };
     options.optimizer.prefer_hash_join = prefer_hash_join;
     options.execution.batch_size = batch_size;
+    options.optimizer.repartition_joins = repartition_joins;
     saved
 }
 

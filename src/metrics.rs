@@ -54,6 +54,7 @@ impl Metrics {
                 "rows": s.rows,
                 "bytes": s.bytes,
                 "elapsed_ms": ms(s.elapsed),
+                "buckets": s.buckets,
             })).collect::<Vec<_>>(),
             "checks": self.checks,
             "report_files_ms": self.report_files.map(ms),

@@ -328,6 +328,56 @@ async fn plan_text(
         .to_string()
 }
 
+/// A stage whose joins are as written (`-- join_order: as_written`) collects each join's first
+/// side and probes it with its records in their order: no hash repartition of the records, and
+/// `session_fill`, which reads `flow_complete` in its output order, merges at the end instead
+/// of sorting its records.
+#[tokio::test]
+async fn joins_as_written_probe_the_records_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture_lake(dir.path());
+    let runs = run_all(&lake, &sql_dir()).await;
+    let (sources, graph) = (sources(), graph(&sql_dir()));
+    let ctx =
+        ordertrail::pipeline::context_for(&lake, &sources, &graph, &config(), &small_engine())
+            .await
+            .unwrap();
+    let stage = graph.get("session_fill").unwrap();
+    assert!(stage.join_order_as_written);
+    // As if every input were big (the fixture day's are tiny; the engine's own choice would
+    // collect them anyway).
+    {
+        let state = ctx.state_ref();
+        let mut state = state.write();
+        let optimizer = &mut state.config_mut().options_mut().optimizer;
+        optimizer.hash_join_single_partition_threshold = 0;
+        optimizer.hash_join_single_partition_threshold_rows = 0;
+    }
+    let top_two = |plan: &str| {
+        plan.lines()
+            .take(2)
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+
+    ordertrail::pipeline::set_joins_as_written(&ctx, true);
+    let plan = plan_text(&ctx, &stage.sql, runs[0].0).await;
+    assert!(plan.contains("HashJoinExec: mode=CollectLeft"), "{plan}");
+    assert!(!plan.contains("mode=Partitioned"), "{plan}");
+    let top = top_two(&plan);
+    assert!(
+        top.starts_with("SortPreservingMergeExec") && !top.contains("SortExec"),
+        "{plan}"
+    );
+
+    // The engine's own choice hash-repartitions the records and sorts them at the end.
+    ordertrail::pipeline::set_joins_as_written(&ctx, false);
+    let plan = plan_text(&ctx, &stage.sql, runs[0].0).await;
+    assert!(plan.contains("mode=Partitioned"), "{plan}");
+    assert!(top_two(&plan).contains("SortExec"), "{plan}");
+}
+
 /// Stage files are written in their `ORDER BY` and the engine is told: a stage that reads
 /// another in that order (`flow` reads `stg_fix_msg` by gateway, src_id) merges instead of
 /// sorting the whole day.
