@@ -74,7 +74,16 @@ pub fn default_memory_limit() -> usize {
 /// A fresh context for one run over `lake`.
 pub fn new_context(lake: &Lake, options: &EngineOptions) -> Result<SessionContext> {
     lake.ensure_writable()?;
-    let spill = lake.root().join(".tmp").join("spill");
+    // Scratch of killed runs (bucket rows, spill files, writes aside) is never read again.
+    for dir in crate::lake::remove_stale_scratch(lake.root()) {
+        tracing::info!("removed scratch of a run that is gone: {}", dir.display());
+    }
+    // Spill files go to a folder of this process, so that a later run can tell they are stale.
+    let spill = lake
+        .root()
+        .join(".tmp")
+        .join("spill")
+        .join(crate::lake::scratch_prefix(std::process::id()));
     std::fs::create_dir_all(&spill).map_err(|e| Error::io(&spill, e))?;
     // Partitions are replaced in place between stages of one run, so nothing about the files
     // may be cached: DataFusion's default list-files cache never expires.

@@ -373,7 +373,9 @@ fn exchange(a: &Path, b: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A new, empty directory under `base` for writing aside.
+/// A new, empty directory under `base` for writing aside, named for this process
+/// (`w-<pid>-<host>-<nanos>-<n>`) so that [`remove_stale_scratch`] can tell when its writer
+/// is gone.
 pub fn unique_tmp_dir(base: &Path) -> Result<PathBuf> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -381,9 +383,86 @@ pub fn unique_tmp_dir(base: &Path) -> Result<PathBuf> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let dir = base.join(format!("w-{}-{nanos}-{n}", std::process::id()));
+    let dir = base.join(format!(
+        "{}-{nanos}-{n}",
+        scratch_prefix(std::process::id())
+    ));
     fs::create_dir_all(&dir).at(&dir)?;
     Ok(dir)
+}
+
+/// A scratch folder that is removed, with what is left in it, when this is dropped (however
+/// the work that used it ends).
+pub struct RemoveOnDrop(pub PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `w-<pid>-<host>`: how this host's process `pid` names its scratch folders under `.tmp/`
+/// (the host as a hash, so that a lake shared between machines keeps other hosts' folders).
+pub fn scratch_prefix(pid: u32) -> String {
+    let host = hostname();
+    let hash = host.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("w-{pid}-{:08x}", hash as u32)
+}
+
+/// This machine's name (`/etc/hostname`), or `localhost`.
+pub fn hostname() -> String {
+    fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Whether process `pid` of this host is running (or may be: only "no such process" says no).
+pub fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return true;
+    };
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// Remove the scratch folders that this host's processes left under `<lake>/.tmp/` and
+/// `<lake>/.tmp/spill/` when they were killed (a write aside, a bucket's rows, spill files):
+/// those of processes no longer running. Finished partitions are never under `.tmp/`, so
+/// nothing a reader could see is touched. Returns the folders removed.
+pub fn remove_stale_scratch(lake_root: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let tmp = lake_root.join(".tmp");
+    for dir in [tmp.clone(), tmp.join("spill")] {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("w-"))
+                .and_then(|n| n.split('-').next())
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let ours = name.to_str().is_some_and(|n| {
+                n == scratch_prefix(pid) || n.starts_with(&format!("{}-", scratch_prefix(pid)))
+            });
+            if ours && pid != std::process::id() && !process_alive(pid) {
+                let path = entry.path();
+                if fs::remove_dir_all(&path).is_ok() {
+                    removed.push(path);
+                }
+            }
+        }
+    }
+    removed
 }
 
 /// The schema as stored: view types become their plain equivalents so that every Parquet
@@ -557,5 +636,34 @@ mod tests {
         }
         assert_eq!(before, fs::read(&file).unwrap());
         assert_eq!(fs::read_dir(dir.path().join(".tmp")).unwrap().count(), 0);
+    }
+
+    /// Scratch of a killed process of this host goes; a live process's, another host's and
+    /// anything not named like scratch stay.
+    #[test]
+    fn scratch_of_dead_processes_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join(".tmp");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let live = std::process::id();
+        let dead_scratch = tmp.join(format!("{}-1-0", scratch_prefix(dead)));
+        let dead_spill = tmp.join("spill").join(scratch_prefix(dead));
+        let live_scratch = unique_tmp_dir(&tmp).unwrap();
+        let other_host = tmp.join(format!("w-{dead}-00000000-1-0"));
+        let not_scratch = tmp.join("spill").join("datafusion-abc");
+        for d in [&dead_scratch, &dead_spill, &other_host, &not_scratch] {
+            fs::create_dir_all(d.join("inner")).unwrap();
+        }
+        assert!(live_scratch.starts_with(&tmp) && live_scratch.exists());
+        assert!(process_alive(live));
+        let mut removed = remove_stale_scratch(dir.path());
+        removed.sort();
+        let mut expected = vec![dead_scratch.clone(), dead_spill.clone()];
+        expected.sort();
+        assert_eq!(removed, expected);
+        assert!(!dead_scratch.exists() && !dead_spill.exists());
+        assert!(live_scratch.exists() && other_host.exists() && not_scratch.exists());
     }
 }

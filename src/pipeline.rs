@@ -26,7 +26,7 @@ use crate::config::Config;
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::intervals::Window;
-use crate::lake::{Lake, PARTITION_COLUMN};
+use crate::lake::{Lake, PARTITION_COLUMN, RemoveOnDrop};
 use crate::sources::Sources;
 use crate::stages::{Stage, StageGraph, sql_error};
 
@@ -605,14 +605,6 @@ fn set_target_partitions(ctx: &SessionContext, n: usize) -> usize {
     let mut state = state.write();
     let options = state.config_mut().options_mut();
     std::mem::replace(&mut options.execution.target_partitions, n.max(1))
-}
-
-struct RemoveOnDrop(std::path::PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Whether the plan ends in a sort, so that its output order is defined.

@@ -36,7 +36,7 @@ pub struct Owner {
 impl Owner {
     /// This process, distinguished from earlier processes with the same pid by a start time.
     pub fn current() -> Owner {
-        let host = hostname();
+        let host = crate::lake::hostname();
         let pid = std::process::id();
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -53,21 +53,11 @@ impl Owner {
     }
 
     fn is_alive(&self) -> bool {
-        if self.host != hostname() {
+        if self.host != crate::lake::hostname() {
             return true; // cannot tell from here; the heartbeat decides
         }
-        // SAFETY: kill with signal 0 only checks that the process exists.
-        let r = unsafe { libc::kill(self.pid as libc::pid_t, 0) };
-        r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+        crate::lake::process_alive(self.pid)
     }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 /// What happened when a run tried to claim a date.
