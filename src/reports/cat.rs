@@ -5,16 +5,19 @@
 //! every event has the fields CAT requires for its type, and serialises. Nothing is written
 //! when an event is incomplete: the error lists the events and their order ids.
 
-use std::collections::BTreeSet;
 use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use arrow::array::RecordBatch;
 use chrono::NaiveDate;
+use datafusion::execution::SendableRecordBatchStream;
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
-use super::values::{Value, value_at};
+use super::values::{Value, value_at, write_members};
 use crate::config::Destination;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::lake::hex;
 
 /// CAT file version written into meta files.
@@ -118,33 +121,28 @@ fn required(event_type: &str) -> Option<&'static [&'static str]> {
 }
 
 /// One event: its fields in column order.
-struct Event {
-    fields: Vec<(String, Value)>,
+struct Event<'a> {
+    fields: Vec<(&'a str, Value)>,
 }
 
-impl Event {
+impl Event<'_> {
     fn get(&self, name: &str) -> Option<&Value> {
         self.fields
             .iter()
-            .find(|(n, _)| n == name)
+            .find(|(n, _)| *n == name)
             .map(|(_, v)| v)
-            .filter(|v| v.to_json().is_some())
+            .filter(|v| v.is_present())
     }
 
     fn text(&self, name: &str) -> String {
         self.get(name).map(|v| v.to_text()).unwrap_or_default()
     }
 
-    fn to_line(&self) -> String {
-        let parts: Vec<String> = self
-            .fields
-            .iter()
-            .filter_map(|(k, v)| {
-                v.to_json()
-                    .map(|j| format!("{}:{j}", serde_json::Value::String(k.clone())))
-            })
-            .collect();
-        format!("{{{}}}", parts.join(","))
+    /// The event as one JSON object (NULL fields left out), appended to `out`.
+    fn write_line(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        write_members(self.fields.iter().map(|(k, v)| (*k, v)), out);
+        out.push(b'}');
     }
 }
 
@@ -177,71 +175,123 @@ pub struct OutFile {
     pub bytes: Vec<u8>,
 }
 
-/// Build the day's CAT files for one destination from its `cat_order_events` rows.
+/// Problem lines an error lists before it only counts the rest.
+const MAX_PROBLEMS_LISTED: usize = 100;
+
+/// Write the day's CAT files for one destination into `dir` from its `cat_order_events` rows;
+/// returns each file's name and size, in name order.
 ///
-/// Rows are turned into JSON lines one at a time; each full file's text goes to a pool of
-/// compressing threads (one per core; bzip2 is most of the time a report takes), at most one
-/// file per thread waiting, so memory holds a few files' text, not every event of the day. An
-/// incomplete event is an error listing every one of them; nothing is written then.
-pub fn build(batches: &[RecordBatch], dest: &Destination, date: NaiveDate) -> Result<Vec<OutFile>> {
+/// Rows are turned into JSON lines as they stream in; each full file's text goes to a pool of
+/// compressing threads (one per core; bzip2 is most of the time a report takes) that write the
+/// data file and its meta file, at most one file per thread waiting. Memory holds a few files'
+/// text, however many events the day has. An incomplete event is an error listing the events
+/// (the first [`MAX_PROBLEMS_LISTED`], then a count); the caller discards `dir` then.
+/// Uniqueness of firmROEID is checked by the caller, in SQL, before.
+pub async fn write(
+    mut rows: SendableRecordBatchStream,
+    dest: &Destination,
+    date: NaiveDate,
+    dir: &Path,
+) -> Result<Vec<(String, usize)>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, String)>(threads);
-    let rx = std::sync::Mutex::new(rx);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                let rx = &rx;
-                scope.spawn(move || {
-                    let mut done = Vec::new();
-                    loop {
-                        let next = match rx.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(_) => break,
-                        };
-                        let Ok((index, text)) = next else { break };
-                        done.push((index, bzip2_bytes(text.as_bytes())));
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>, usize)>(threads);
+    let rx = Arc::new(Mutex::new(rx));
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let rx = Arc::clone(&rx);
+            let (dest, dir) = (dest.clone(), dir.to_path_buf());
+            std::thread::spawn(move || -> Result<Vec<(String, usize)>> {
+                let mut done = Vec::new();
+                loop {
+                    let next = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => break,
+                    };
+                    let Ok((index, text, records)) = next else {
+                        break;
+                    };
+                    let compressed = bzip2_bytes(&text)?;
+                    drop(text);
+                    for file in file_pair(&dest, date, index, compressed, records) {
+                        let path = dir.join(&file.name);
+                        write_synced(&path, &file.bytes)?;
+                        done.push((file.name, file.bytes.len()));
                     }
-                    done
-                })
+                }
+                Ok(done)
             })
-            .collect();
-        let texts = json_lines(batches, dest, |index, text| {
-            tx.send((index, text))
-                .map_err(|_| Error::input("a CAT compression thread stopped"))
-        });
-        drop(tx);
-        let mut compressed = Vec::new();
-        for worker in workers {
-            compressed.extend(
-                worker
-                    .join()
-                    .map_err(|_| Error::input("a CAT compression thread panicked"))?,
-            );
+        })
+        .collect();
+    drop(rx);
+    let mut lines = Lines::new(dest);
+    let mut emit = |index: usize, text: Vec<u8>, records: usize| {
+        tx.send((index, text, records))
+            .map_err(|_| Error::input("a CAT compression thread stopped"))
+    };
+    let serialised = async {
+        while let Some(batch) = rows.next().await {
+            lines.push_batch(&batch?, &mut emit)?;
         }
-        let counts = texts?;
-        compressed.sort_by_key(|(index, _)| *index);
-        let mut files = Vec::with_capacity(2 * counts.len());
-        for ((index, bytes), records) in compressed.into_iter().zip(counts) {
-            files.extend(file_pair(dest, date, index, bytes?, records));
+        lines.finish(&mut emit)
+    }
+    .await;
+    drop(tx);
+    let mut files = Vec::new();
+    let mut failed = None;
+    for worker in workers {
+        match worker.join() {
+            Ok(Ok(done)) => files.extend(done),
+            Ok(Err(e)) => failed = failed.or(Some(e)),
+            Err(_) => failed = failed.or(Some(Error::input("a CAT compression thread panicked"))),
         }
-        Ok(files)
-    })
+    }
+    // A thread's error (a full disk, say) is why the serialiser could not hand it a file.
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    serialised?;
+    files.sort();
+    Ok(files)
 }
 
-/// Serialise the events into files of at most `records_per_file` lines, handing each full
-/// file's text to `emit` with its index; returns the record count of each file.
-fn json_lines(
-    batches: &[RecordBatch],
-    dest: &Destination,
-    mut emit: impl FnMut(usize, String) -> Result<()>,
-) -> Result<Vec<usize>> {
-    let per_file = dest.records_per_file.unwrap_or(100_000).max(1) as usize;
-    let mut problems = Vec::new();
-    let mut seen = BTreeSet::new();
-    let mut counts = Vec::new();
-    let mut text = String::new();
-    let mut in_file = 0usize;
-    for batch in batches {
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = std::fs::File::create(path).at(path)?;
+    file.write_all(bytes).at(path)?;
+    file.sync_all().at(path)
+}
+
+/// The JSON lines of one destination's events, cut into files of at most `records_per_file`.
+struct Lines<'a> {
+    dest: &'a Destination,
+    per_file: usize,
+    /// Events lacking a required field: the first ones listed, and how many in all.
+    problems: Vec<String>,
+    problem_count: usize,
+    files: usize,
+    text: Vec<u8>,
+    in_file: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn new(dest: &'a Destination) -> Self {
+        Lines {
+            dest,
+            per_file: dest.records_per_file.unwrap_or(100_000).max(1) as usize,
+            problems: Vec::new(),
+            problem_count: 0,
+            files: 0,
+            text: Vec::new(),
+            in_file: 0,
+        }
+    }
+
+    /// Serialise a batch of events; each file that fills up goes to `emit` with its index and
+    /// record count.
+    fn push_batch(
+        &mut self,
+        batch: &RecordBatch,
+        emit: &mut impl FnMut(usize, Vec<u8>, usize) -> Result<()>,
+    ) -> Result<()> {
         let schema = batch.schema();
         for row in 0..batch.num_rows() {
             let mut fields = Vec::new();
@@ -249,60 +299,73 @@ fn json_lines(
                 if f.name().starts_with('_') {
                     continue;
                 }
-                fields.push((f.name().clone(), value_at(batch.column(i), row, f.name())?));
+                fields.push((f.name().as_str(), value_at(batch.column(i), row, f.name())?));
             }
             let e = Event { fields };
             let missing = missing_fields(&e);
             if !missing.is_empty() {
-                let id = e
-                    .get("orderID")
-                    .or_else(|| e.get("fulfillmentID"))
-                    .map(|v| v.to_text())
-                    .unwrap_or_else(|| "?".into());
-                problems.push(format!(
-                    "{} {} (order {id}): missing {}",
-                    e.text("type"),
-                    e.text("firmROEID"),
-                    missing.join(", ")
-                ));
+                self.problem_count += 1;
+                if self.problems.len() < MAX_PROBLEMS_LISTED {
+                    let id = e
+                        .get("orderID")
+                        .or_else(|| e.get("fulfillmentID"))
+                        .map(|v| v.to_text())
+                        .unwrap_or_else(|| "?".into());
+                    self.problems.push(format!(
+                        "{} {} (order {id}): missing {}",
+                        e.text("type"),
+                        e.text("firmROEID"),
+                        missing.join(", ")
+                    ));
+                }
                 continue;
             }
-            let key = (e.text("firmROEID"), e.text("type"));
-            if !seen.insert(key.clone()) {
-                return Err(Error::input(format!(
-                    "destination {}: firmROEID {} is not unique for the event date",
-                    dest.name, key.0
-                )));
-            }
-            if problems.is_empty() {
-                text.push_str(&e.to_line());
-                text.push('\n');
-                in_file += 1;
-                if in_file == per_file {
-                    emit(counts.len(), std::mem::take(&mut text))?;
-                    counts.push(in_file);
-                    in_file = 0;
+            if self.problem_count == 0 {
+                e.write_line(&mut self.text);
+                self.text.push(b'\n');
+                self.in_file += 1;
+                if self.in_file == self.per_file {
+                    self.emit_file(emit)?;
                 }
             }
         }
+        Ok(())
     }
-    if !problems.is_empty() {
-        return Err(Error::input_hint(
-            format!(
-                "destination {}: {} CAT events lack required fields:\n  {}",
-                dest.name,
-                problems.len(),
-                problems.join("\n  ")
-            ),
-            "fix the mapping in sql/v1/reports/cat_order_events.sql or the destination's \
-             upstream mappings in the config, then run `ordertrail report` again",
-        ));
+
+    fn emit_file(
+        &mut self,
+        emit: &mut impl FnMut(usize, Vec<u8>, usize) -> Result<()>,
+    ) -> Result<()> {
+        emit(self.files, std::mem::take(&mut self.text), self.in_file)?;
+        self.files += 1;
+        self.in_file = 0;
+        Ok(())
     }
-    if in_file > 0 {
-        emit(counts.len(), text)?;
-        counts.push(in_file);
+
+    /// The last file, or the error listing the incomplete events.
+    fn finish(&mut self, emit: &mut impl FnMut(usize, Vec<u8>, usize) -> Result<()>) -> Result<()> {
+        if self.problem_count > 0 {
+            let more = self.problem_count - self.problems.len();
+            let tail = match more {
+                0 => String::new(),
+                n => format!("\n  ... and {n} more"),
+            };
+            return Err(Error::input_hint(
+                format!(
+                    "destination {}: {} CAT events lack required fields:\n  {}{tail}",
+                    self.dest.name,
+                    self.problem_count,
+                    self.problems.join("\n  ")
+                ),
+                "fix the mapping in sql/v1/reports/cat_order_events.sql or the destination's \
+                 upstream mappings in the config, then run `ordertrail report` again",
+            ));
+        }
+        if self.in_file > 0 {
+            self.emit_file(emit)?;
+        }
+        Ok(())
     }
-    Ok(counts)
 }
 
 fn bzip2_bytes(text: &[u8]) -> Result<Vec<u8>> {

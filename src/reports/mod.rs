@@ -2,10 +2,10 @@
 //! `sql/v1/reports/`; this module reads those rows per destination and serialises them in the
 //! destination's format. It holds no field mapping.
 //!
-//! Output: `<out>/<YYYY-MM-DD>/<destination>/<files>`. All files of a run are built in memory
-//! first (so an invalid event stops the run before anything is written), then each
-//! destination's directory is written aside and swapped into place atomically. The same lake
-//! and config give byte-identical files.
+//! Output: `<out>/<YYYY-MM-DD>/<destination>/<files>`. Every destination's files are written
+//! aside first, streaming the rows (so memory holds a few files, not the day), and swapped into
+//! place only when all are complete: an invalid event stops the run before anything is
+//! visible. The same lake and config give byte-identical files.
 
 pub mod cat;
 pub mod oats;
@@ -20,7 +20,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::config::{Config, Destination, ReportKind};
 use crate::error::{Error, IoContext, Result};
-use crate::lake::{swap_into_place, unique_tmp_dir};
+use crate::lake::{RemoveOnDrop, swap_into_place, unique_tmp_dir};
 use crate::pipeline::params_with;
 use cat::OutFile;
 
@@ -45,16 +45,16 @@ pub struct Written {
 }
 
 /// Build and write every configured destination's files for `date` under `out`.
+///
+/// Each destination's files are written aside as its rows stream in (memory holds a few files,
+/// not the day); only when every destination's files are complete are they swapped into
+/// place, so an invalid event leaves all destinations' files as they were.
 pub async fn write_all(
     ctx: &SessionContext,
     config: &Config,
     date: NaiveDate,
     out: &Path,
 ) -> Result<Vec<Written>> {
-    let mut built = Vec::new();
-    for dest in &config.destinations {
-        built.push((dest, build(ctx, dest, date).await?));
-    }
     let tmp_base = out.join(".tmp");
     std::fs::create_dir_all(&tmp_base).map_err(|e| {
         Error::input_hint(
@@ -62,65 +62,113 @@ pub async fn write_all(
             "pass a writable directory with --out",
         )
     })?;
-    let mut written = Vec::new();
-    for (dest, files) in built {
-        let staging = unique_tmp_dir(&tmp_base)?;
-        for f in &files {
-            let path = staging.join(&f.name);
-            std::fs::write(&path, &f.bytes).at(&path)?;
-            std::fs::File::open(&path)
-                .and_then(|file| file.sync_all())
-                .at(&path)?;
+    let written = async {
+        let mut staged = Vec::new();
+        for dest in &config.destinations {
+            let staging = RemoveOnDrop(unique_tmp_dir(&tmp_base)?);
+            let files = build(ctx, dest, date, &staging.0).await?;
+            staged.push((dest, staging, files));
         }
-        let dir = out.join(date.to_string()).join(&dest.name);
-        swap_into_place(&staging, &dir)?;
-        written.push(Written {
-            destination: dest.name.clone(),
-            kind: dest.report,
-            dir,
-            files: files
-                .iter()
-                .map(|f| (f.name.clone(), f.bytes.len()))
-                .collect(),
-        });
+        let mut written = Vec::new();
+        for (dest, staging, files) in staged {
+            let dir = out.join(date.to_string()).join(&dest.name);
+            swap_into_place(&staging.0, &dir)?;
+            written.push(Written {
+                destination: dest.name.clone(),
+                kind: dest.report,
+                dir,
+                files,
+            });
+        }
+        Ok(written)
     }
+    .await;
+    // Empty unless another run is writing beside this one.
     let _ = std::fs::remove_dir(&tmp_base);
-    Ok(written)
+    written
 }
 
-async fn build(ctx: &SessionContext, dest: &Destination, date: NaiveDate) -> Result<Vec<OutFile>> {
+/// Write one destination's files into `dir`: its stage's rows for the day, streamed.
+async fn build(
+    ctx: &SessionContext,
+    dest: &Destination,
+    date: NaiveDate,
+    dir: &Path,
+) -> Result<Vec<(String, usize)>> {
     let stage = stage_for(dest.report);
     let has_destination = matches!(dest.report, ReportKind::Cat | ReportKind::Oats);
-    let sql = if has_destination {
-        format!(
-            "select * exclude (trade_date) from {stage} \
-             where trade_date = $trade_date and _destination = $destination"
-        )
-    } else {
-        format!("select * exclude (trade_date) from {stage} where trade_date = $trade_date")
+    let filter = match has_destination {
+        true => "trade_date = $trade_date and _destination = $destination",
+        false => "trade_date = $trade_date",
     };
-    let params = params_with(
-        date,
-        [("destination", ScalarValue::Utf8(Some(dest.name.clone())))],
-    );
-    let df = ctx
-        .sql(&sql)
-        .await
-        .map_err(|e| {
-            Error::input_hint(
-                format!("report {} ({stage}): {e}", dest.name),
-                format!(
-                    "run the pipeline for {date} first: ordertrail run --lake ... --date {date}"
-                ),
-            )
-        })?
-        .with_param_values(params)?;
-    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await?;
+    let params = || {
+        params_with(
+            date,
+            [("destination", ScalarValue::Utf8(Some(dest.name.clone())))],
+        )
+    };
+    let query = |sql: String| async move {
+        ctx.sql(&sql)
+            .await
+            .map_err(|e| {
+                Error::input_hint(
+                    format!("report {} ({stage}): {e}", dest.name),
+                    format!(
+                        "run the pipeline for {date} first: ordertrail run --lake ... --date {date}"
+                    ),
+                )
+            })?
+            .with_param_values(params())
+            .map_err(Error::from)
+    };
+    if dest.report == ReportKind::Cat {
+        // firmROEID must be unique per event date: checked by the engine, which spills,
+        // rather than by a set of every id in memory.
+        let dup = query(format!(
+            "select \"firmROEID\" from {stage} where {filter} \
+             group by \"firmROEID\", type having count(*) > 1 order by 1 limit 1"
+        ))
+        .await?
+        .collect()
+        .await?;
+        if let Some(batch) = dup.iter().find(|b| b.num_rows() > 0) {
+            let id = values::value_at(batch.column(0), 0, "firmROEID")?.to_text();
+            return Err(Error::input(format!(
+                "destination {}: firmROEID {id} is not unique for the event date",
+                dest.name
+            )));
+        }
+    }
+    let df = query(format!(
+        "select * exclude (trade_date) from {stage} where {filter}"
+    ))
+    .await?;
+    let write_files = |files: Vec<OutFile>| -> Result<Vec<(String, usize)>> {
+        files
+            .into_iter()
+            .map(|f| {
+                let path = dir.join(&f.name);
+                std::fs::write(&path, &f.bytes).at(&path)?;
+                std::fs::File::open(&path)
+                    .and_then(|file| file.sync_all())
+                    .at(&path)?;
+                Ok((f.name, f.bytes.len()))
+            })
+            .collect()
+    };
     match dest.report {
-        ReportKind::Cat => cat::build(&batches, dest, date),
-        ReportKind::Oats => oats::build(&batches, dest, date),
-        ReportKind::Summary => tables::summary(&schema, &batches, dest, date),
-        ReportKind::Kline => tables::kline(&schema, &batches, date),
+        ReportKind::Cat => cat::write(df.execute_stream().await?, dest, date, dir).await,
+        ReportKind::Oats => oats::write(df.execute_stream().await?, dest, date, dir).await,
+        // One row per symbol (and account) or bar: small enough to hold.
+        ReportKind::Summary => {
+            let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+            let batches = df.collect().await?;
+            write_files(tables::summary(&schema, &batches, dest, date)?)
+        }
+        ReportKind::Kline => {
+            let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+            let batches = df.collect().await?;
+            write_files(tables::kline(&schema, &batches, date)?)
+        }
     }
 }

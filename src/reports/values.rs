@@ -99,28 +99,40 @@ pub fn decimal_text(raw: i128, scale: i8) -> String {
 }
 
 impl Value {
+    /// Whether the value is written at all: not NULL, and not an object with no non-NULL field.
+    pub fn is_present(&self) -> bool {
+        match self {
+            Value::Null => false,
+            Value::Object(fields) => fields.iter().any(|(_, v)| v.is_present()),
+            _ => true,
+        }
+    }
+
     /// As a JSON value; `None` for NULL and for objects with no non-NULL field.
     pub fn to_json(&self) -> Option<String> {
+        let mut out = Vec::new();
+        self.write_json(&mut out)
+            .then(|| String::from_utf8(out).expect("JSON is UTF-8"))
+    }
+
+    /// Append the JSON form to `out`; returns false (and appends nothing) when the value is not
+    /// [`present`](Self::is_present).
+    pub fn write_json(&self, out: &mut Vec<u8>) -> bool {
         match self {
-            Value::Null => None,
-            Value::Bool(b) => Some(b.to_string()),
-            Value::Number(n) => Some(n.clone()),
-            Value::Text(t) => Some(serde_json::Value::String(t.clone()).to_string()),
+            Value::Null => return false,
+            Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Value::Number(n) => out.extend_from_slice(n.as_bytes()),
+            Value::Text(t) => json_string(t, out),
             Value::Object(fields) => {
-                let parts: Vec<String> = fields
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        v.to_json()
-                            .map(|j| format!("{}:{j}", serde_json::Value::String(k.clone())))
-                    })
-                    .collect();
-                if parts.is_empty() {
-                    None
-                } else {
-                    Some(format!("{{{}}}", parts.join(",")))
+                if !self.is_present() {
+                    return false;
                 }
+                out.push(b'{');
+                write_members(fields.iter().map(|(k, v)| (k.as_str(), v)), out);
+                out.push(b'}');
             }
         }
+        true
     }
 
     /// As a plain text field (empty for NULL).
@@ -132,6 +144,29 @@ impl Value {
             Value::Object(_) => self.to_json().unwrap_or_default(),
         }
     }
+}
+
+/// `"name":value` pairs, comma-separated, of the present values.
+pub fn write_members<'a>(members: impl Iterator<Item = (&'a str, &'a Value)>, out: &mut Vec<u8>) {
+    let mut first = true;
+    for (name, value) in members {
+        if !value.is_present() {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        json_string(name, out);
+        out.push(b':');
+        value.write_json(out);
+    }
+}
+
+/// A JSON string literal, escaped as serde_json escapes it.
+fn json_string(s: &str, out: &mut Vec<u8>) {
+    // Writing to a Vec cannot fail, and a &str always serialises.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 #[cfg(test)]
