@@ -44,6 +44,13 @@ pub enum Error {
         message: String,
         hint: Option<String>,
     },
+    /// SIGTERM stopped a stage between two of its buckets; nothing of it was written.
+    #[error("stage {stage}: stopped by SIGTERM after {done} of its {buckets} buckets")]
+    Interrupted {
+        stage: String,
+        done: usize,
+        buckets: usize,
+    },
     /// An error from the query engine that is not tied to a stage file.
     #[error(transparent)]
     Engine(#[from] DataFusionError),
@@ -101,6 +108,9 @@ impl Error {
                 "raise --memory-limit (default: half the RAM), or look for an operator that \
                  cannot spill with `ordertrail query --lake ... \"explain analyze ...\"`"
                     .into(),
+            ),
+            Error::Interrupted { .. } => Some(
+                "its partitions are as they were before; rerun to process the window again".into(),
             ),
             Error::Sql { .. } => {
                 Some("fix the SQL at that position, then run `ordertrail run` again".into())

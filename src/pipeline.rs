@@ -552,6 +552,14 @@ async fn bucketed_rows(
     let scratch = RemoveOnDrop(scratch);
     let mut dirs = Vec::with_capacity(buckets);
     for bucket in 0..buckets {
+        // A long stage stops between buckets on SIGTERM: nothing of it is written yet.
+        if bucket > 0 && crate::intervals::SHUTDOWN.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(Error::Interrupted {
+                stage: stage.name.clone(),
+                done: bucket,
+                buckets,
+            });
+        }
         let started = Instant::now();
         let df = ctx.sql(&stage.sql).await.map_err(err)?;
         let df = df

@@ -42,7 +42,13 @@ async fn run_with(args: &RunArgs, metrics: &mut Metrics) -> Result<i32> {
 
     let req = range_request(args)?;
     install_sigterm_handler();
-    let outcome = intervals::run_range(&ctx, &lake, &project.intervals()?, &req).await?;
+    let outcome = match intervals::run_range(&ctx, &lake, &project.intervals()?, &req).await {
+        Err(e @ crate::error::Error::Interrupted { .. }) => {
+            eprintln!("ordertrail: {e}; rerun to continue");
+            return Ok(EXIT_OK);
+        }
+        other => other?,
+    };
     if let Some(holder) = &outcome.held_by {
         eprintln!(
             "ordertrail: trade date {} is being processed by {} (pid {} on {}); nothing done",
