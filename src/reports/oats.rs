@@ -35,9 +35,9 @@ pub async fn write(
     let path = dir.join(&name);
     let file = std::fs::File::create(&path).at(&path)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    write!(
+    writeln!(
         out,
-        "#HD#,{VERSION},{day},{},{},{},{password},{}\n",
+        "#HD#,{VERSION},{day},{},{},{},{password},{}",
         field(&dest.fore_id),
         field(&dest.oso_id),
         field(&dest.user),
