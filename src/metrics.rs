@@ -55,6 +55,7 @@ impl Metrics {
                 "bytes": s.bytes,
                 "elapsed_ms": ms(s.elapsed),
                 "buckets": s.buckets,
+                "splits": s.splits,
             })).collect::<Vec<_>>(),
             "checks": self.checks,
             "report_files_ms": self.report_files.map(ms),

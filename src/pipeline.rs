@@ -12,6 +12,7 @@
 //! and rows at or after the window's start, are replaced. The merged partition is written aside
 //! and swapped in like any other, and is byte-identical to what one whole-day run writes.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
@@ -42,6 +43,8 @@ pub struct StageRun {
     pub elapsed: Duration,
     /// Buckets the stage ran in (1: in one piece; see [`bucketed_rows`]).
     pub buckets: usize,
+    /// Input tables split by bucket so that each bucket read its share only (0 in one piece).
+    pub splits: u64,
 }
 
 /// The parameters every stage may use, for the whole trade date.
@@ -347,13 +350,9 @@ async fn run_stage_planned(
         }
         _ => None,
     };
-    // Kept until the rows are written: the buckets' files are read by the stream.
-    let (rows, _buckets_dir) = match buckets {
-        1 => (df.execute_stream().await.map_err(err)?, None),
-        n => {
-            let (rows, dir) = bucketed_rows(ctx, lake, stage, window, n, &schema).await?;
-            (rows, Some(dir))
-        }
+    let (rows, splits) = match buckets {
+        1 => (df.execute_stream().await.map_err(err)?, 0),
+        n => bucketed_rows(ctx, stage, window, n).await?,
     };
     let (written, window_rows) = match merge {
         None => {
@@ -375,6 +374,7 @@ async fn run_stage_planned(
         sha256: written.sha256,
         elapsed: started.elapsed(),
         buckets,
+        splits,
     })
 }
 
@@ -527,30 +527,30 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
 
 /// Bucketed stages. A stage whose SQL uses `$bucket` and `$buckets` (see the `bucket` UDF) is
 /// run once per bucket, each run restricted to the keys `bucket(key, $buckets) = $bucket`, so
-/// that its hash joins hold a bucket's share of the input instead of the whole day. Each
-/// bucket's rows are written aside, sorted by the stage's `ORDER BY`, then merged in that
-/// order: the partition holds the same rows in the same order, and the same bytes, as a
-/// single run's.
+/// that its hash joins hold a bucket's share of the input instead of the whole day. The
+/// inputs filtered by bucket are split once and each bucket reads its share only (see
+/// `engine::SplitScope`). Each bucket's rows, sorted by the stage's `ORDER BY`, are written
+/// aside to a spill file (LZ4 Arrow IPC: cheaper to write and read back than Parquet), then
+/// the buckets are merged in that order: the partition holds the same rows in the same order,
+/// and the same bytes, as a single run's.
 ///
-/// Returns the merged rows and the folder holding the buckets (removed when dropped).
+/// Returns the merged rows (which keep the buckets' files until dropped) and how many
+/// splits were made.
 async fn bucketed_rows(
     ctx: &SessionContext,
-    lake: &Lake,
     stage: &Stage,
     window: Window,
     buckets: usize,
-    schema: &arrow::datatypes::SchemaRef,
-) -> Result<(SendableRecordBatchStream, RemoveOnDrop)> {
-    let date = window.date();
+) -> Result<(SendableRecordBatchStream, u64)> {
+    use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, SpillMetrics};
+    use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
+    use datafusion::physical_plan::spill::SpillManager;
+    use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
+
     let err = |e| sql_error(&stage.path, e);
-    let order = stage.output_order.as_deref().ok_or_else(|| Error::Sql {
-        file: stage.path.clone(),
-        location: None,
-        message: "a bucketed stage needs an `order by` of plain columns".into(),
-    })?;
-    let scratch = crate::lake::unique_tmp_dir(&lake.root().join(".tmp"))?;
-    let scratch = RemoveOnDrop(scratch);
-    let mut dirs = Vec::with_capacity(buckets);
+    let splits = engine::SplitScope::begin(ctx);
+    let mut files = Vec::with_capacity(buckets);
+    let mut merge: Option<(arrow::datatypes::SchemaRef, _, SpillManager)> = None;
     for bucket in 0..buckets {
         // A long stage stops between buckets on SIGTERM: nothing of it is written yet.
         if bucket > 0 && crate::intervals::SHUTDOWN.load(std::sync::atomic::Ordering::Relaxed) {
@@ -565,54 +565,72 @@ async fn bucketed_rows(
         let df = df
             .with_param_values(bucket_params(window, bucket, buckets))
             .map_err(err)?;
-        let dir = scratch.0.join(format!("bucket-{bucket:04}"));
-        let mut writer = lake.sorted_partition_writer(&dir, date, schema, sorted_by(stage))?;
-        let rows = df.execute_stream().await.map_err(err)?;
-        write_all(&mut writer, rows, stage).await?;
-        let written = writer.commit()?;
+        let plan = df.create_physical_plan().await.map_err(err)?;
+        let (schema, _, spill) = match &merge {
+            Some(m) => m,
+            None => {
+                let ordering = plan
+                    .properties()
+                    .output_ordering()
+                    .cloned()
+                    .ok_or_else(|| Error::Sql {
+                        file: stage.path.clone(),
+                        location: None,
+                        message: "a bucketed stage's plan must end in its order by".into(),
+                    })?;
+                let spill = SpillManager::new(
+                    ctx.runtime_env(),
+                    SpillMetrics::new(&ExecutionPlanMetricsSet::new(), 0),
+                    plan.schema(),
+                )
+                .with_compression_type(ctx.copied_config().options().execution.spill_compression);
+                merge.insert((plan.schema(), ordering, spill))
+            }
+        };
+        let mut file = spill.create_in_progress_file("bucket rows").map_err(err)?;
+        let mut rows =
+            datafusion::physical_plan::execute_stream(plan, ctx.task_ctx()).map_err(err)?;
+        let mut written = 0;
+        while let Some(batch) = rows.next().await {
+            let batch = batch.map_err(err)?;
+            written += batch.num_rows();
+            file.append_batch(&batch).map_err(err)?;
+        }
+        files.push(engine::SplitPart {
+            schema: schema.clone(),
+            file: file.finish().map_err(err)?,
+            spill: spill.clone(),
+        });
         tracing::debug!(
-            stage = %stage.name, bucket, buckets, rows = written.rows,
+            stage = %stage.name, bucket, buckets, rows = written,
             ms = started.elapsed().as_millis() as u64, "bucket done"
         );
-        dirs.push(dir);
     }
-    let table = format!("__buckets_{}", stage.name);
-    let parts: Vec<&std::path::Path> = dirs.iter().map(|d| d.as_path()).collect();
-    engine::register_parts(ctx, &parts, &table).await?;
-    let sql = format!(
-        "select {cols} from {table} where trade_date = $trade_date order by {order}",
-        cols = column_list(schema),
-        table = q(&table),
-        order = order.iter().map(|c| q(c)).collect::<Vec<_>>().join(", "),
-    );
-    // One file group per bucket, so that each is read in its order and the buckets are
-    // merged rather than sorted again.
-    let saved = set_target_partitions(ctx, buckets);
-    let rows = async {
-        ctx.sql(&sql)
-            .await?
-            .with_param_values(window_params(window))?
-            .execute_stream()
-            .await
-    }
-    .await;
-    set_target_partitions(ctx, saved);
-    ctx.deregister_table(&table)?;
-    let rows = rows.map_err(|e| {
+    let made = splits.made();
+    drop(splits);
+    let Some((schema, ordering, _)) = merge else {
+        return Err(Error::input(format!(
+            "stage {} ran in no buckets",
+            stage.name
+        )));
+    };
+    let parts = files
+        .into_iter()
+        .map(|f| Arc::new(f) as Arc<dyn PartitionStream>)
+        .collect();
+    let merge_err = |e| {
         Error::input(format!(
             "merging the {buckets} buckets of stage {} failed: {e}",
             stage.name
         ))
-    })?;
-    Ok((rows, scratch))
-}
-
-/// Set the session's parallelism; returns the value it replaced.
-fn set_target_partitions(ctx: &SessionContext, n: usize) -> usize {
-    let state = ctx.state_ref();
-    let mut state = state.write();
-    let options = state.config_mut().options_mut();
-    std::mem::replace(&mut options.execution.target_partitions, n.max(1))
+    };
+    let buckets_exec =
+        StreamingTableExec::try_new(schema, parts, None, [ordering.clone()], false, None)
+            .map_err(merge_err)?;
+    let merged = SortPreservingMergeExec::new(ordering, Arc::new(buckets_exec));
+    let rows = datafusion::physical_plan::execute_stream(Arc::new(merged), ctx.task_ctx())
+        .map_err(merge_err)?;
+    Ok((rows, made))
 }
 
 /// Whether the plan ends in a sort, so that its output order is defined.

@@ -275,6 +275,8 @@ async fn bucketed_stages_write_the_same_bytes() {
                 assert_eq!(ra.buckets, 1, "{}", ra.stage);
                 if rb.buckets == 3 {
                     split.insert(rb.stage.clone());
+                    // Each bucketed stage reads a bucket-filtered input from a split.
+                    assert!(rb.splits > 0, "{} {d}: no input was split", rb.stage);
                 }
                 let x = std::fs::read(stage_file(one_piece, &ra.stage, *d)).unwrap();
                 let y = std::fs::read(stage_file(bucketed, &rb.stage, *d)).unwrap();
@@ -297,15 +299,24 @@ async fn bucketed_stages_write_the_same_bytes() {
             ],
             "stages run in buckets"
         );
-        // Nothing is left of the buckets.
-        let left: Vec<_> = std::fs::read_dir(bucketed.root().join(".tmp"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .filter(|n| n != "spill")
-            .collect();
+        // Nothing is left of the buckets or the splits.
+        let left = walk_files(&bucketed.root().join(".tmp"));
         assert!(left.is_empty(), "left in the lake's .tmp: {left:?}");
     }
+}
+
+/// Every file under `dir`, at any depth.
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk_files(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
 
 /// The physical plan of `sql` for `date`, as text.

@@ -358,6 +358,7 @@ impl Runner<'_> {
                     sha256: record.output_digest.clone(),
                     elapsed: Duration::ZERO,
                     buckets: 0,
+                    splits: 0,
                 },
             }));
         }

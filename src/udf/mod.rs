@@ -1,9 +1,9 @@
 //! Scalar functions that SQL cannot express cleanly. Each is one file; business rules stay in
 //! the SQL that calls them.
 
-mod bucket;
+pub(crate) mod bucket;
 pub mod fix;
-mod strings;
+pub(crate) mod strings;
 
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;

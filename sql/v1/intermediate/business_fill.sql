@@ -27,6 +27,8 @@ records as (
     from active_chains a
     join session_fill r on r.chain_id = a.chain_id
     where r.trade_date = $trade_date and r.create_time < $window_end
+      -- implied by the join; said here so the scan of session_fill reads the bucket only
+      and bucket(r.chain_id, $buckets) = $bucket
 ),
 
 routes as (

@@ -39,6 +39,8 @@ records as (
     join business_fill b on b.chain_id = a.chain_id
     where b.trade_date >= $trade_date - interval '1 day' and b.trade_date <= $trade_date
       and b.create_time < $window_end
+      -- implied by the join; said here so the scan of business_fill reads the bucket only
+      and bucket(b.chain_id, $buckets) = $bucket
 ),
 
 statuses as (

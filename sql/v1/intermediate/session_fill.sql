@@ -31,6 +31,8 @@ messages as (
     join flow_complete m on m.chain_id = a.chain_id
     where m.trade_date >= $trade_date - interval '1 day' and m.trade_date <= $trade_date
       and m.create_time < $window_end
+      -- implied by the join; said here so the scan of flow_complete reads the bucket only
+      and bucket(m.chain_id, $buckets) = $bucket
 ),
 
 orders as (
