@@ -13,6 +13,7 @@ bench/results.md (rendered from it) and bench/stage_times.csv (one row per stage
 report step, for comparisons with other engines). Timing is never a pass/fail test.
 
     python3 bench/run.py [--memory-limit 2G] [SIZE ...]      # default 100000 1000000 10000000
+    python3 bench/run.py --from-logs 10000000   # record a run stopped during `report` from its logs
 """
 
 import argparse
@@ -49,6 +50,21 @@ def timed(cmd, log):
     text = Path(log).read_text(errors="replace")
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
     return proc.returncode, wall, int(m.group(1)) if m else None
+
+
+def from_log(log):
+    """(exit code, wall s, peak RSS KiB) of a step timed earlier, read from its log's
+    `/usr/bin/time -v` lines; None when the log has none (the step was stopped)."""
+    text = Path(log).read_text(errors="replace") if Path(log).exists() else ""
+    code = re.search(r"Exit status: (\d+)", text)
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", text)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    if not (code and wall and rss):
+        return None
+    seconds = 0.0
+    for part in wall.group(1).split(":"):
+        seconds = seconds * 60 + float(part)
+    return int(code.group(1)), seconds, int(rss.group(1))
 
 
 def machine():
@@ -97,8 +113,11 @@ def generate(binary, lake, orders, logs):
 
 def bench_size(binary, orders, args, logs):
     lake = Path(args.cache_dir) / str(orders)
-    gen = generate(binary, lake, orders, logs)
-    shutil.rmtree(lake / ".tmp", ignore_errors=True)
+    if args.from_logs:
+        gen = json.loads((lake / "gen.json").read_text())
+    else:
+        gen = generate(binary, lake, orders, logs)
+        shutil.rmtree(lake / ".tmp", ignore_errors=True)
     limit = ["--memory-limit", args.memory_limit]
     result = {"orders": orders, "generation": gen, "commands": {}}
     steps = [
@@ -110,7 +129,17 @@ def bench_size(binary, orders, args, logs):
         metrics = logs / f"{name}-{orders}.json"
         log = logs / f"{name}-{orders}.log"
         print(f"  ordertrail {name} ...", flush=True)
-        code, wall, rss = timed([str(binary), *cmd, "--metrics", str(metrics)], log)
+        if args.from_logs:
+            timing = from_log(log)
+            if timing is None:
+                result["commands"][name] = {"command": "ordertrail " + " ".join(cmd), "exit_code": None,
+                                            "wall_s": 0, "peak_rss_mib": None,
+                                            "error": "stopped before it finished (not timed)"}
+                print("    stopped before it finished", flush=True)
+                break
+            code, wall, rss = timing
+        else:
+            code, wall, rss = timed([str(binary), *cmd, "--metrics", str(metrics)], log)
         entry = {"command": "ordertrail " + " ".join(cmd), "exit_code": code, "wall_s": round(wall, 2),
                  "peak_rss_mib": round(rss / 1024) if rss else None}
         if code not in (0, 1) or not metrics.exists():
@@ -216,9 +245,12 @@ def main():
     p.add_argument("--no-build", action="store_true", help="use the release binary as it is")
     p.add_argument("--binary", help="the ordertrail binary [default: the release build]")
     p.add_argument("--results", default=str(ROOT / "bench"), help="where results.{json,md} go")
+    p.add_argument("--from-logs", action="store_true",
+                   help="record the last run's figures from its logs and metrics instead of running "
+                        "(e.g. after stopping a long run; a step without timing counts as stopped)")
     args = p.parse_args()
 
-    if not args.no_build and not args.binary:
+    if not args.no_build and not args.binary and not args.from_logs:
         subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True)
     binary = Path(args.binary) if args.binary else target_dir() / "release" / "ordertrail"
     logs = Path(args.cache_dir) / "logs"

@@ -27,9 +27,11 @@ use crate::sources::SourceTable;
 use crate::udf;
 
 mod bucket_scan;
+mod scratch;
 
 use bucket_scan::BucketedTable;
-pub use bucket_scan::{SplitPart, SplitScope};
+pub use bucket_scan::SplitScope;
+pub use scratch::{ScratchPart, ScratchWriter};
 
 /// Spill files one external-sort merge pass reads at once. Each open run holds two of its
 /// largest batches, and DataFusion's default (no limit) lets one sort's merge take the whole

@@ -530,8 +530,7 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
 /// that its hash joins hold a bucket's share of the input instead of the whole day. The
 /// inputs filtered by bucket are split once and each bucket reads its share only (see
 /// `engine::SplitScope`). Each bucket's rows, sorted by the stage's `ORDER BY`, are written
-/// aside to a spill file (LZ4 Arrow IPC: cheaper to write and read back than Parquet), then
-/// the buckets are merged in that order: the partition holds the same rows in the same order,
+/// aside to a scratch Parquet file (`engine::ScratchWriter`), then the buckets are merged in that order: the partition holds the same rows in the same order,
 /// and the same bytes, as a single run's.
 ///
 /// Returns the merged rows (which keep the buckets' files until dropped) and how many
@@ -542,15 +541,14 @@ async fn bucketed_rows(
     window: Window,
     buckets: usize,
 ) -> Result<(SendableRecordBatchStream, u64)> {
-    use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, SpillMetrics};
     use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
-    use datafusion::physical_plan::spill::SpillManager;
     use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 
     let err = |e| sql_error(&stage.path, e);
     let splits = engine::SplitScope::begin(ctx);
     let mut files = Vec::with_capacity(buckets);
-    let mut merge: Option<(arrow::datatypes::SchemaRef, _, SpillManager)> = None;
+    let mut merge: Option<(arrow::datatypes::SchemaRef, _)> = None;
+    let batch_size = ctx.copied_config().batch_size();
     for bucket in 0..buckets {
         // A long stage stops between buckets on SIGTERM: nothing of it is written yet.
         if bucket > 0 && crate::intervals::SHUTDOWN.load(std::sync::atomic::Ordering::Relaxed) {
@@ -566,7 +564,7 @@ async fn bucketed_rows(
             .with_param_values(bucket_params(window, bucket, buckets))
             .map_err(err)?;
         let plan = df.create_physical_plan().await.map_err(err)?;
-        let (schema, _, spill) = match &merge {
+        let (schema, _) = match &merge {
             Some(m) => m,
             None => {
                 let ordering = plan
@@ -578,28 +576,22 @@ async fn bucketed_rows(
                         location: None,
                         message: "a bucketed stage's plan must end in its order by".into(),
                     })?;
-                let spill = SpillManager::new(
-                    ctx.runtime_env(),
-                    SpillMetrics::new(&ExecutionPlanMetricsSet::new(), 0),
-                    plan.schema(),
-                )
-                .with_compression_type(ctx.copied_config().options().execution.spill_compression);
-                merge.insert((plan.schema(), ordering, spill))
+                merge.insert((plan.schema(), ordering))
             }
         };
-        let mut file = spill.create_in_progress_file("bucket rows").map_err(err)?;
+        let mut file =
+            engine::ScratchWriter::create(&ctx.runtime_env(), schema.clone(), "bucket rows")
+                .map_err(err)?;
         let mut rows =
             datafusion::physical_plan::execute_stream(plan, ctx.task_ctx()).map_err(err)?;
-        let mut written = 0;
         while let Some(batch) = rows.next().await {
-            let batch = batch.map_err(err)?;
-            written += batch.num_rows();
-            file.append_batch(&batch).map_err(err)?;
+            file.write(&batch.map_err(err)?).map_err(err)?;
         }
-        files.push(engine::SplitPart {
+        let written = file.rows();
+        files.push(engine::ScratchPart {
             schema: schema.clone(),
             file: file.finish().map_err(err)?,
-            spill: spill.clone(),
+            batch_size,
         });
         tracing::debug!(
             stage = %stage.name, bucket, buckets, rows = written,
@@ -608,7 +600,7 @@ async fn bucketed_rows(
     }
     let made = splits.made();
     drop(splits);
-    let Some((schema, ordering, _)) = merge else {
+    let Some((schema, ordering)) = merge else {
         return Err(Error::input(format!(
             "stage {} ran in no buckets",
             stage.name

@@ -9,7 +9,7 @@
 //! is open (one bucketed stage run), a scan whose filters include `bucket(col, n) = k` (or
 //! `bucket(col, n) = k or col is null`) is served from a *split* of the table: the first such
 //! scan reads the table once (whole rows, filtered by partition only), in its own partitions
-//! and order, and writes each row to the spill file of its bucket (LZ4 IPC, in the run's
+//! and order, and writes each row to its bucket's scratch Parquet file (`scratch`, in the run's
 //! spill folder); that scan and the later ones, for the other buckets or other columns, read
 //! their bucket's files. A stage that reads a table in several places (a CTE used twice is
 //! planned as two scans) makes one split of it. A split keeps the order of each
@@ -35,20 +35,19 @@ use datafusion::datasource::TableType;
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::DataFusionError;
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::SpillFile;
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
-use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, SpillMetrics};
-use datafusion::physical_plan::spill::SpillManager;
-use datafusion::physical_plan::stream::{EmptyRecordBatchStream, RecordBatchStreamAdapter};
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
+use super::scratch::{ScratchPart, ScratchWriter};
 use crate::udf::bucket::bucket_of;
 use crate::udf::strings::for_each_str;
 
@@ -122,7 +121,6 @@ struct Split {
     schema: SchemaRef,
     ordering: Option<LexOrdering>,
     files: Vec<Vec<Option<Arc<dyn SpillFile>>>>,
-    spill: SpillManager,
 }
 
 /// A recognised `bucket(col, n) = k [or col is null]` filter.
@@ -305,10 +303,10 @@ impl TableProvider for BucketedTable {
         let partitions = split.files[wanted.bucket as usize]
             .iter()
             .map(|file| {
-                Arc::new(SplitPart {
+                Arc::new(ScratchPart {
                     schema: Arc::clone(&split.schema),
                     file: file.clone(),
-                    spill: split.spill.clone(),
+                    batch_size: state.config().batch_size(),
                 }) as Arc<dyn PartitionStream>
             })
             .collect();
@@ -378,24 +376,18 @@ async fn make_split(
 ) -> Result<Split> {
     let schema = plan.schema();
     let key = schema.index_of(&wanted.column)?;
-    let compression = state.config_options().execution.spill_compression;
-    let spill = SpillManager::new(
-        Arc::clone(state.runtime_env()),
-        SpillMetrics::new(&ExecutionPlanMetricsSet::new(), 0),
-        Arc::clone(&schema),
-    )
-    .with_compression_type(compression);
     let ordering = plan.properties().output_ordering().cloned();
     let task = state.task_ctx();
+    let env = Arc::clone(state.runtime_env());
     let buckets = wanted.buckets as usize;
     let partitions = plan.properties().partitioning.partition_count();
     let mut tasks = tokio::task::JoinSet::new();
     for p in 0..partitions {
         let rows = plan.execute(p, Arc::clone(&task))?;
-        let spill = spill.clone();
+        let env = Arc::clone(&env);
         let nulls_everywhere = wanted.nulls_everywhere;
         tasks.spawn(async move {
-            let files = split_partition(rows, key, buckets, nulls_everywhere, &spill).await;
+            let files = split_partition(rows, key, buckets, nulls_everywhere, &env).await;
             (p, files)
         });
     }
@@ -410,7 +402,6 @@ async fn make_split(
         schema,
         ordering,
         files,
-        spill,
     })
 }
 
@@ -420,14 +411,14 @@ async fn split_partition(
     key: usize,
     buckets: usize,
     nulls_everywhere: bool,
-    spill: &SpillManager,
+    env: &Arc<RuntimeEnv>,
 ) -> Result<Vec<Option<Arc<dyn SpillFile>>>> {
-    let schema = Arc::clone(spill.schema());
+    let schema = rows.schema();
     let mut coalescers: Vec<BatchCoalescer> = (0..buckets)
         .map(|_| BatchCoalescer::new(Arc::clone(&schema), SPLIT_BATCH_ROWS))
         .collect();
     let mut files = (0..buckets)
-        .map(|_| spill.create_in_progress_file("bucket split"))
+        .map(|_| ScratchWriter::create(env, Arc::clone(&schema), "bucket split"))
         .collect::<Result<Vec<_>>>()?;
     let mut of_row: Vec<Option<usize>> = Vec::new();
     while let Some(batch) = rows.next().await {
@@ -449,7 +440,7 @@ async fn split_partition(
             }
             coalescer.push_batch_with_filter(batch.clone(), &mask)?;
             while let Some(done) = coalescer.next_completed_batch() {
-                file.append_batch(&done)?;
+                file.write(&done)?;
             }
         }
     }
@@ -457,44 +448,11 @@ async fn split_partition(
     for (mut coalescer, mut file) in coalescers.into_iter().zip(files) {
         coalescer.finish_buffered_batch()?;
         while let Some(done) = coalescer.next_completed_batch() {
-            file.append_batch(&done)?;
+            file.write(&done)?;
         }
         out.push(file.finish()?);
     }
     Ok(out)
-}
-
-/// One spill file (or none: no rows) read as a partition.
-pub struct SplitPart {
-    pub schema: SchemaRef,
-    pub file: Option<Arc<dyn SpillFile>>,
-    pub spill: SpillManager,
-}
-
-impl fmt::Debug for SplitPart {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = self.file.as_ref().and_then(|file| file.path());
-        f.debug_struct("SplitPart").field("file", &path).finish()
-    }
-}
-
-impl PartitionStream for SplitPart {
-    fn schema(&self) -> &SchemaRef {
-        &self.schema
-    }
-
-    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
-        let Some(file) = &self.file else {
-            return Box::pin(EmptyRecordBatchStream::new(Arc::clone(&self.schema)));
-        };
-        match self.spill.read_spill_as_stream(Arc::clone(file), None) {
-            Ok(stream) => stream,
-            Err(e) => Box::pin(RecordBatchStreamAdapter::new(
-                Arc::clone(&self.schema),
-                futures::stream::once(async move { Err(e) }),
-            )),
-        }
-    }
 }
 
 #[cfg(test)]
