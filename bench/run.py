@@ -86,7 +86,9 @@ def machine():
 
 def git_commit():
     commit = sh(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
-    dirty = sh(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"])
+    # The benchmark's own outputs do not make the tree dirty.
+    dirty = sh(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--", ".",
+                ":!bench/results.json", ":!bench/results.md", ":!bench/stage_times.csv"])
     return commit + ("+dirty" if dirty else "")
 
 
