@@ -308,7 +308,7 @@ fn set_spilling_plans(ctx: &SessionContext, restore: Option<PlanSettings>) -> Pl
 pub async fn register_source(ctx: &SessionContext, lake: &Lake, table: &SourceTable) -> Result<()> {
     let dir = lake.raw_table_dir(&table.db, &table.name);
     ensure_schema(ctx, &table.db)?;
-    let provider = listing_table(ctx, &[&dir], Some(table.schema())).await?;
+    let provider = listing_table(ctx, &dir, Some(table.schema())).await?;
     let provider = Arc::new(BucketedTable::new(provider));
     ctx.register_table(
         TableReference::partial(table.db.as_str(), table.name.as_str()),
@@ -322,7 +322,7 @@ pub async fn register_source(ctx: &SessionContext, lake: &Lake, table: &SourceTa
 /// `sorting_columns`, see `Lake::sorted_partition_writer`): a query that needs that order
 /// merges the files instead of sorting them.
 pub async fn register_stage(ctx: &SessionContext, dir: &Path, stage: &str) -> Result<()> {
-    let provider = Arc::new(BucketedTable::new(listing_table(ctx, &[dir], None).await?));
+    let provider = Arc::new(BucketedTable::new(listing_table(ctx, dir, None).await?));
     ctx.deregister_table(stage)?;
     ctx.register_table(stage, provider)?;
     Ok(())
@@ -340,20 +340,11 @@ fn ensure_schema(ctx: &SessionContext, db: &str) -> Result<()> {
 
 async fn listing_table(
     ctx: &SessionContext,
-    dirs: &[&Path],
+    dir: &Path,
     schema: Option<arrow::datatypes::SchemaRef>,
 ) -> Result<Arc<ListingTable>> {
-    let urls = dirs
-        .iter()
-        .map(|dir| {
-            let dir = std::path::absolute(dir).map_err(|e| Error::io(dir, e))?;
-            Ok(ListingTableUrl::parse(format!("{}/", dir.display()))?)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let url = urls
-        .first()
-        .cloned()
-        .ok_or_else(|| Error::input("a table needs at least one folder"))?;
+    let abs = std::path::absolute(dir).map_err(|e| Error::io(dir, e))?;
+    let url = ListingTableUrl::parse(format!("{}/", abs.display()))?;
     // The session's Parquet options (e.g. DATAFUSION_EXECUTION_PARQUET_* variables) apply.
     let format = ParquetFormat::default().with_options(ctx.state().table_options().parquet.clone());
     let options = ListingOptions::new(Arc::new(format))
@@ -363,7 +354,7 @@ async fn listing_table(
         Some(schema) => schema,
         None => options.infer_schema(&ctx.state(), &url).await?,
     };
-    let config = ListingTableConfig::new_with_multi_paths(urls)
+    let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))

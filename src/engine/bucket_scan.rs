@@ -493,6 +493,15 @@ mod tests {
         out
     }
 
+    /// The plan of `select v from t where <filter>`, as text.
+    async fn explain(ctx: &SessionContext, filter: &str) -> String {
+        let sql = format!("explain select v from t where {filter}");
+        let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+        arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string()
+    }
+
     /// Within a scope, every bucket's scan of a table reads one split (two for the two NULL rules)
     /// and see exactly the rows a plain scan filtered by bucket sees.
     #[tokio::test]
@@ -532,19 +541,7 @@ mod tests {
         assert_eq!(total_or_null, 30000 + 3 * nulls);
 
         let scope = SplitScope::begin(&ctx);
-        let explained = ctx
-            .sql(&format!(
-                "explain select v from t where {}",
-                plain.replace("$k", "1")
-            ))
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        let text = arrow::util::pretty::pretty_format_batches(&explained)
-            .unwrap()
-            .to_string();
+        let text = explain(&ctx, &plain.replace("$k", "1")).await;
         assert!(
             text.contains("StreamingTableExec"),
             "not served from a split: {text}"
@@ -560,19 +557,7 @@ mod tests {
         assert_eq!(scope.made(), 2);
         drop(scope);
         // Out of the scope, scans go to the table again.
-        let text = ctx
-            .sql(&format!(
-                "explain select v from t where {}",
-                plain.replace("$k", "1")
-            ))
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        let text = arrow::util::pretty::pretty_format_batches(&text)
-            .unwrap()
-            .to_string();
+        let text = explain(&ctx, &plain.replace("$k", "1")).await;
         assert!(!text.contains("StreamingTableExec"), "{text}");
     }
 
