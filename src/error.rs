@@ -14,6 +14,10 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_CHECKS_FAILED: i32 = 1;
 /// The run could not finish: bad input, bad SQL, I/O failure.
 pub const EXIT_ERROR: i32 = 2;
+/// The run left work undone without an error: another process holds the trade date, or
+/// SIGTERM stopped it between buckets. Nothing is half-written; run it again later. Not 0, so
+/// that `ordertrail run && ordertrail report` does not report a day that is not done.
+pub const EXIT_NOT_DONE: i32 = 3;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

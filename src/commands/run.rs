@@ -1,7 +1,7 @@
 //! `ordertrail run`: process a trade date, whole or window by window, resuming where it stopped.
 
 use crate::cli::RunArgs;
-use crate::error::{EXIT_OK, Result};
+use crate::error::{EXIT_NOT_DONE, EXIT_OK, Result};
 use crate::intervals::{self, RangeRequest, Window};
 use crate::lake::Lake;
 use crate::metrics::Metrics;
@@ -45,16 +45,17 @@ async fn run_with(args: &RunArgs, metrics: &mut Metrics) -> Result<i32> {
     let outcome = match intervals::run_range(&ctx, &lake, &project.intervals()?, &req).await {
         Err(e @ crate::error::Error::Interrupted { .. }) => {
             eprintln!("ordertrail: {e}; rerun to continue");
-            return Ok(EXIT_OK);
+            return Ok(EXIT_NOT_DONE);
         }
         other => other?,
     };
     if let Some(holder) = &outcome.held_by {
         eprintln!(
-            "ordertrail: trade date {} is being processed by {} (pid {} on {}); nothing done",
+            "ordertrail: trade date {} is being processed by {} (pid {} on {}); nothing done, \
+             run it again when that run has finished",
             args.date, holder.id, holder.pid, holder.host
         );
-        return Ok(EXIT_OK);
+        return Ok(EXIT_NOT_DONE);
     }
     if let Some(dead) = &outcome.recovered {
         eprintln!(
