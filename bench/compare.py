@@ -403,7 +403,49 @@ def mariadb_types(sources_sql: Path) -> dict:
     return out
 
 
-def run_mariadb(lake: Path, date: dt.date, sources_sql: Path, mdir: Path, work: Path, con, url: dict) -> tuple[dict, dict, dict]:
+def load_into_mariadb(cur, con, table: str, source: str, cols: list[str], select: list[str], work: Path) -> None:
+    """Copy `select` (DuckDB expressions over `source`, one per MariaDB column `cols`) into the
+    MariaDB table through a tab-separated file and LOAD DATA LOCAL INFILE."""
+    csv = work / f"{table}.csv"
+    con.execute(
+        f"copy (select {', '.join(select)} from {source}) to '{csv}' "
+        f"(header false, quote '\"', escape '\"', nullstr '\\N', delim '\t')"
+    )
+    cur.execute(
+        f"load data local infile '{csv}' into table {table} character set utf8mb4 "
+        f"fields terminated by '\\t' optionally enclosed by '\"' escaped by '' lines terminated by '\\n' "
+        f"({', '.join('@' + c for c in cols)}) set "
+        + ", ".join(f"{c} = nullif(@{c}, '\\\\N')" for c in cols)
+    )
+    csv.unlink()
+
+
+def lake_stage_select(con, parquet: Path, cols: list[tuple[str, str]]) -> list[str]:
+    """DuckDB expressions turning ordertrail's output columns into the port's MariaDB columns:
+    timestamps as text with microseconds, lists as comma-separated text (the ports' form of a
+    repeating group), booleans as 0/1; a column the output lacks is NULL."""
+    types = {r[0]: r[1] for r in con.execute(f"describe select * from read_parquet('{parquet}')").fetchall()}
+    out = []
+    for name, mtype in cols:
+        t = types.get(name)
+        if t is None:
+            out.append("null")
+        elif t.endswith("[]"):
+            out.append(f"array_to_string({name}, ',')")
+        elif t.startswith("TIMESTAMP"):
+            out.append(f"strftime({name}, '%Y-%m-%d %H:%M:%S.%f')")
+        elif t == "BOOLEAN":
+            out.append(f"cast({name} as integer)")
+        else:
+            out.append(name)
+    return out
+
+
+def run_mariadb(lake: Path, date: dt.date, sources_sql: Path, mdir: Path, work: Path, con, url: dict,
+                from_lake: set[str] = frozenset(), stage_dir: Path | None = None) -> tuple[dict, dict, dict]:
+    """Load the raw day, then run each port in bench/mariadb in order and time it. A stage in
+    `from_lake` is not run: its table is created by the port's DDL and filled with ordertrail's
+    output of that stage (timed apart, as a load), so the later ports run on it."""
     import pymysql
 
     db = pymysql.connect(host=url["host"], port=url["port"], user=url["user"], password=url.get("password", ""),
@@ -416,38 +458,53 @@ def run_mariadb(lake: Path, date: dt.date, sources_sql: Path, mdir: Path, work: 
     cur.execute("set session tmp_table_size = 1073741824, max_heap_table_size = 1073741824")
     load_times, counts = {}, {}
     ddl = mariadb_types(sources_sql)
+    ports = sorted(mdir.glob("*.sql"))
+    stages_run = [re.sub(r"^\d+_", "", f.stem) for f in ports]
+    unknown = set(from_lake) - set(stages_run)
+    if unknown:
+        sys.exit(f"compare.py: --mariadb-from-lake {sorted(unknown)}: no such port in {mdir} (ports: {stages_run})")
+    # the raw tables the ports to run read (with stg_fix_msg loaded, not the big FIX tables)
+    port_text = " ".join(strip_comments(f.read_text()) for f, n in zip(ports, stages_run) if n not in from_lake)
     for full, body in ddl.items():
         d = lake / "raw" / full.replace(".", "/")
-        if not any(d.glob("*/*.parquet")):
-            continue
         table = "raw_" + full.replace(".", "_")
+        if not any(d.glob("*/*.parquet")) or not re.search(rf"\b{table}\b", port_text):
+            continue
         cols = [m.group(1) for m in re.finditer(r"^\s*(\w+)\s+\w", body, re.MULTILINE)]
         t0 = time.perf_counter()
         cur.execute(f"drop table if exists {table}")
         cur.execute(f"create table {table} ({body.strip()}, trade_date date not null, key (trade_date)) engine=InnoDB")
-        csv = work / f"{table}.csv"
-        sel = ", ".join(
-            f"strftime({c}, '%Y-%m-%d %H:%M:%S.%f')" if c == "create_time" else c for c in cols
-        )
-        con.execute(
-            f"copy (select {sel}, trade_date from read_parquet('{d}/*/*.parquet', hive_partitioning = true, "
-            f"hive_types = {{'trade_date': DATE}})) to '{csv}' (header false, quote '\"', escape '\"', nullstr '\\N', delim '\t')"
-        )
-        cur.execute(
-            f"load data local infile '{csv}' into table {table} character set utf8mb4 "
-            f"fields terminated by '\\t' optionally enclosed by '\"' escaped by '' lines terminated by '\\n' "
-            f"({', '.join('@' + c for c in cols)}, trade_date) set "
-            + ", ".join(f"{c} = nullif(@{c}, '\\\\N')" for c in cols)
-        )
+        select = [f"strftime({c}, '%Y-%m-%d %H:%M:%S.%f')" if c == "create_time" else c for c in cols] + ["trade_date"]
+        source = f"read_parquet('{d}/*/*.parquet', hive_partitioning = true, hive_types = {{'trade_date': DATE}})"
+        load_into_mariadb(cur, con, table, source, cols + ["trade_date"], select, work)
         load_times[table] = time.perf_counter() - t0
         cur.execute(f"select count(*) from {table}")
         counts[table] = cur.fetchone()[0]
-        csv.unlink()
         print(f"  mariadb load {table:<24} {counts[table]:>9} rows {load_times[table]:8.1f} s", flush=True)
     times, rows = {}, {}
-    for f in sorted(mdir.glob("*.sql")):
-        stage = re.sub(r"^\d+_", "", f.stem)
+    for f, stage in zip(ports, stages_run):
         statements = [s for s in re.split(r";\s*\n", strip_comments(f.read_text())) if s.strip()]
+        if stage in from_lake:
+            parquet = stage_dir / stage / f"trade_date={date}" / "part-0.parquet"
+            if not parquet.exists():
+                sys.exit(f"compare.py: --mariadb-from-lake {stage}: ordertrail's output {parquet} is missing; run the stages first")
+            t0 = time.perf_counter()
+            for st in statements:
+                if not re.match(r"\s*insert\b", st, re.IGNORECASE):
+                    cur.execute(st)
+            cur.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = %s and table_name = %s order by ordinal_position",
+                (MARIADB_DB, stage),
+            )
+            cols = list(cur.fetchall())
+            select = lake_stage_select(con, parquet, cols)
+            load_into_mariadb(cur, con, stage, f"read_parquet('{parquet}')", [c for c, _ in cols], select, work)
+            load_times[f"{stage} (ordertrail's output)"] = time.perf_counter() - t0
+            cur.execute(f"select count(*) from {stage}")
+            print(f"  mariadb load {stage:<24} {cur.fetchone()[0]:>9} rows {time.perf_counter() - t0:8.1f} s "
+                  "(ordertrail's output, the port not run)", flush=True)
+            continue
         t0 = time.perf_counter()
         for st in statements:
             cur.execute(st.replace("@trade_date", f"date '{date}'"))
@@ -478,6 +535,10 @@ def main():
     ap.add_argument("--duckdb-memory-limit")
     ap.add_argument("--skip-ordertrail", action="store_true", help="reuse ordertrail's outputs, no DataFusion timings")
     ap.add_argument("--mariadb", action="store_true", help="also run bench/mariadb/*.sql in MariaDB")
+    ap.add_argument("--mariadb-from-lake", metavar="STAGE", action="append", default=[],
+                    help="with --mariadb: do not run this stage's port; load ordertrail's output of it "
+                         "(timed apart) for the later ports. Repeatable. At 1M orders the stg_fix_msg "
+                         "port (LOCATE per tag, one thread) takes hours")
     ap.add_argument("--mariadb-host", default="127.0.0.1")
     ap.add_argument("--mariadb-port", type=int, default=3306)
     ap.add_argument("--mariadb-user", default="root")
@@ -542,6 +603,7 @@ def main():
         m_times, m_rows, m_load = run_mariadb(
             args.lake, date, args.sql.parent / "sources.sql", ROOT / "bench/mariadb", out, con,
             {"host": args.mariadb_host, "port": args.mariadb_port, "user": args.mariadb_user},
+            set(args.mariadb_from_lake), args.lake / "stages" / args.sql.name,
         )
 
     # the table
