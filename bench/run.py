@@ -204,20 +204,22 @@ def render(doc):
             lines.append(f"- `{c['command']}`: {c['wall_s']} s wall, peak RSS {c['peak_rss_mib']} MiB, "
                          f"exit {c['exit_code']}" + (f" — **{c['error']}**" if "error" in c else "")
                          + (f" (failed checks: {', '.join(c['failed_checks'])})" if c.get("failed_checks") else ""))
-        lines += ["", "| step | rows | seconds | msgs/s |", "| --- | --- | --- | --- |"]
+        lines += ["", "| step | rows | seconds | msgs/s | peak RSS MiB |", "| --- | --- | --- | --- | --- |"]
         for name, c in r["commands"].items():
             for s in c.get("stages", []):
                 rate = f"{r['messages'] / (s['elapsed_ms'] / 1000):,.0f}" if r["messages"] and s["elapsed_ms"] else "-"
-                lines.append(f"| {s['stage']} | {s['rows']:,} | {fmt_ms(s['elapsed_ms'])} | {rate} |")
+                rss = f"{s['peak_rss_kib'] / 1024:.0f}" if s.get("peak_rss_kib") else "-"
+                lines.append(f"| {s['stage']} | {s['rows']:,} | {fmt_ms(s['elapsed_ms'])} | {rate} | {rss} |")
             checks = c.get("checks", [])
             if checks:
                 total = sum(x["elapsed_ms"] for x in checks)
                 slow = sorted(checks, key=lambda x: -x["elapsed_ms"])[:3]
+                peaks = [x["peak_rss_kib"] for x in checks if x.get("peak_rss_kib")]
                 lines.append(f"| checks ({len(checks)}; slowest: "
                              + ", ".join(f"{x['check']} {fmt_ms(x['elapsed_ms'])}" for x in slow)
-                             + f") | - | {fmt_ms(total)} | - |")
+                             + f") | - | {fmt_ms(total)} | - | {f'{max(peaks) / 1024:.0f}' if peaks else '-'} |")
             if c.get("report_files_ms") is not None:
-                lines.append(f"| report files | - | {fmt_ms(c['report_files_ms'])} | - |")
+                lines.append(f"| report files | - | {fmt_ms(c['report_files_ms'])} | - | - |")
     return "\n".join(lines) + "\n"
 
 
@@ -260,12 +262,14 @@ def main():
     results = Path(args.results)
     doc_path = results / "results.json"
     doc = json.loads(doc_path.read_text()) if doc_path.exists() else {"runs": {}}
+    # the code measured is the checkout's when the run starts (a long run outlives commits)
+    commit = git_commit()
     for orders in args.sizes:
         print(f"{orders} orders:", flush=True)
         r = bench_size(binary, orders, args, logs)
         r.update(
             memory_limit=args.memory_limit,
-            commit=git_commit(),
+            commit=commit if not args.binary else f"{commit} (binary {args.binary})",
             date=datetime.date.today().isoformat(),
             machine=machine(),
             bench_command="python3 bench/run.py --memory-limit %s %d" % (args.memory_limit, orders),

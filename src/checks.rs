@@ -67,6 +67,9 @@ pub struct CheckResult {
     /// Time the check took (shown in the summary, not stored: results stay reproducible).
     #[serde(skip)]
     pub millis: u128,
+    /// The process's peak resident memory while the check ran, sampled (KiB; not stored).
+    #[serde(skip)]
+    pub peak_rss_kib: Option<u64>,
 }
 
 /// Load every `*.sql` under `dir` (the `checks/` folder of a SQL version), sorted by name.
@@ -215,6 +218,7 @@ pub async fn run(
 
 async fn run_one(ctx: &SessionContext, check: &Check, date: NaiveDate) -> Result<CheckResult> {
     let started = Instant::now();
+    let rss = crate::metrics::RssPeak::start();
     let err = |e| sql_error(&check.path, e);
     let df = ctx
         .sql(&check.sql)
@@ -258,6 +262,7 @@ async fn run_one(ctx: &SessionContext, check: &Check, date: NaiveDate) -> Result
         keys: keys.into_iter().collect(),
         sample,
         millis: started.elapsed().as_millis(),
+        peak_rss_kib: rss.kib(),
     })
 }
 

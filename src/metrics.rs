@@ -4,6 +4,8 @@
 //! and nothing of it goes into the lake (outputs stay byte-identical between runs).
 
 use std::path::Path;
+use std::sync::Once;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -39,6 +41,7 @@ impl Metrics {
                 "elapsed_ms": r.millis as f64,
                 "status": r.status,
                 "failing": r.failing,
+                "peak_rss_kib": r.peak_rss_kib,
             })
         }));
     }
@@ -56,6 +59,7 @@ impl Metrics {
                 "elapsed_ms": ms(s.elapsed),
                 "buckets": s.buckets,
                 "splits": s.splits,
+                "peak_rss_kib": s.peak_rss_kib,
             })).collect::<Vec<_>>(),
             "checks": self.checks,
             "report_files_ms": self.report_files.map(ms),
@@ -77,4 +81,88 @@ pub fn peak_rss_kib() -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// The process's resident set size now, in KiB (from `/proc/self/statm`).
+pub fn current_rss_kib() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    (page > 0).then(|| pages * page as u64 / 1024)
+}
+
+/// How often the sampler reads the resident set size.
+const RSS_SAMPLE_EVERY: Duration = Duration::from_millis(50);
+
+/// Highest resident set size the sampler saw since the last [`RssPeak::start`].
+static SAMPLED_PEAK_KIB: AtomicU64 = AtomicU64::new(0);
+static SAMPLER: Once = Once::new();
+
+/// The peak resident memory of one step (a stage, a check), sampled every 50 ms by a
+/// background thread. The kernel's own high-water mark (VmHWM) covers the whole process;
+/// resetting it per step (`/proc/self/clear_refs`) would also reset what `/usr/bin/time` and
+/// other monitors report, so the steps' peaks are sampled instead (a spike shorter than the
+/// interval can be missed). One step at a time: steps run one after another.
+pub struct RssPeak;
+
+impl RssPeak {
+    /// Start measuring a step; starts the sampler thread on first use.
+    pub fn start() -> RssPeak {
+        SAMPLER.call_once(|| {
+            let _ = std::thread::Builder::new()
+                .name("rss-sampler".into())
+                .spawn(|| {
+                    loop {
+                        if let Some(kib) = current_rss_kib() {
+                            SAMPLED_PEAK_KIB.fetch_max(kib, Ordering::Relaxed);
+                        }
+                        std::thread::sleep(RSS_SAMPLE_EVERY);
+                    }
+                });
+        });
+        SAMPLED_PEAK_KIB.store(current_rss_kib().unwrap_or(0), Ordering::Relaxed);
+        RssPeak
+    }
+
+    /// The highest resident set size seen since `start` (None where /proc is not there).
+    pub fn kib(&self) -> Option<u64> {
+        let now = current_rss_kib()?;
+        Some(now.max(SAMPLED_PEAK_KIB.load(Ordering::Relaxed)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Memory touched during a step shows in its peak even after it is freed; a step started
+    /// afterwards does not see it.
+    #[test]
+    fn a_step_peak_sees_memory_touched_during_the_step_only() {
+        if current_rss_kib().is_none() {
+            return; // not Linux
+        }
+        let step = RssPeak::start();
+        let before = step.kib().unwrap();
+        let mib = 256;
+        let mut block = vec![0u8; mib << 20];
+        for i in (0..block.len()).step_by(4096) {
+            block[i] = 1;
+        }
+        std::hint::black_box(&block);
+        std::thread::sleep(RSS_SAMPLE_EVERY * 4);
+        drop(block);
+        let peak = step.kib().unwrap();
+        assert!(
+            peak >= before + (mib as u64 * 1024) * 9 / 10,
+            "peak {peak} KiB, before {before} KiB"
+        );
+        std::thread::sleep(RSS_SAMPLE_EVERY * 2);
+        let next = RssPeak::start();
+        assert!(
+            next.kib().unwrap() < peak - (mib as u64 * 1024) / 2,
+            "the freed block is not in the next step's peak"
+        );
+    }
 }

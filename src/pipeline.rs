@@ -45,6 +45,8 @@ pub struct StageRun {
     pub buckets: usize,
     /// Input tables split by bucket so that each bucket read its share only (0 in one piece).
     pub splits: u64,
+    /// The process's peak resident memory while the stage ran, sampled (KiB).
+    pub peak_rss_kib: Option<u64>,
 }
 
 /// The parameters every stage may use, for the whole trade date.
@@ -271,6 +273,7 @@ pub async fn run_stage(
     window: Window,
 ) -> Result<StageRun> {
     let started = Instant::now();
+    let rss = crate::metrics::RssPeak::start();
     set_joins_as_written(ctx, stage.join_order_as_written);
     let result = engine::with_spilling_fallback(ctx, &stage.name, || async {
         let (first, doublings) = match stage.bucketed {
@@ -287,7 +290,10 @@ pub async fn run_stage(
     })
     .await;
     set_joins_as_written(ctx, false);
-    result
+    result.map(|run| StageRun {
+        peak_rss_kib: rss.kib(),
+        ..run
+    })
 }
 
 /// `-- join_order: as_written` (`true`) or the engine's choice (`false`).
@@ -375,6 +381,7 @@ async fn run_stage_planned(
         elapsed: started.elapsed(),
         buckets,
         splits,
+        peak_rss_kib: None,
     })
 }
 

@@ -359,6 +359,7 @@ impl Runner<'_> {
                     elapsed: Duration::ZERO,
                     buckets: 0,
                     splits: 0,
+                    peak_rss_kib: None,
                 },
             }));
         }
