@@ -25,8 +25,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use arrow::array::BooleanArray;
-use arrow::compute::BatchCoalescer;
+use arrow::array::UInt32Array;
+use arrow::compute::{BatchCoalescer, take_record_batch};
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
@@ -420,25 +420,26 @@ async fn split_partition(
     let mut files = (0..buckets)
         .map(|_| ScratchWriter::create(env, Arc::clone(&schema), "bucket split"))
         .collect::<Result<Vec<_>>>()?;
-    let mut of_row: Vec<Option<usize>> = Vec::new();
+    // Row numbers per bucket, in row order, from one pass over the keys; a row whose key is
+    // null goes to every bucket when the scan's filter keeps nulls everywhere.
+    let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); buckets];
     while let Some(batch) = rows.next().await {
         let batch = batch?;
-        of_row.clear();
+        rows_of.iter_mut().for_each(Vec::clear);
+        let mut row = 0u32;
         for_each_str(batch.column(key), |k| {
-            of_row.push(match (k, nulls_everywhere) {
-                (None, true) => None,
-                (k, _) => Some(bucket_of(k, buckets as u64) as usize),
-            })
+            match (k, nulls_everywhere) {
+                (None, true) => rows_of.iter_mut().for_each(|r| r.push(row)),
+                (k, _) => rows_of[bucket_of(k, buckets as u64) as usize].push(row),
+            }
+            row += 1;
         })?;
-        for (bucket, (coalescer, file)) in coalescers.iter_mut().zip(&mut files).enumerate() {
-            let mask: BooleanArray = of_row
-                .iter()
-                .map(|b| Some(b.is_none_or(|b| b == bucket)))
-                .collect();
-            if mask.true_count() == 0 {
+        for ((coalescer, file), picked) in coalescers.iter_mut().zip(&mut files).zip(&rows_of) {
+            if picked.is_empty() {
                 continue;
             }
-            coalescer.push_batch_with_filter(batch.clone(), &mask)?;
+            let indices = UInt32Array::from_iter_values(picked.iter().copied());
+            coalescer.push_batch(take_record_batch(&batch, &indices)?)?;
             while let Some(done) = coalescer.next_completed_batch() {
                 file.write(&done)?;
             }
