@@ -62,6 +62,23 @@ pub struct HashingFile {
     hasher: sha2::Sha256,
 }
 
+impl HashingFile {
+    pub fn new(file: fs::File) -> HashingFile {
+        HashingFile {
+            file,
+            hasher: sha2::Digest::new(),
+        }
+    }
+
+    /// Sync the file to disk; its SHA-256 (hex) and size in bytes. `path` names it in errors.
+    pub fn finish(self, path: &Path) -> Result<(String, u64)> {
+        let sha256 = hex(&sha2::Digest::finalize(self.hasher));
+        self.file.sync_all().at(path)?;
+        let bytes = self.file.metadata().at(path)?.len();
+        Ok((sha256, bytes))
+    }
+}
+
 impl std::io::Write for HashingFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         use sha2::Digest;
@@ -175,10 +192,7 @@ impl Lake {
             .collect::<Result<Vec<_>>>()?;
         let staging = unique_tmp_dir(&self.root.join(".tmp"))?;
         let file_path = staging.join(PART_FILE);
-        let file = HashingFile {
-            file: fs::File::create(&file_path).at(&file_path)?,
-            hasher: sha2::Digest::new(),
-        };
+        let file = HashingFile::new(fs::File::create(&file_path).at(&file_path)?);
         let schema = plain_schema(schema);
         let properties = match sorting.is_empty() {
             true => writer_properties()?,
@@ -292,11 +306,7 @@ impl PartitionWriter {
             .writer
             .take()
             .ok_or_else(|| Error::input("partition writer used after commit"))?;
-        let HashingFile { file, hasher } = writer.into_inner()?;
-        let sha256 = hex(&sha2::Digest::finalize(hasher));
-        file.sync_all().at(&self.staging)?;
-        let bytes = file.metadata().at(&self.staging)?.len();
-        drop(file);
+        let (sha256, bytes) = writer.into_inner()?.finish(&self.staging)?;
         swap_into_place(&self.staging, &self.target)?;
         Ok(Written {
             rows: self.rows,

@@ -22,7 +22,6 @@ use crate::config::{Config, Destination, ReportKind};
 use crate::error::{Error, IoContext, Result};
 use crate::lake::{RemoveOnDrop, swap_into_place, unique_tmp_dir};
 use crate::pipeline::params_with;
-use cat::OutFile;
 
 /// The stage whose rows each report kind serialises.
 pub fn stage_for(kind: ReportKind) -> &'static str {
@@ -32,6 +31,12 @@ pub fn stage_for(kind: ReportKind) -> &'static str {
         ReportKind::Summary => "daily_summary",
         ReportKind::Kline => "kline_bars",
     }
+}
+
+/// A file to write: name and bytes.
+pub struct OutFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
 }
 
 /// What was written for one destination.

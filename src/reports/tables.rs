@@ -5,7 +5,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use chrono::NaiveDate;
 
-use super::cat::OutFile;
+use super::OutFile;
 use crate::config::Destination;
 use crate::error::{Error, Result};
 use crate::lake::parquet_bytes;
