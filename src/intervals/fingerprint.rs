@@ -198,10 +198,12 @@ pub fn partition_digest(dir: &std::path::Path) -> Result<String> {
         Err(_) => return Ok("empty".into()),
     };
     files.sort();
+    // Streamed: a partition can be gigabytes.
     let mut h = Sha256::new();
     for f in files {
-        let bytes = std::fs::read(&f).map_err(|e| Error::io(&f, e))?;
-        h.update(&bytes);
+        std::fs::File::open(&f)
+            .and_then(|mut file| std::io::copy(&mut file, &mut h))
+            .map_err(|e| Error::io(&f, e))?;
     }
     Ok(hex(&h.finalize()))
 }
