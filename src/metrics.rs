@@ -19,6 +19,8 @@ use crate::pipeline::StageRun;
 pub struct Metrics {
     pub command: String,
     pub stages: Vec<StageRun>,
+    /// Stages found current and not computed again (`report`).
+    pub reused: Vec<String>,
     /// Per check: its name, time, status and failing rows.
     pub checks: Vec<Value>,
     /// Time to build and write the report files after their stages ran.
@@ -61,6 +63,7 @@ impl Metrics {
                 "splits": s.splits,
                 "peak_rss_kib": s.peak_rss_kib,
             })).collect::<Vec<_>>(),
+            "reused_stages": self.reused,
             "checks": self.checks,
             "report_files_ms": self.report_files.map(ms),
         })

@@ -567,3 +567,117 @@ async fn report_errors_are_clear_and_write_nothing() {
     assert_eq!(code, Some(0), "{err}");
     assert!(out.join("2026-11-19/finra_cat").is_dir());
 }
+
+/// Name and SHA-256 of every file under `root`, relative to it.
+fn tree_hashes(root: &Path) -> Vec<(String, String)> {
+    files(root, "")
+        .iter()
+        .map(|p| {
+            let name = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            (
+                name,
+                ordertrail::lake::hex(&Sha256::digest(std::fs::read(p).unwrap())),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn report_reuses_the_stages_run_left_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture_lake(dir.path());
+    let root = lake.root().to_str().unwrap().to_string();
+    let day = "2026-11-19";
+    let (code, err) = ordertrail(&["run", "--lake", &root, "--date", day, "--no-checks"]);
+    assert_eq!(code, Some(0), "{err}");
+    let report = |out: &Path, metrics: &Path, config: &Path| {
+        let (code, err) = ordertrail(&[
+            "report",
+            "--lake",
+            &root,
+            "--date",
+            day,
+            "--out",
+            out.to_str().unwrap(),
+            "--metrics",
+            metrics.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        assert_eq!(code, Some(0), "{err}");
+        let m: Value = serde_json::from_slice(&std::fs::read(metrics).unwrap()).unwrap();
+        let names = |key: &str, field: &str| -> Vec<String> {
+            m[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| match field {
+                    "" => v.as_str().unwrap().to_string(),
+                    f => v[f].as_str().unwrap().to_string(),
+                })
+                .collect()
+        };
+        (names("reused_stages", ""), names("stages", "stage"))
+    };
+    let report_stages: Vec<String> = graph(&sql_dir())
+        .stages
+        .iter()
+        .filter(|s| s.rel_path.starts_with("reports"))
+        .map(|s| s.name.clone())
+        .collect();
+    assert!(report_stages.len() >= 3, "{report_stages:?}");
+
+    // Nothing changed since `run`: every report stage is used as it is.
+    let config = repo().join("config/ordertrail.toml");
+    let (reused, computed) = report(&dir.path().join("a"), &dir.path().join("a.json"), &config);
+    assert_eq!(reused, report_stages);
+    assert!(computed.is_empty(), "{computed:?}");
+
+    // A changed configuration file: the stages that read it are computed again, and what
+    // reads them; the files come out the same when the change does not touch a mapping.
+    let edited = dir.path().join("edited.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&edited, format!("# edited\n{text}")).unwrap();
+    let (reused, computed) = report(&dir.path().join("b"), &dir.path().join("b.json"), &edited);
+    assert!(
+        !computed.is_empty(),
+        "a changed config recomputes: {reused:?}"
+    );
+    assert_eq!(
+        reused.len() + computed.len(),
+        report_stages.len(),
+        "{reused:?} {computed:?}"
+    );
+    assert_eq!(
+        tree_hashes(&dir.path().join("a")),
+        tree_hashes(&dir.path().join("b"))
+    );
+
+    // Those were rewritten with the same bytes: with the original config all are current.
+    let (reused, _) = report(&dir.path().join("c"), &dir.path().join("c.json"), &config);
+    assert_eq!(reused, report_stages);
+
+    // A changed mapping rewrites the CAT stage with other rows; back on the original config,
+    // that partition no longer matches the state and is computed again.
+    let arca = "[destinations.upstreams.ARCA]\ndestination = \"ARCA\"\ndestination_type = \"E\"";
+    assert!(text.contains(arca));
+    std::fs::write(&edited, text.replace(arca, &arca.replace("\"E\"", "\"F\""))).unwrap();
+    let (_, computed) = report(&dir.path().join("d"), &dir.path().join("d.json"), &edited);
+    assert!(
+        computed.contains(&"cat_order_events".to_string()),
+        "{computed:?}"
+    );
+    assert_ne!(
+        tree_hashes(&dir.path().join("a")),
+        tree_hashes(&dir.path().join("d"))
+    );
+    let (reused, again) = report(&dir.path().join("e"), &dir.path().join("e.json"), &config);
+    assert!(
+        again.contains(&"cat_order_events".to_string()),
+        "{reused:?}"
+    );
+    assert_eq!(
+        tree_hashes(&dir.path().join("a")),
+        tree_hashes(&dir.path().join("e"))
+    );
+}

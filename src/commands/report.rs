@@ -1,6 +1,7 @@
 //! `ordertrail report`: run the report stages for a day the pipeline has processed, then
 //! write every configured destination's files.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
@@ -8,6 +9,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::cli::ReportArgs;
 use crate::error::{EXIT_OK, Error, Result};
+use crate::intervals::{self, fingerprint::Fingerprints, state::DayState, state::StateDir};
 use crate::lake::Lake;
 use crate::metrics::Metrics;
 use crate::pipeline;
@@ -47,7 +49,17 @@ pub async fn run(args: ReportArgs) -> Result<i32> {
     let options = engine_options(&args.engine);
     let ctx = project.context(&lake, &options).await?;
     let mut metrics = Metrics::new("report");
-    let written = write_measured(&ctx, &project, &lake, args.date, &args.out, &mut metrics).await?;
+    let all_destinations = args.destinations.is_empty();
+    let written = write_measured(
+        &ctx,
+        &project,
+        &lake,
+        args.date,
+        &args.out,
+        all_destinations,
+        &mut metrics,
+    )
+    .await?;
     print_written(&written);
     if let Some(path) = &args.metrics {
         metrics.total = started.elapsed();
@@ -82,16 +94,19 @@ pub async fn write(
     date: NaiveDate,
     out: &Path,
 ) -> Result<Vec<Written>> {
-    write_measured(ctx, project, lake, date, out, &mut Metrics::new("report")).await
+    let mut metrics = Metrics::new("report");
+    write_measured(ctx, project, lake, date, out, true, &mut metrics).await
 }
 
 /// [`write`], recording each report stage's run and the time to write the files.
+/// `reuse_stages`: use report stages `run` left current (every destination is reported).
 async fn write_measured(
     ctx: &SessionContext,
     project: &Project,
     lake: &Lake,
     date: NaiveDate,
     out: &Path,
+    reuse_stages: bool,
     metrics: &mut Metrics,
 ) -> Result<Vec<Written>> {
     let report_stages: Vec<_> = project
@@ -100,7 +115,42 @@ async fn write_measured(
         .iter()
         .filter(|s| s.rel_path.starts_with("reports"))
         .collect();
-    metrics.stages = pipeline::run_exact(ctx, lake, &project.graph, date, &report_stages).await?;
+    // A report stage `run` left current (same SQL, configuration and inputs) is not computed
+    // again; one that is not is, and so, in order, is what reads a changed output of it.
+    // Stages are only reused when every destination is reported: with --destinations they
+    // are computed for those alone.
+    let graph = &project.graph;
+    let state = StateDir::new(lake, &graph.version, date);
+    let today = state.load()?;
+    let yesterday = match date.pred_opt() {
+        Some(prev) => StateDir::new(lake, &graph.version, prev).load()?,
+        None => DayState::default(),
+    };
+    let config_hash = project.intervals()?.config_hash;
+    let mut prints = Fingerprints::new(ctx, lake, &project.sources, config_hash);
+    let mut digests = HashMap::new();
+    for stage in report_stages {
+        let reuse = reuse_stages
+            && intervals::day_is_current(
+                lake,
+                graph,
+                stage,
+                date,
+                (&today, &yesterday),
+                &mut prints,
+                &mut digests,
+            )
+            .await?;
+        if reuse {
+            tracing::info!(stage = %stage.name, "report stage is current; not computed again");
+            metrics.reused.push(stage.name.clone());
+            continue;
+        }
+        digests.remove(&stage.name);
+        metrics
+            .stages
+            .extend(pipeline::run_exact(ctx, lake, graph, date, &[stage]).await?);
+    }
     let started = std::time::Instant::now();
     let written = reports::write_all(ctx, &project.config, date, out).await?;
     metrics.report_files = Some(started.elapsed());

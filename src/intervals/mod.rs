@@ -94,6 +94,57 @@ pub struct Project<'a> {
     pub config_hash: String,
 }
 
+/// Whether `stage`'s partition for `date` is what a run left for the whole day and still
+/// current, so that `report` need not compute it again: every record of the stage is done, the
+/// last one ends the day, with the stage's SQL as it is now and the same input fingerprint (so
+/// the same configuration and upstream records), and the stage's partition and those of the
+/// stages it reads hash to what the state recorded (nothing rewrote them outside the state).
+/// `digests` caches partition hashes between calls; pass the same map for one day.
+pub async fn day_is_current(
+    lake: &Lake,
+    graph: &StageGraph,
+    stage: &Stage,
+    date: NaiveDate,
+    (today, yesterday): (&DayState, &DayState),
+    prints: &mut Fingerprints<'_>,
+    digests: &mut std::collections::HashMap<String, String>,
+) -> Result<bool> {
+    let day = Window::day(date);
+    let records = today.records(&stage.name);
+    let Some(last) = records.last() else {
+        return Ok(false);
+    };
+    if records.iter().any(|r| r.status != Status::Done)
+        || last.end != fmt_time(day.end)
+        || last.sql_hash != sql_hash(&stage.sql)
+        || last.input_fp != prints.input(stage, date, day.end, today, yesterday).await?
+    {
+        return Ok(false);
+    }
+    let mut expected = vec![(stage.name.as_str(), last.output_digest.as_str())];
+    for dep in &stage.deps {
+        match today.covering(dep, day.end) {
+            Some(r) => expected.push((dep, r.output_digest.as_str())),
+            None => return Ok(false),
+        }
+    }
+    for (name, recorded) in expected {
+        let digest = match digests.get(name) {
+            Some(d) => d.clone(),
+            None => {
+                let part = Lake::partition_dir(&lake.stage_table_dir(&graph.version, name), date);
+                let d = partition_digest(&part)?;
+                digests.insert(name.to_string(), d.clone());
+                d
+            }
+        };
+        if digest != recorded {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// Process `req` for its date: claim it, then run what is missing, failed or stale in
 /// `[from, to)`, window by window, in order (earlier windows of the day first if they are not
 /// done: a window needs the state before it).
@@ -375,7 +426,8 @@ impl Runner<'_> {
                 record.elapsed_ms = run.elapsed.as_millis() as u64;
                 tracing::info!(
                     stage = %stage.name, window = %window.label(), rows = run.rows,
-                    ms = record.elapsed_ms, buckets = run.buckets, "window done"
+                    ms = record.elapsed_ms, buckets = run.buckets,
+                    peak_rss_mib = run.peak_rss_kib.map(|k| k / 1024), "window done"
                 );
                 today.put(&stage.name, record.clone());
                 self.dir.save(today)?;
