@@ -45,7 +45,10 @@ def timed(cmd, log):
     """Run cmd under /usr/bin/time -v; return (exit code, wall s, peak RSS KiB)."""
     started = time.monotonic()
     with open(log, "w") as out:
-        proc = subprocess.run(["/usr/bin/time", "-v", *cmd], stdout=out, stderr=subprocess.STDOUT)
+        # info: each stage's "done" line (time, buckets, peak RSS) is in the log as it ends,
+        # so a run stopped early still shows where it was and what it used.
+        env = {"RUST_LOG": "ordertrail=info", **os.environ}
+        proc = subprocess.run(["/usr/bin/time", "-v", *cmd], stdout=out, stderr=subprocess.STDOUT, env=env)
     wall = time.monotonic() - started
     text = Path(log).read_text(errors="replace")
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
@@ -113,6 +116,18 @@ def generate(binary, lake, orders, logs):
     return info
 
 
+def bench_config(lake, records_per_file):
+    """config/ordertrail.toml with CAT files of `records_per_file` events: the shipped config
+    splits at 40 (fixture-sized), which at 10M orders makes 833k files."""
+    text = (ROOT / "config" / "ordertrail.toml").read_text()
+    text, n = re.subn(r"(?m)^records_per_file = \d+", f"records_per_file = {records_per_file}", text)
+    if n == 0:
+        sys.exit("bench: config/ordertrail.toml has no records_per_file line to change")
+    path = lake / "bench-config.toml"
+    path.write_text(text)
+    return path
+
+
 def bench_size(binary, orders, args, logs):
     lake = Path(args.cache_dir) / str(orders)
     if args.from_logs:
@@ -120,8 +135,8 @@ def bench_size(binary, orders, args, logs):
     else:
         gen = generate(binary, lake, orders, logs)
         shutil.rmtree(lake / ".tmp", ignore_errors=True)
-    limit = ["--memory-limit", args.memory_limit]
-    result = {"orders": orders, "generation": gen, "commands": {}}
+    limit = ["--memory-limit", args.memory_limit, "--config", str(bench_config(lake, args.records_per_file))]
+    result = {"orders": orders, "generation": gen, "records_per_file": args.records_per_file, "commands": {}}
     steps = [
         # --restate: the lake is reused between benchmarks; redo every window whatever its state
         ("run", ["run", "--lake", str(lake), "--date", DATE, "--restate", *limit]),
@@ -198,7 +213,8 @@ def render(doc):
         lines.append(f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, {m['os']}. ")
         g = r["generation"]
         lines.append(f"Generation (cached, not in the totals): {g['gen_s']} s, peak RSS {g['gen_peak_rss_mib']} MiB, "
-                     f"raw Parquet {g['raw_bytes'] / 2**20:.0f} MiB.")
+                     f"raw Parquet {g['raw_bytes'] / 2**20:.0f} MiB."
+                     + (f" CAT files of {r['records_per_file']:,} events." if r.get("records_per_file") else ""))
         lines.append("")
         for name, c in r["commands"].items():
             lines.append(f"- `{c['command']}`: {c['wall_s']} s wall, peak RSS {c['peak_rss_mib']} MiB, "
@@ -244,6 +260,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("sizes", nargs="*", type=int, default=[100_000, 1_000_000, 10_000_000])
     p.add_argument("--memory-limit", default="2G")
+    p.add_argument("--records-per-file", type=int, default=1_000_000,
+                   help="CAT events per file in the benchmark's config [default: 1000000]")
     p.add_argument("--cache-dir", default=os.environ.get(
         "ORDERTRAIL_BENCH_DIR", str(Path.home() / ".cache/ordertrail/bench")))
     p.add_argument("--no-build", action="store_true", help="use the release binary as it is")

@@ -141,7 +141,8 @@ pub async fn run(
         let run = run_stage(ctx, lake, graph, stage, Window::day(date)).await?;
         tracing::info!(
             stage = %run.stage, rows = run.rows, ms = run.elapsed.as_millis() as u64,
-            buckets = run.buckets, "stage done"
+            buckets = run.buckets, peak_rss_mib = run.peak_rss_kib.map(|k| k / 1024),
+            "stage done"
         );
         runs.push(run);
     }
