@@ -307,6 +307,9 @@ def stage_params(sql: str, date: dt.date) -> dict:
         "trade_date": date,
         "window_start": dt.datetime.combine(date, dt.time()),
         "window_end": dt.datetime.combine(date + dt.timedelta(days=1), dt.time()),
+        # Bucketed stages in one piece, as ordertrail runs them when the input fits its memory.
+        "bucket": 0,
+        "buckets": 1,
     }
     used = set(re.findall(r"\$(\w+)", strip_comments(sql)))
     unknown = used - values.keys()

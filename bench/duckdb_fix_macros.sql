@@ -99,3 +99,9 @@ create or replace macro fix_error(fix) as
     list_transform([fix_sep(fix)], lambda sep:
         list_transform([replace(fix, sep, chr(1))], lambda norm:
             fix_error_of(fix, fix_parts(fix, sep), norm, fix_body_at(norm), fix_trailer_at(norm)))[1])[1];
+
+-- ordertrail's `bucket(key, n)` (src/udf/bucket.rs) for the one-piece run compare.py makes
+-- (`$buckets` = 1, `$bucket` = 0): every key is in bucket 0. Any other `n` is an error rather
+-- than a silent mismatch with the Rust hash.
+create or replace macro bucket(key, n) as
+    case when n = 1 then 0::bigint else error('bucket(): compare.py runs stages in one bucket') end;
