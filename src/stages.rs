@@ -296,7 +296,7 @@ fn uses_bucket_parameters(sql: &str) -> bool {
 }
 
 /// The value of a `-- key: value` line of the stage's leading comment.
-fn header_value(sql: &str, key: &str) -> Option<String> {
+pub(crate) fn header_value(sql: &str, key: &str) -> Option<String> {
     sql.lines()
         .map_while(|l| l.trim().strip_prefix("--"))
         .find_map(|c| c.trim().strip_prefix(key).map(|v| v.trim().to_string()))

@@ -241,3 +241,22 @@ fn malformed_fixture_csv_names_file_and_line() {
     assert!(stderr.contains("orders.csv"), "{stderr}");
     assert!(stderr.contains("1O0"), "{stderr}");
 }
+
+/// A stage's text pasted into `query` (`explain analyze` after its header comment) is planned
+/// as the runner plans it: `-- join_order: as_written` turns the engine's join reordering off.
+#[test]
+fn query_honours_a_join_order_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let setting = "select value from information_schema.df_settings \
+                   where name = 'datafusion.optimizer.join_reordering'";
+    for (header, reordering) in [("", "true"), ("-- join_order: as_written\n", "false")] {
+        let query = format!("{header}{setting}");
+        let out = ordertrail(&["query", "--lake", p(dir.path()), "--", &query]);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+        assert!(
+            stdout.contains(&format!("| {reordering}")),
+            "{query}:\n{stdout}"
+        );
+    }
+}

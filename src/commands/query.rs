@@ -7,6 +7,7 @@ use crate::cli::QueryArgs;
 use crate::error::{EXIT_OK, Result};
 use crate::lake::Lake;
 use crate::pipeline;
+use crate::stages;
 
 use super::{Project, engine_options};
 
@@ -15,6 +16,11 @@ pub async fn run(args: QueryArgs) -> Result<i32> {
     let lake = Lake::new(&args.lake);
     let options = engine_options(&args.engine);
     let ctx = project.context(&lake, &options).await?;
+    // A stage's text pasted as the query (`explain analyze` after its header comment) is
+    // planned as the runner plans it.
+    let as_written =
+        stages::header_value(&args.query, "join_order:").as_deref() == Some("as_written");
+    pipeline::set_joins_as_written(&ctx, as_written);
     let mut df = ctx.sql(&args.query).await?;
     if let Some(date) = args.date {
         df = df.with_param_values(pipeline::stage_params(date))?;
