@@ -95,8 +95,8 @@ pub struct Project<'a> {
 }
 
 /// Whether `stage`'s partition for `date` is what a run left for the whole day and still
-/// current, so that `report` need not compute it again: every record of the stage is done, the
-/// last one ends the day, with the stage's SQL as it is now and the same input fingerprint (so
+/// current, so that `report` need not compute it again: the stage's records are done from
+/// midnight to midnight without a gap, the last one with the stage's SQL as it is now and the same input fingerprint (so
 /// the same configuration and upstream records), and the stage's partition and those of the
 /// stages it reads hash to what the state recorded (nothing rewrote them outside the state).
 /// `digests` caches partition hashes between calls; pass the same map for one day.
@@ -110,12 +110,10 @@ pub async fn day_is_current(
     digests: &mut std::collections::HashMap<String, String>,
 ) -> Result<bool> {
     let day = Window::day(date);
-    let records = today.records(&stage.name);
-    let Some(last) = records.last() else {
+    let Some(last) = today.records(&stage.name).last() else {
         return Ok(false);
     };
-    if records.iter().any(|r| r.status != Status::Done)
-        || last.end != fmt_time(day.end)
+    if today.done_until(&stage.name, day.start) != day.end
         || last.sql_hash != sql_hash(&stage.sql)
         || last.input_fp != prints.input(stage, date, day.end, today, yesterday).await?
     {
