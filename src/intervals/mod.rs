@@ -114,8 +114,10 @@ pub async fn day_is_current(
         return Ok(false);
     };
     if today.done_until(&stage.name, day.start) != day.end
-        || last.sql_hash != sql_hash(&stage.sql)
-        || last.input_fp != prints.input(stage, date, day.end, today, yesterday).await?
+        || !last.is_done_with(
+            &sql_hash(&stage.sql),
+            &prints.input(stage, date, day.end, today, yesterday).await?,
+        )
     {
         return Ok(false);
     }
@@ -343,13 +345,10 @@ impl Runner<'_> {
             .await?;
         let sql_hash = sql_hash(&stage.sql);
         let (start, end) = (fmt_time(window.start), fmt_time(window.end));
-        let unchanged = today.records(&stage.name).iter().any(|r| {
-            r.start == start
-                && r.end == end
-                && r.status == Status::Done
-                && r.sql_hash == sql_hash
-                && r.input_fp == input_fp
-        });
+        let unchanged = today
+            .records(&stage.name)
+            .iter()
+            .any(|r| r.start == start && r.end == end && r.is_done_with(&sql_hash, &input_fp));
         if unchanged {
             return Ok(None);
         }

@@ -61,6 +61,12 @@ impl Record {
             end: parse_time(&self.end)?,
         })
     }
+
+    /// Whether this window is done and ran with this SQL (`sql_hash`) on these inputs
+    /// (`input_fp`): running it again would write the same rows.
+    pub fn is_done_with(&self, sql_hash: &str, input_fp: &str) -> bool {
+        self.status == Status::Done && self.sql_hash == sql_hash && self.input_fp == input_fp
+    }
 }
 
 pub fn fmt_time(t: NaiveDateTime) -> String {
