@@ -89,6 +89,9 @@ pub struct Destination {
     pub reporter_imid: Option<String>,
     pub group: Option<String>,
     pub records_per_file: Option<u64>,
+    /// bzip2 block size of CAT data files, 1 (fastest) to 9 (smallest, the default). CAT
+    /// requires bzip2 but no level; at 9 compression is most of a report's time.
+    pub bzip2_level: Option<u32>,
     pub fore_id: Option<String>,
     pub oso_id: Option<String>,
     pub user: Option<String>,
@@ -167,6 +170,12 @@ impl Config {
                     if d.records_per_file == Some(0) {
                         return Err(self
                             .key_error(&format!("{key}.records_per_file"), "must be at least 1"));
+                    }
+                    if d.bzip2_level.is_some_and(|l| !(1..=9).contains(&l)) {
+                        return Err(self.key_error(
+                            &format!("{key}.bzip2_level"),
+                            "must be from 1 (fastest) to 9 (smallest)",
+                        ));
                     }
                     for (name, u) in &d.upstreams {
                         if !u.internal && u.destination_type.is_none() {
@@ -315,6 +324,16 @@ mod tests {
         );
         let err = parse("[calendar]\nholidays = [\"2026-02-30\"]\n").unwrap_err();
         assert!(err.to_string().contains("holidays"), "{err}");
+        let cat = "[[destinations]]\nname = \"x\"\nreport = \"cat\"\nsubmitter_id = \"1\"\n\
+                   reporter_imid = \"B\"\ngroup = \"1\"\n";
+        let err = parse(&format!("{cat}bzip2_level = 0\n")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("destinations[0] (x).bzip2_level must be from 1"),
+            "{err}"
+        );
+        assert!(parse(&format!("{cat}bzip2_level = 10\n")).is_err());
+        assert!(parse(&format!("{cat}bzip2_level = 1\n")).is_ok());
         let err = parse("colour = 1\n").unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
     }

@@ -171,6 +171,9 @@ fn missing_fields(e: &Event) -> Vec<String> {
 /// Problem lines an error lists before it only counts the rest.
 const MAX_PROBLEMS_LISTED: usize = 100;
 
+/// bzip2 level of a destination that sets none: the smallest files.
+const DEFAULT_BZIP2_LEVEL: u32 = 9;
+
 /// The most files a day can have: the file number in a CAT file name has six digits.
 const MAX_FILES: usize = 999_999;
 
@@ -285,7 +288,7 @@ fn write_file(
     let file = std::fs::File::create(&data_path).at(&data_path)?;
     let mut encoder = bzip2::write::BzEncoder::new(
         std::io::BufWriter::with_capacity(1 << 20, HashingFile::new(file)),
-        bzip2::Compression::best(),
+        bzip2::Compression::new(dest.bzip2_level.unwrap_or(DEFAULT_BZIP2_LEVEL)),
     );
     if let Some(mut spilled) = text.spilled {
         spilled
@@ -636,6 +639,59 @@ mod tests {
         }
         let expected: Vec<serde_json::Value> = (0..60).map(|i| format!("O{i}").into()).collect();
         assert_eq!(records, expected, "every event once, in order, 25 per file");
+    }
+
+    #[tokio::test]
+    async fn bzip2_level_changes_the_bytes_not_the_events() {
+        let mut fast = destination(1_000);
+        fast.bzip2_level = Some(1);
+        let best = destination(1_000);
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        // Enough text for more than one 100k block, so level 1 (100k blocks) and level 9
+        // (900k blocks) cut it differently.
+        write(cancels(1_000), &fast, date(), a.path())
+            .await
+            .unwrap();
+        write(cancels(1_000), &best, date(), b.path())
+            .await
+            .unwrap();
+        let (a, b) = (contents(a.path()), contents(b.path()));
+        let names =
+            |files: &[(String, Vec<u8>)]| files.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&a), names(&b));
+        let text = |bytes: &[u8]| {
+            let mut text = String::new();
+            bzip2::read::BzDecoder::new(bytes)
+                .read_to_string(&mut text)
+                .unwrap();
+            text
+        };
+        let data = |files: &[(String, Vec<u8>)]| {
+            files
+                .iter()
+                .find(|(n, _)| n.ends_with(".json.bz2"))
+                .map(|(_, b)| b.clone())
+                .unwrap()
+        };
+        let (fast_bytes, best_bytes) = (data(&a), data(&b));
+        assert!(
+            text(&best_bytes).len() > 100_000,
+            "the test text spans blocks"
+        );
+        assert_eq!(text(&fast_bytes), text(&best_bytes));
+        assert_ne!(fast_bytes, best_bytes, "the level reaches the encoder");
+        let meta = |files: &[(String, Vec<u8>)]| {
+            let m = files
+                .iter()
+                .find(|(n, _)| n.ends_with(".meta.json"))
+                .unwrap();
+            serde_json::from_slice::<serde_json::Value>(&m.1).unwrap()
+        };
+        assert_eq!(
+            meta(&a)["files"][0]["compressedHash"],
+            hex(&Sha256::digest(&fast_bytes)),
+            "the meta file hashes what was written"
+        );
     }
 
     #[tokio::test]
