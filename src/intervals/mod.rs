@@ -96,9 +96,10 @@ pub struct Project<'a> {
 
 /// Whether `stage`'s partition for `date` is what a run left for the whole day and still
 /// current, so that `report` need not compute it again: the stage's records are done from
-/// midnight to midnight without a gap, the last one with the stage's SQL as it is now and the same input fingerprint (so
-/// the same configuration and upstream records), and the stage's partition and those of the
-/// stages it reads hash to what the state recorded (nothing rewrote them outside the state).
+/// midnight to midnight without a gap, the last one with the stage's SQL as it is now and the
+/// same input fingerprint (so the same configuration and upstream records), and the stage's
+/// partition and those of the stages it reads hash to what the state recorded (nothing
+/// rewrote them outside the state).
 /// `digests` caches partition hashes between calls; pass the same map for one day.
 pub async fn day_is_current(
     lake: &Lake,
