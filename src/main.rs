@@ -16,7 +16,8 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// 1000 ms, and DataFusion frees hundreds of MB a second: at 1M orders under 2G the process
 /// peaked at 2100 MiB (session_fill) and the checks started from 780 MiB of freed memory. With
 /// 10 ms (mimalloc 2's default) the peak was 1746 MiB and the checks started from 504 MiB,
-/// for ~10% more time in the stages; 0 saved little more for 20%. bench/results.md has the runs.
+/// for 3-11% more time in the stages; 0 saved little more, for 14-23%. The runs are in the
+/// README's performance section.
 const PURGE_DELAY_MS: std::ffi::c_long = 10;
 
 /// Return freed memory to the OS sooner, unless MIMALLOC_PURGE_DELAY says otherwise.
