@@ -21,6 +21,22 @@ async fn failing_keys(
     dates: &[NaiveDate],
     recon: Option<&Path>,
 ) -> BTreeMap<String, Vec<String>> {
+    check_results(dir, fixtures, sql, d, dates, recon)
+        .await
+        .into_iter()
+        .map(|r| (r.check, r.keys))
+        .collect()
+}
+
+/// Every check's result, after running the pipeline on `fixtures` for `dates`.
+async fn check_results(
+    dir: &Path,
+    fixtures: &Path,
+    sql: &Path,
+    d: NaiveDate,
+    dates: &[NaiveDate],
+    recon: Option<&Path>,
+) -> Vec<checks::CheckResult> {
     let lake = lake_from(dir, fixtures);
     run_dates(&lake, sql, dates).await;
     let graph = graph(sql);
@@ -42,7 +58,7 @@ async fn failing_keys(
         };
         assert_eq!(r.status, expected, "{}", r.check);
     }
-    results.into_iter().map(|r| (r.check, r.keys)).collect()
+    results
 }
 
 #[tokio::test]
@@ -184,6 +200,45 @@ async fn defect_day_fails_each_check_on_exactly_its_planted_rows() {
         .map(|(k, v)| (k.as_str(), v.iter().map(|s| s.as_str()).collect()))
         .collect();
     assert_eq!(actual, expected);
+}
+
+/// trade_replay's other two findings (the defect day plants a wrong amount): a fill whose
+/// TRADE entry names another execution, and that entry without its fill; a TRADE entry with
+/// no reference at all is reported under "(null)", not taken for a fill without an entry.
+#[tokio::test]
+async fn trade_replay_pairs_fills_and_entries_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = dir.path().join("fixtures");
+    copy_dir(&repo().join("data-fixtures"), &fixtures);
+    let ledger = fixtures.join("fund/ledger.csv");
+    let text = std::fs::read_to_string(&ledger).unwrap();
+    let broken = text
+        .replace(",TRADE,E0002-3,", ",TRADE,E9999-9,")
+        .replace(",TRADE,E0002-4,", ",TRADE,,");
+    assert_eq!(text.len(), broken.len() + 7, "both ledger rows edited");
+    std::fs::write(&ledger, broken).unwrap();
+    let d = date("2026-11-19");
+    let results = check_results(dir.path(), &fixtures, &sql_dir(), d, &[d], None).await;
+    let result = results.iter().find(|r| r.check == "trade_replay").unwrap();
+    let rows: Vec<(&str, &str)> = result
+        .sample
+        .iter()
+        .map(|row| {
+            (
+                row["check_key"].as_str().unwrap(),
+                row["problem"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("(null)", "TRADE entry without a fill"),
+            ("E0002-3", "fill has no TRADE entry in the ledger"),
+            ("E0002-4", "fill has no TRADE entry in the ledger"),
+            ("E9999-9", "TRADE entry without a fill"),
+        ]
+    );
 }
 
 /// An error-level failure: `check` exits 1, the report lists the failing keys, the alert
