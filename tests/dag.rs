@@ -63,7 +63,10 @@ fn closure_runs_what_a_stage_needs() {
         .iter()
         .map(|s| s.name.clone())
         .collect();
-    assert_eq!(names, vec!["stg_fix_msg", "flow", "flow_complete"]);
+    assert_eq!(
+        names,
+        vec!["stg_fix_msg", "flow", "reject_refs", "flow_complete"]
+    );
     let err = g.closure(&["nope".to_string()]).unwrap_err().to_string();
     assert!(err.contains("unknown stage nope"), "{err}");
 }
@@ -102,6 +105,7 @@ fn incremental_stages_declare_key_and_order_by_it() {
             "stg_fix_msg",
             "flow",
             "flow_quarantine",
+            "reject_refs",
             "flow_complete",
             "chain_activity",
             "session_fill",

@@ -1,11 +1,13 @@
 -- flow_complete: each flow message completed with its cross-service ids: the internal order
 -- id, the client request it belongs to, and for session-level rejects the message rejected.
 -- Grain: one row per flow row of the trade date.
--- Reads: flow, idmap.id_map (this and the previous trade date, for orders that cross midnight).
+-- Reads: flow, reject_refs, idmap.id_map (this and the previous trade date, for orders that
+-- cross midnight).
 -- Design: 002 section 6 (single-message completion).
 -- Window: the messages created in [$window_start, $window_end), plus earlier messages of the
 -- day whose ClOrdID the OMS mapped only in this window (they are completed again). The id map
--- and the messages a session reject refers to are read as they stood at $window_end.
+-- is read as it stood at $window_end; the message a session reject refers to is the one
+-- reject_refs found in the reject's own window.
 -- unique_key: gateway, src_id
 -- event_time: create_time
 -- join_order: as_written
@@ -60,22 +62,11 @@ upstream_ids as (
     group by out_cl_ord_id
 ),
 
--- A session-level reject (35=3) names the rejected message by its sequence number (45) on the
--- same session, sent in the other direction.
+-- The message each session-level reject (35=3) rejects (computed once for all buckets).
 rejected_refs as (
-    select
-        r.gateway,
-        r.src_id,
-        min(m.src_id) as ref_src_id,
-        min(m.cl_ord_id) as ref_cl_ord_id
-    from flow_today r
-    join flow_today m
-      on m.gateway = r.gateway
-     and m.sid = r.sid
-     and m.direction <> r.direction
-     and m.msg_seq_num = r.ref_seq_num
-    where r.fix_msg_type = '3'
-    group by r.gateway, r.src_id
+    select gateway, src_id, ref_src_id, ref_cl_ord_id
+    from reject_refs
+    where trade_date = $trade_date and create_time < $window_end
 ),
 
 completed as (
