@@ -13,8 +13,8 @@
 -- join_order: as_written
 --
 -- A stage of its own rather than a CTE of flow_complete: flow_complete runs in buckets, and
--- this self-join reads the whole day's flow, once per bucket as a CTE (at 10M orders in 16
--- buckets, 16 reads of 69M messages); as a stage, once.
+-- this self-join reads the whole day's flow twice, in every bucket as a CTE (at 10M orders
+-- in 16 buckets, 32 scans of 69M messages); as a stage, once per window.
 -- When a sequence number was reused on a session (a reset), the lowest src_id and ClOrdID
 -- among the messages it names are kept.
 with flow_today as (
