@@ -81,7 +81,7 @@ pub fn default_memory_limit() -> usize {
 /// Share of `--memory-limit` kept out of the engine's memory pool, for what the pool does not
 /// account: Parquet decoding and writing buffers, batches in flight between operators, split
 /// writers, the allocator's own overhead. With the whole limit as the pool, peak RSS at 1M
-/// orders under 2G was 2.2 GB; see the README's performance section.
+/// orders under 2G was 2.2 GB; see bench/NOTES.md.
 const UNTRACKED_SHARE: f64 = 0.25;
 
 /// Bytes the engine's memory pool may hand out under a process memory limit of `limit`.
@@ -162,7 +162,7 @@ struct Bucketing {
 /// stage's hash joins hold up to its whole input decoded (about 5-10x the Parquet size) while
 /// sorts and aggregates spill. Calibrated at 1M orders under 2G, where inputs of 0.24-0.43 GB
 /// run in one piece; at 10M, `flow_complete` (4.4 GB of input) ran in 16 buckets under 2G
-/// without falling back (see the README's performance section).
+/// without falling back (see bench/NOTES.md..
 const INPUT_BYTES_PER_LIMIT_BYTE: f64 = 0.25;
 
 /// Most buckets a stage is split into.

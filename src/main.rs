@@ -1,7 +1,7 @@
 // jemalloc, with its background threads returning freed memory to the OS. At 1M orders, side
 // by side with mimalloc (returning memory after 10 ms) and glibc malloc, it gave the lowest
 // peak RSS and the shortest time; the checks under a 200M limit peaked at 380 MiB against
-// mimalloc's 861 MiB (the README's performance section has the measurements).
+// mimalloc's 861 MiB (bench/NOTES.md has the measurements).
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
