@@ -42,10 +42,11 @@ impl ScratchWriter {
         let out = File::create(path)?;
         // Fast to write and read back: no statistics (nothing is pruned), no dictionaries (a
         // dictionary is built per column and 16k-row row group by hashing every value; the
-        // FIX text outgrows it and falls back to plain anyway). At 1M orders, `run --stage
-        // flow_complete --buckets 16` (which reruns `stg_fix_msg` and `flow`, not bucketed)
-        // took 7-20 CPU s less of 141-178 (three pairs alternated, same bytes); the scratch
-        // files grew 5% (1.30 GB against 1.24 GB at their largest).
+        // FIX text, 205 bytes a message on average at 1M orders, outgrows the 1 MiB dictionary
+        // page and falls back to plain anyway). At 1M orders, `run --stage flow_complete
+        // --buckets 16` (which reruns `stg_fix_msg` and `flow`, not bucketed) took 7-21 CPU s
+        // less of 141-178 (three pairs alternated, same bytes); the spill folder's peak grew
+        // from 1.26 to 1.33-1.36 GB (see bench/NOTES.md).
         let props = WriterProperties::builder()
             .set_compression(Compression::LZ4_RAW)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
