@@ -5,6 +5,14 @@
 //! `-- severity: error|warn` and `-- threshold: N` (failing rows allowed, default 0). The check
 //! fails when it returns more than `threshold` rows; a failing error-level check fails the run
 //! (exit code 1). This module runs checks and writes their results; the rules are the SQL.
+//!
+//! A check whose joins grow with the day can run in buckets, like a stage (see `pipeline`,
+//! "Bucketed stages"): its SQL filters every input by `bucket(key, $buckets) = $bucket` on the
+//! keys it joins on, so that each failing row is found in exactly one bucket. The runner picks
+//! `$buckets` from the size of the tables it reads and `--memory-limit`, runs the query once
+//! per bucket and merges the buckets' failing rows in the check's `order by`: the results are
+//! the same as one piece's. Unlike a stage's, a check's inputs are not split (its scans read
+//! a few columns, where a split copies whole rows): each bucket reads them again.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,9 +27,17 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::physical_plan::collect;
+use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
+
+use crate::engine;
 use crate::error::{Error, IoContext, Result};
-use crate::pipeline::stage_params;
-use crate::stages::sql_error;
+use crate::intervals::Window;
+use crate::lake::Lake;
+use crate::pipeline::{bucket_params, tables_bytes};
+use crate::stages::{StageGraph, sql_error};
 
 /// Failing rows kept per check in the results (the count is always exact).
 pub const SAMPLE_ROWS: usize = 20;
@@ -41,6 +57,10 @@ pub struct Check {
     pub description: String,
     pub severity: Severity,
     pub threshold: u64,
+    /// The tables the query reads, as written (`lifecycle`, `inbound.fix_msg`).
+    pub reads: Vec<String>,
+    /// The SQL uses `$bucket` / `$buckets`: it may run once per bucket of its keys.
+    pub bucketed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -70,6 +90,9 @@ pub struct CheckResult {
     /// The process's peak resident memory while the check ran, sampled (KiB; not stored).
     #[serde(skip)]
     pub peak_rss_kib: Option<u64>,
+    /// Buckets the query ran in (1: in one piece; not stored).
+    #[serde(skip)]
+    pub buckets: usize,
 }
 
 /// Load every `*.sql` under `dir` (the `checks/` folder of a SQL version), sorted by name.
@@ -146,6 +169,9 @@ fn parse(path: &Path, sql: String) -> Result<Check> {
             })?;
         }
     }
+    let (refs, _) = crate::stages::table_references(path, &sql)?;
+    let reads = refs.iter().map(|r| r.to_string()).collect();
+    let bucketed = crate::stages::uses_bucket_parameters(&sql);
     let severity = severity.ok_or_else(|| {
         Error::input_hint(
             format!("{}: no `-- severity: error|warn` line", path.display()),
@@ -159,6 +185,8 @@ fn parse(path: &Path, sql: String) -> Result<Check> {
         description,
         severity,
         threshold,
+        reads,
+        bucketed,
     })
 }
 
@@ -200,43 +228,120 @@ pub fn register_recon(ctx: &SessionContext, file: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// Run every check for `date`.
+/// Run every check for `date`; `lake` and `graph` size the buckets of bucketed checks.
 pub async fn run(
     ctx: &SessionContext,
+    lake: &Lake,
+    graph: &StageGraph,
     checks: &[Check],
     date: NaiveDate,
 ) -> Result<Vec<CheckResult>> {
     let mut results = Vec::with_capacity(checks.len());
     for check in checks {
-        let result =
-            crate::engine::with_spilling_fallback(ctx, &check.name, || run_one(ctx, check, date))
-                .await?;
-        results.push(result);
+        let started = Instant::now();
+        let rss = crate::metrics::RssPeak::start();
+        let rows = engine::with_spilling_fallback(ctx, &check.name, || async {
+            let (first, doublings) = match check.bucketed {
+                true => (
+                    engine::bucket_count(ctx, tables_bytes(lake, graph, &check.reads, date)),
+                    engine::bucket_doublings(ctx),
+                ),
+                false => (1, 0),
+            };
+            engine::with_more_buckets(&check.name, first, doublings, |buckets| {
+                failing_rows(ctx, check, date, buckets)
+            })
+            .await
+        })
+        .await?;
+        let result = CheckResult {
+            millis: started.elapsed().as_millis(),
+            peak_rss_kib: rss.kib(),
+            ..judge(check, &rows)?
+        };
+        tracing::info!(
+            check = %check.name, status = ?result.status, failing = result.failing,
+            ms = result.millis as u64, buckets = rows.buckets,
+            peak_rss_mib = result.peak_rss_kib.map(|k| k / 1024), "check done"
+        );
+        results.push(CheckResult {
+            buckets: rows.buckets,
+            ..result
+        });
     }
     Ok(results)
 }
 
-async fn run_one(ctx: &SessionContext, check: &Check, date: NaiveDate) -> Result<CheckResult> {
-    let started = Instant::now();
-    let rss = crate::metrics::RssPeak::start();
+/// A check's failing rows, in its `order by`, and the buckets it ran in.
+struct FailingRows {
+    batches: Vec<RecordBatch>,
+    buckets: usize,
+}
+
+/// Run the check's query in `buckets` buckets (the parameters of bucket `b` of `buckets`;
+/// one piece is bucket 0 of 1) and merge the buckets' rows in the query's order.
+async fn failing_rows(
+    ctx: &SessionContext,
+    check: &Check,
+    date: NaiveDate,
+    buckets: usize,
+) -> Result<FailingRows> {
     let err = |e| sql_error(&check.path, e);
-    let df = ctx
-        .sql(&check.sql)
-        .await
-        .map_err(err)?
-        .with_param_values(stage_params(date))
-        .map_err(err)?;
-    if df.schema().fields().first().map(|f| f.name().as_str()) != Some("check_key") {
-        return Err(Error::Sql {
-            file: check.path.clone(),
-            location: None,
-            message: "a check's first column must be named check_key".into(),
-        });
+    let mut parts = Vec::with_capacity(buckets);
+    let mut merge = None;
+    for bucket in 0..buckets {
+        let df = ctx
+            .sql(&check.sql)
+            .await
+            .map_err(err)?
+            .with_param_values(bucket_params(Window::day(date), bucket, buckets))
+            .map_err(err)?;
+        if df.schema().fields().first().map(|f| f.name().as_str()) != Some("check_key") {
+            return Err(Error::Sql {
+                file: check.path.clone(),
+                location: None,
+                message: "a check's first column must be named check_key".into(),
+            });
+        }
+        let plan = df.create_physical_plan().await.map_err(err)?;
+        if merge.is_none() && buckets > 1 {
+            let ordering = plan
+                .properties()
+                .output_ordering()
+                .cloned()
+                .ok_or_else(|| Error::Sql {
+                    file: check.path.clone(),
+                    location: None,
+                    message: "a check that uses $bucket must end in `order by`: its buckets' \
+                              failing rows are merged in that order"
+                        .into(),
+                })?;
+            merge = Some((plan.schema(), ordering));
+        }
+        parts.push(collect(plan, ctx.task_ctx()).await.map_err(err)?);
     }
-    let batches = df.collect().await.map_err(err)?;
+    let batches = match merge {
+        None => parts.into_iter().flatten().collect(),
+        Some((schema, ordering)) => {
+            let source = MemorySourceConfig::try_new(&parts, schema, None)
+                .and_then(|s| s.try_with_sort_information(vec![ordering.clone()]))
+                .map_err(err)?;
+            let merged =
+                SortPreservingMergeExec::new(ordering, DataSourceExec::from_data_source(source));
+            collect(Arc::new(merged), ctx.task_ctx())
+                .await
+                .map_err(err)?
+        }
+    };
+    Ok(FailingRows { batches, buckets })
+}
+
+/// The result of a check whose query returned `rows` (time and memory left to the caller).
+fn judge(check: &Check, rows: &FailingRows) -> Result<CheckResult> {
+    let batches = &rows.batches;
     let failing: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
     let mut keys = std::collections::BTreeSet::new();
-    for b in &batches {
+    for b in batches {
         let col = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
         if let Some(s) = col.as_any().downcast_ref::<StringArray>() {
             for k in s.iter() {
@@ -244,7 +349,7 @@ async fn run_one(ctx: &SessionContext, check: &Check, date: NaiveDate) -> Result
             }
         }
     }
-    let sample = sample_rows(&batches)?;
+    let sample = sample_rows(batches)?;
     let status = if failing <= check.threshold {
         Status::Pass
     } else if check.severity == Severity::Error {
@@ -261,8 +366,9 @@ async fn run_one(ctx: &SessionContext, check: &Check, date: NaiveDate) -> Result
         threshold: check.threshold,
         keys: keys.into_iter().collect(),
         sample,
-        millis: started.elapsed().as_millis(),
-        peak_rss_kib: rss.kib(),
+        millis: 0,
+        peak_rss_kib: None,
+        buckets: rows.buckets,
     })
 }
 

@@ -102,8 +102,8 @@ pub struct EngineArgs {
     /// Memory the engine may use before spilling, e.g. 2G, 512M [default: half the RAM]
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memory_limit: Option<usize>,
-    /// Run each stage that can run in buckets (its SQL uses $bucket) in this many buckets
-    /// [default: chosen per stage from its input size and the memory limit]
+    /// Run each stage or check that can run in buckets (its SQL uses $bucket) in this many
+    /// buckets [default: chosen for each from its input size and the memory limit]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub buckets: Option<u16>,
 }

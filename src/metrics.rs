@@ -44,6 +44,7 @@ impl Metrics {
                 "status": r.status,
                 "failing": r.failing,
                 "peak_rss_kib": r.peak_rss_kib,
+                "buckets": r.buckets,
             })
         }));
     }

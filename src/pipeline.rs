@@ -501,23 +501,32 @@ fn q(name: &str) -> String {
 /// Bytes of Parquet a stage reads for `date`: the partitions of `date` and the day before of
 /// every stage and raw source it reads (what stages read at most; see their `Reads:`).
 fn input_bytes(lake: &Lake, graph: &StageGraph, stage: &Stage, date: NaiveDate) -> u64 {
-    let tables = stage
-        .deps
-        .iter()
-        .map(|d| lake.stage_table_dir(&graph.version, d))
-        .chain(stage.sources.iter().filter_map(|s| {
-            let (db, table) = s.split_once('.')?;
-            Some(lake.raw_table_dir(db, table))
-        }));
+    let tables = stage.deps.iter().chain(&stage.sources);
+    tables_bytes(lake, graph, tables, date)
+}
+
+/// Bytes of Parquet in the partitions of `date` and the day before of `tables`: stages by
+/// name, raw sources as `db.table`; other names (configuration tables) count nothing.
+pub fn tables_bytes<'a>(
+    lake: &Lake,
+    graph: &StageGraph,
+    tables: impl IntoIterator<Item = &'a String>,
+    date: NaiveDate,
+) -> u64 {
+    let dirs = tables.into_iter().filter_map(|t| match t.split_once('.') {
+        None => graph
+            .get(t)
+            .map(|s| lake.stage_table_dir(&graph.version, &s.name)),
+        Some((db, table)) => Some(lake.raw_table_dir(db, table)),
+    });
     let days = [date.pred_opt(), Some(date)];
-    tables
-        .flat_map(|t| {
-            days.iter()
-                .flatten()
-                .map(move |d| Lake::partition_dir(&t, *d))
-        })
-        .map(|dir| dir_bytes(&dir))
-        .sum()
+    dirs.flat_map(|t| {
+        days.iter()
+            .flatten()
+            .map(move |d| Lake::partition_dir(&t, *d))
+    })
+    .map(|dir| dir_bytes(&dir))
+    .sum()
 }
 
 fn dir_bytes(dir: &std::path::Path) -> u64 {

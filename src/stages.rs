@@ -289,7 +289,7 @@ impl StageGraph {
 }
 
 /// Whether the SQL (outside `--` comments) uses the `$bucket` or `$buckets` parameter.
-fn uses_bucket_parameters(sql: &str) -> bool {
+pub(crate) fn uses_bucket_parameters(sql: &str) -> bool {
     sql.lines()
         .map(|l| l.split("--").next().unwrap_or(""))
         .any(|code| code.contains("$bucket"))
@@ -375,9 +375,13 @@ fn collect_sql_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<
     Ok(())
 }
 
-/// Tables referenced by a stage file, which must hold exactly one query, and the column names
-/// of its final `order by` when it orders by plain (possibly qualified) columns, ascending.
-fn table_references(path: &Path, sql: &str) -> Result<(Vec<TableReference>, Option<Vec<String>>)> {
+/// Tables referenced by a stage (or check) file, which must hold exactly one query, and the
+/// column names of its final `order by` when it orders by plain (possibly qualified) columns,
+/// ascending.
+pub(crate) fn table_references(
+    path: &Path,
+    sql: &str,
+) -> Result<(Vec<TableReference>, Option<Vec<String>>)> {
     let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})
         .map_err(|e| sql_error(path, e))?;
     if statements.len() != 1 {
@@ -385,7 +389,7 @@ fn table_references(path: &Path, sql: &str) -> Result<(Vec<TableReference>, Opti
             file: path.to_path_buf(),
             location: None,
             message: format!(
-                "a stage file holds exactly one query, found {} statements",
+                "a stage or check file holds exactly one query, found {} statements",
                 statements.len()
             ),
         });
@@ -396,7 +400,9 @@ fn table_references(path: &Path, sql: &str) -> Result<(Vec<TableReference>, Opti
         return Err(Error::Sql {
             file: path.to_path_buf(),
             location: None,
-            message: "a stage file holds one SELECT query (its result is the stage's table)".into(),
+            message: "a stage or check file holds one SELECT query (a stage's table, a \
+                      check's failing rows)"
+                .into(),
         });
     }
     let order_by = match &statement {

@@ -17,7 +17,8 @@ fn failing_keys(results: Vec<checks::CheckResult>) -> BTreeMap<String, Vec<Strin
     results.into_iter().map(|r| (r.check, r.keys)).collect()
 }
 
-/// Every check's result, after running the pipeline on `fixtures` for `dates`.
+/// Every check's result, after running the pipeline on `fixtures` for `dates`. The checks run
+/// twice, in one piece and with bucketed checks in 3 buckets, and must give the same results.
 async fn check_results(
     dir: &Path,
     fixtures: &Path,
@@ -29,14 +30,25 @@ async fn check_results(
     let lake = lake_from(dir, fixtures);
     run_dates(&lake, sql, dates).await;
     let graph = graph(sql);
-    let ctx = pipeline::context_for(&lake, &sources(), &graph, &config(), &small_engine())
-        .await
-        .unwrap();
-    checks::register_recon(&ctx, recon).unwrap();
     let list = checks::load(&sql.join("checks")).unwrap();
     assert!(list.len() >= 18, "{} checks", list.len());
-    let results = checks::run(&ctx, &list, d).await.unwrap();
-    for r in &results {
+    let run = |buckets| {
+        let (lake, graph, list) = (&lake, &graph, &list);
+        async move {
+            let engine = ordertrail::engine::EngineOptions {
+                buckets: Some(buckets),
+                ..small_engine()
+            };
+            let ctx = pipeline::context_for(lake, &sources(), graph, &config(), &engine)
+                .await
+                .unwrap();
+            checks::register_recon(&ctx, recon).unwrap();
+            checks::run(&ctx, lake, graph, list, d).await.unwrap()
+        }
+    };
+    let results = run(1).await;
+    let bucketed = run(3).await;
+    for (r, b) in results.iter().zip(&bucketed) {
         // status follows the count, the threshold and the severity
         let expected = if r.failing <= r.threshold {
             Status::Pass
@@ -46,7 +58,32 @@ async fn check_results(
             Status::Warn
         };
         assert_eq!(r.status, expected, "{}", r.check);
+        // In buckets: the same failing rows, in the same order.
+        assert_eq!(r.buckets, 1, "{}", r.check);
+        let check = list.iter().find(|c| c.name == r.check).unwrap();
+        assert_eq!(b.buckets, if check.bucketed { 3 } else { 1 }, "{}", r.check);
+        assert_eq!(
+            serde_json::to_value(r).unwrap(),
+            serde_json::to_value(b).unwrap(),
+            "{} in 3 buckets",
+            r.check
+        );
     }
+    let bucketed: Vec<_> = list
+        .iter()
+        .filter(|c| c.bucketed)
+        .map(|c| &c.name)
+        .collect();
+    assert_eq!(
+        bucketed,
+        [
+            "conservation",
+            "referential_integrity",
+            "sequencing",
+            "source_order_validity"
+        ],
+        "checks run in buckets"
+    );
     results
 }
 

@@ -55,7 +55,7 @@ pub async fn run_and_write(
         ));
     }
     let list = checks::load(&project.graph.dir.join("checks"))?;
-    let results = checks::run(ctx, &list, date).await?;
+    let results = checks::run(ctx, lake, &project.graph, &list, date).await?;
     let dir = match out {
         Some(dir) => dir.to_path_buf(),
         None => results_dir(lake, project, date),

@@ -48,8 +48,7 @@ use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
 use super::scratch::{ScratchPart, ScratchWriter};
-use crate::udf::bucket::bucket_of;
-use crate::udf::strings::for_each_str;
+use crate::udf::bucket::for_each_bucket;
 
 /// Rows per batch written to a bucket's file (each input partition keeps one batch per bucket
 /// in memory while it is split).
@@ -427,10 +426,10 @@ async fn split_partition(
         let batch = batch?;
         rows_of.iter_mut().for_each(Vec::clear);
         let mut row = 0u32;
-        for_each_str(batch.column(key), |k| {
-            match (k, nulls_everywhere) {
+        for_each_bucket(batch.column(key), buckets as u64, |b| {
+            match (b, nulls_everywhere) {
                 (None, true) => rows_of.iter_mut().for_each(|r| r.push(row)),
-                (k, _) => rows_of[bucket_of(k, buckets as u64) as usize].push(row),
+                (b, _) => rows_of[b.unwrap_or(0) as usize].push(row),
             }
             row += 1;
         })?;

@@ -5,15 +5,20 @@
 -- threshold: 0
 -- Reads: lifecycle, oms.orders, idmap.id_map, ems.route (this and the previous trade date).
 -- Design: 002 section 11.6 (TRADE_ID has a valid ORDER_ID; PARENT_ID resolves).
+-- Buckets: id map and route rows are compared with orders of their order id, requests within
+-- their chain, so the runner may run it once per bucket of that key (see `bucket`) to bound
+-- its joins' memory.
 with orders as (
     select distinct order_id from oms.orders
     where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
+      and bucket(order_id, $buckets) = $bucket
 ),
 
 history as (
     select * exclude (trade_date), trade_date as rec_date
     from lifecycle
     where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
+      and bucket(chain_id, $buckets) = $bucket
 ),
 
 requests as (
@@ -26,12 +31,12 @@ problems as (
     select m.order_id as check_key, 'id map row ' || cast(m.id as varchar) || ' names an unknown order' as problem
     from idmap.id_map m
     left join orders o on o.order_id = m.order_id
-    where m.trade_date = $trade_date and o.order_id is null
+    where m.trade_date = $trade_date and o.order_id is null and bucket(m.order_id, $buckets) = $bucket
     union all
     select r.order_id, 'route ' || r.route_id || ' names an unknown order'
     from ems.route r
     left join orders o on o.order_id = r.order_id
-    where r.trade_date = $trade_date and o.order_id is null
+    where r.trade_date = $trade_date and o.order_id is null and bucket(r.order_id, $buckets) = $bucket
     union all
     select h.cl_ord_id, 'OrigClOrdID ' || h.orig_cl_ord_id || ' is not an earlier request of the order'
     from history h

@@ -5,10 +5,14 @@
 -- Reads: lifecycle (this and the previous trade date, for orders sent yesterday).
 -- Design: 002 section 11.3 (SOURCE_ORDER_ID exists; no new fills on canceled or completed
 -- orders).
+-- Buckets: an upstream message is compared with the orders sent under its ClOrdID, a client
+-- order's reports with its chain: the runner may run it once per bucket of that key
+-- (`flow_key`: the ClOrdID upstream, the chain towards the client) to bound its joins' memory.
 with history as (
     select * exclude (trade_date), trade_date as rec_date
     from lifecycle
     where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
+      and bucket(case when gateway = 'outbound' then cl_ord_id else chain_id end, $buckets) = $bucket
 ),
 
 sent as (
