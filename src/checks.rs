@@ -36,7 +36,7 @@ use crate::engine;
 use crate::error::{Error, IoContext, Result};
 use crate::intervals::Window;
 use crate::lake::Lake;
-use crate::pipeline::{bucket_params, tables_bytes};
+use crate::pipeline::{bucket_params, output_ordering, tables_bytes};
 use crate::stages::{StageGraph, sql_error};
 
 /// Failing rows kept per check in the results (the count is always exact).
@@ -169,9 +169,18 @@ fn parse(path: &Path, sql: String) -> Result<Check> {
             })?;
         }
     }
-    let (refs, _) = crate::stages::table_references(path, &sql)?;
+    let (refs, order_by) = crate::stages::table_references(path, &sql)?;
     let reads = refs.iter().map(|r| r.to_string()).collect();
     let bucketed = crate::stages::uses_bucket_parameters(&sql);
+    if bucketed && order_by.is_none() {
+        return Err(Error::Sql {
+            file: path.to_path_buf(),
+            location: None,
+            message: "a check that uses $bucket must end in `order by` of plain columns: its \
+                      buckets' failing rows are merged in that order"
+                .into(),
+        });
+    }
     let severity = severity.ok_or_else(|| {
         Error::input_hint(
             format!("{}: no `-- severity: error|warn` line", path.display()),
@@ -254,20 +263,13 @@ pub async fn run(
             .await
         })
         .await?;
-        let result = CheckResult {
-            millis: started.elapsed().as_millis(),
-            peak_rss_kib: rss.kib(),
-            ..judge(check, &rows)?
-        };
+        let result = judge(check, &rows, started.elapsed().as_millis(), rss.kib())?;
         tracing::info!(
             check = %check.name, status = ?result.status, failing = result.failing,
-            ms = result.millis as u64, buckets = rows.buckets,
+            ms = result.millis as u64, buckets = result.buckets,
             peak_rss_mib = result.peak_rss_kib.map(|k| k / 1024), "check done"
         );
-        results.push(CheckResult {
-            buckets: rows.buckets,
-            ..result
-        });
+        results.push(result);
     }
     Ok(results)
 }
@@ -305,18 +307,7 @@ async fn failing_rows(
         }
         let plan = df.create_physical_plan().await.map_err(err)?;
         if merge.is_none() && buckets > 1 {
-            let ordering = plan
-                .properties()
-                .output_ordering()
-                .cloned()
-                .ok_or_else(|| Error::Sql {
-                    file: check.path.clone(),
-                    location: None,
-                    message: "a check that uses $bucket must end in `order by`: its buckets' \
-                              failing rows are merged in that order"
-                        .into(),
-                })?;
-            merge = Some((plan.schema(), ordering));
+            merge = Some((plan.schema(), output_ordering(&plan, &check.path)?));
         }
         parts.push(collect(plan, ctx.task_ctx()).await.map_err(err)?);
     }
@@ -336,8 +327,13 @@ async fn failing_rows(
     Ok(FailingRows { batches, buckets })
 }
 
-/// The result of a check whose query returned `rows` (time and memory left to the caller).
-fn judge(check: &Check, rows: &FailingRows) -> Result<CheckResult> {
+/// The result of a check whose query returned `rows`, taking `millis` and `peak_rss_kib`.
+fn judge(
+    check: &Check,
+    rows: &FailingRows,
+    millis: u128,
+    peak_rss_kib: Option<u64>,
+) -> Result<CheckResult> {
     let batches = &rows.batches;
     let failing: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
     let mut keys = std::collections::BTreeSet::new();
@@ -366,8 +362,8 @@ fn judge(check: &Check, rows: &FailingRows) -> Result<CheckResult> {
         threshold: check.threshold,
         keys: keys.into_iter().collect(),
         sample,
-        millis: 0,
-        peak_rss_kib: None,
+        millis,
+        peak_rss_kib,
         buckets: rows.buckets,
     })
 }
@@ -530,5 +526,29 @@ mod tests {
         assert!(err.to_string().contains("severity"), "{err}");
         let err = parse(Path::new("x.sql"), "-- severity: fatal\nselect 1".into()).unwrap_err();
         assert!(err.to_string().contains("x.sql:1"), "{err}");
+    }
+
+    #[test]
+    fn a_bucketed_check_names_what_it_reads_and_ends_in_order_by() {
+        let head = "-- x: y\n-- severity: error\n";
+        let c = parse(
+            Path::new("x.sql"),
+            format!(
+                "{head}select chain_id as check_key from lifecycle l join oms.orders o \
+                 on o.order_id = l.order_id where bucket(chain_id, $buckets) = $bucket \
+                 order by check_key"
+            ),
+        )
+        .unwrap();
+        assert!(c.bucketed);
+        assert_eq!(c.reads, ["lifecycle", "oms.orders"]);
+        let plain = parse(Path::new("x.sql"), format!("{head}select 1 as check_key")).unwrap();
+        assert!(!plain.bucketed);
+        let err = parse(
+            Path::new("x.sql"),
+            format!("{head}select chain_id as check_key from lifecycle where bucket(chain_id, $buckets) = $bucket"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("order by"), "{err}");
     }
 }

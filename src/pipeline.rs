@@ -584,15 +584,7 @@ async fn bucketed_rows(
         let (schema, _) = match &merge {
             Some(m) => m,
             None => {
-                let ordering = plan
-                    .properties()
-                    .output_ordering()
-                    .cloned()
-                    .ok_or_else(|| Error::Sql {
-                        file: stage.path.clone(),
-                        location: None,
-                        message: "a bucketed stage's plan must end in its order by".into(),
-                    })?;
+                let ordering = output_ordering(&plan, &stage.path)?;
                 merge.insert((plan.schema(), ordering))
             }
         };
@@ -640,6 +632,24 @@ async fn bucketed_rows(
     let rows = datafusion::physical_plan::execute_stream(Arc::new(merged), ctx.task_ctx())
         .map_err(merge_err)?;
     Ok((rows, made))
+}
+
+/// The order of a bucketed stage's or check's plan, in which its buckets are merged (its
+/// `order by`, required when the file is loaded).
+pub(crate) fn output_ordering(
+    plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+    file: &std::path::Path,
+) -> Result<datafusion::physical_expr::LexOrdering> {
+    plan.properties()
+        .output_ordering()
+        .cloned()
+        .ok_or_else(|| Error::Sql {
+            file: file.to_path_buf(),
+            location: None,
+            message: "the plan of a query run in buckets has no output order; it must end in \
+                      `order by`"
+                .into(),
+        })
 }
 
 /// Whether the plan ends in a sort, so that its output order is defined.
