@@ -194,6 +194,10 @@ pub struct CheckArgs {
     /// Where check_results.json and check_report.md go [default: <lake>/checks/<version>/trade_date=D]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Run only this check (its file stem; repeat for more). The results are printed, and
+    /// written only to --out: the default folder keeps the day's results of every check
+    #[arg(long = "check", value_name = "NAME")]
+    pub checks: Vec<String>,
     #[command(flatten)]
     pub sql: SqlArgs,
     #[command(flatten)]

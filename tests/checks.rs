@@ -180,13 +180,48 @@ fn clean_run_exits_zero_with_results() {
         .root()
         .join("checks/v1/trade_date=2026-11-19/check_results.json");
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(results).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
     assert_eq!(json["passed"], true);
     // Without the pipeline for a day, check refuses instead of passing on nothing.
     let (code, _, stderr) = ordertrail(&["check", "--lake", root, "--date", "2026-11-20"]);
     assert_eq!(code, Some(2));
     assert!(
         stderr.contains("no stage output for trade date 2026-11-20"),
+        "{stderr}"
+    );
+    // --check runs the named checks only, and leaves the day's results as they were.
+    let before = std::fs::read(&results).unwrap();
+    let (code, stdout, stderr) = ordertrail(&[
+        "check",
+        "--lake",
+        root,
+        "--date",
+        "2026-11-19",
+        "--check",
+        "sequencing",
+        "--check",
+        "overfill",
+    ]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with("checks for 2026-11-19: 2 passed, 0 failed, 0 warned\n  ok   overfill"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok   sequencing"), "{stdout}");
+    assert!(stdout.contains("not written"), "{stdout}");
+    assert_eq!(std::fs::read(&results).unwrap(), before);
+    let (code, _, stderr) = ordertrail(&[
+        "check",
+        "--lake",
+        root,
+        "--date",
+        "2026-11-19",
+        "--check",
+        "sequense",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("no check named sequense") && stderr.contains("sequencing"),
         "{stderr}"
     );
 }
