@@ -59,6 +59,21 @@ fn stages_lists_the_dag() {
         stdout.contains("reads: business_fill, chain_activity, event_status, oms.rms_event"),
         "{stdout}"
     );
+    // Checks too, with what they read; [b] marks what may run in buckets.
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.split_whitespace().take(2).any(|t| t == name))
+            .unwrap_or_else(|| panic!("no line for {name}: {stdout}"))
+            .to_string()
+    };
+    assert!(line("lifecycle").contains("lifecycle.sql [b]"), "{stdout}");
+    assert!(
+        line("sequencing").contains("checks/sequencing.sql [b]"),
+        "{stdout}"
+    );
+    assert!(line("sequencing").ends_with("reads: lifecycle"), "{stdout}");
+    assert!(!line("overfill").contains("[b]"), "{stdout}");
 }
 
 #[test]

@@ -9,7 +9,7 @@ pub fn run(args: StagesArgs) -> Result<i32> {
     let project = Project::load(&args.sql)?;
     let graph = &project.graph;
     println!(
-        "{} stages in {} (dependency order)",
+        "{} stages in {} (dependency order; [b]: may run in buckets)",
         graph.stages.len(),
         graph.dir.display()
     );
@@ -21,7 +21,11 @@ pub fn run(args: StagesArgs) -> Result<i32> {
             "{:>3}. {:<24} {:<40} reads: {}",
             i + 1,
             stage.name,
-            stage.rel_path,
+            format!(
+                "{}{}",
+                stage.rel_path,
+                if stage.bucketed { " [b]" } else { "" }
+            ),
             if reads.is_empty() {
                 "-".to_string()
             } else {
@@ -31,14 +35,21 @@ pub fn run(args: StagesArgs) -> Result<i32> {
     }
     let checks = crate::checks::load(&graph.dir.join("checks"))?;
     println!(
-        "\n{} checks in {} (run after the stages): {}",
+        "\n{} checks in {} (run after the stages)",
         checks.len(),
         graph.dir.join("checks").display(),
-        checks
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
     );
+    for check in &checks {
+        println!(
+            "     {:<24} {:<40} reads: {}",
+            check.name,
+            format!(
+                "checks/{}.sql{}",
+                check.name,
+                if check.bucketed { " [b]" } else { "" }
+            ),
+            check.reads.join(", ")
+        );
+    }
     Ok(EXIT_OK)
 }
