@@ -190,18 +190,15 @@ fn clean_run_exits_zero_with_results() {
         "{stderr}"
     );
     // --check runs the named checks only, and leaves the day's results as they were.
+    let only = |names: &[&str]| {
+        let mut args = vec!["check", "--lake", root, "--date", "2026-11-19"];
+        for name in names {
+            args.extend(["--check", *name]);
+        }
+        ordertrail(&args)
+    };
     let before = std::fs::read(&results).unwrap();
-    let (code, stdout, stderr) = ordertrail(&[
-        "check",
-        "--lake",
-        root,
-        "--date",
-        "2026-11-19",
-        "--check",
-        "sequencing",
-        "--check",
-        "overfill",
-    ]);
+    let (code, stdout, stderr) = only(&["sequencing", "overfill"]);
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert!(
         stdout.starts_with("checks for 2026-11-19: 2 passed, 0 failed, 0 warned\n  ok   overfill"),
@@ -210,15 +207,7 @@ fn clean_run_exits_zero_with_results() {
     assert!(stdout.contains("ok   sequencing"), "{stdout}");
     assert!(stdout.contains("not written"), "{stdout}");
     assert_eq!(std::fs::read(&results).unwrap(), before);
-    let (code, _, stderr) = ordertrail(&[
-        "check",
-        "--lake",
-        root,
-        "--date",
-        "2026-11-19",
-        "--check",
-        "sequense",
-    ]);
+    let (code, _, stderr) = only(&["sequense"]);
     assert_eq!(code, Some(2));
     assert!(
         stderr.contains("no check named sequense") && stderr.contains("sequencing"),
