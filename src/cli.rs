@@ -37,6 +37,9 @@ pub enum Command {
     Query(QueryArgs),
     /// Write the report files of every configured destination for one trade date.
     Report(ReportArgs),
+    /// Check CAT order-event files (ours or another system's) against the CAT IM Tech Specs:
+    /// syntax, linkage, timeliness, meta files; exit 1 on any error.
+    ValidateCat(ValidateCatArgs),
     /// Dump the configured MySQL replica tables' window for a date into the lake, verified.
     Sync(SyncArgs),
     /// Compare a date's raw partitions in the lake with the replicas (rows and checksums).
@@ -215,7 +218,8 @@ pub struct ReportArgs {
     /// Where report files go: <out>/<date>/<destination>/
     #[arg(long, value_name = "DIR", default_value = "out/reports")]
     pub out: PathBuf,
-    /// Write reports even for a weekend or exchange holiday
+    /// Write reports even for a weekend or exchange holiday, keep CAT files that fail
+    /// validation, and report a day whose next trade date is not processed
     #[arg(long)]
     pub force: bool,
     /// Only these destinations (repeatable) [default: every destination in the config]
@@ -228,6 +232,26 @@ pub struct ReportArgs {
     pub sql: SqlArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ValidateCatArgs {
+    /// CAT data files (*.json.bz2, *.json) or folders holding them
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+    /// Earlier days' files or folders, read only to resolve orders that started before
+    #[arg(long, value_name = "FILE|DIR")]
+    pub context: Vec<PathBuf>,
+    /// When the files are submitted (Eastern Time, YYYY-MM-DDTHH:MM:SS): events of day T
+    /// submitted after 08:00 ET on T+1 are reported late (a warning)
+    #[arg(long, value_name = "TIME")]
+    pub submitted_at: Option<chrono::NaiveDateTime>,
+    /// Largest compressed data file accepted, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = crate::reports::cat_validate::DEFAULT_MAX_FILE_BYTES)]
+    pub max_file_bytes: u64,
+    /// Print the result as JSON instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -353,7 +377,7 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(err) => {
             print_error(&err);
-            EXIT_ERROR
+            err.exit_code()
         }
     }
 }
@@ -366,6 +390,7 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Load(args) => commands::load::run(args),
         Command::Query(args) => commands::query::run(args).await,
         Command::Report(args) => commands::report::run(args).await,
+        Command::ValidateCat(args) => commands::validate_cat::run(args),
         Command::Check(args) => commands::check::run(args).await,
         Command::Gen(args) => commands::synth::run(args),
         Command::Status(args) => commands::status::run(args).await,

@@ -92,6 +92,18 @@ pub struct Destination {
     /// bzip2 block size of CAT data files, 1 (fastest) to 9 (smallest, the default). CAT
     /// requires bzip2 but no level; at 9 compression is most of a report's time.
     pub bzip2_level: Option<u32>,
+    /// The firm's CAT identity as `CRD:IMID` (e.g. `12345:BRKR`): `senderIMID` of routes to
+    /// industry members.
+    pub sender_imid: Option<String>,
+    /// CAT `fulfillmentLinkType` of the firm's fulfillments (MEOF); the firm's choice for how
+    /// it fills client orders from street executions (default `Y`).
+    pub fulfillment_link_type: Option<String>,
+    /// `firmDesignatedID` of the firm account in MEOF `firmDetails`.
+    pub firm_designated_id: Option<String>,
+    /// `accountHolderType` of that firm account (default `P`, other proprietary).
+    pub firm_account_holder_type: Option<String>,
+    /// CAT `receivingDeskType` of internal routes (MEIR/MLIR) (default `O`, other).
+    pub receiving_desk_type: Option<String>,
     pub fore_id: Option<String>,
     pub oso_id: Option<String>,
     pub user: Option<String>,
@@ -233,6 +245,11 @@ impl Config {
                 Field::new("submitter_id", DataType::Utf8, true),
                 Field::new("reporter_imid", DataType::Utf8, true),
                 Field::new("records_per_file", DataType::UInt64, true),
+                Field::new("sender_imid", DataType::Utf8, true),
+                Field::new("fulfillment_link_type", DataType::Utf8, true),
+                Field::new("firm_designated_id", DataType::Utf8, true),
+                Field::new("firm_account_holder_type", DataType::Utf8, true),
+                Field::new("receiving_desk_type", DataType::Utf8, true),
             ])),
             vec![
                 s(ds.iter().map(|d| Some(d.name.clone())).collect()),
@@ -244,6 +261,11 @@ impl Config {
                 Arc::new(UInt64Array::from(
                     ds.iter().map(|d| d.records_per_file).collect::<Vec<_>>(),
                 )),
+                s(ds.iter().map(|d| d.sender_imid.clone()).collect()),
+                s(ds.iter().map(|d| d.fulfillment_link_type.clone()).collect()),
+                s(ds.iter().map(|d| d.firm_designated_id.clone()).collect()),
+                s(ds.iter().map(|d| d.firm_account_holder_type.clone()).collect()),
+                s(ds.iter().map(|d| d.receiving_desk_type.clone()).collect()),
             ],
         )?;
         let ups: Vec<(&Destination, &String, &Upstream)> = ds

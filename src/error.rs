@@ -55,6 +55,12 @@ pub enum Error {
         done: usize,
         buckets: usize,
     },
+    /// Report files failed validation and were not kept.
+    #[error("{message}")]
+    Rejected { message: String, hint: String },
+    /// The work asked for cannot be done yet: what it needs is not processed.
+    #[error("{message}")]
+    NotDone { message: String, hint: String },
     /// An error from the query engine that is not tied to a stage file.
     #[error(transparent)]
     Engine(#[from] DataFusionError),
@@ -97,9 +103,20 @@ impl Error {
         }
     }
 
+    /// The process exit code for this error: 1 for files that failed validation, 3 for work
+    /// that cannot be done yet, 2 for the rest.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Rejected { .. } => EXIT_CHECKS_FAILED,
+            Error::NotDone { .. } => EXIT_NOT_DONE,
+            _ => EXIT_ERROR,
+        }
+    }
+
     /// What the user could do about this error, if we know.
     pub fn hint(&self) -> Option<String> {
         match self {
+            Error::Rejected { hint, .. } | Error::NotDone { hint, .. } => Some(hint.clone()),
             Error::Input { hint, .. } => hint.clone(),
             Error::Io { source, .. } => match source.kind() {
                 std::io::ErrorKind::PermissionDenied => {

@@ -16,7 +16,13 @@ use super::{Project, engine_options, fixtures_dir};
 const MARKER: &str = ".ordertrail-demo";
 
 pub async fn run(args: DemoArgs) -> Result<i32> {
-    let project = Project::load(&args.sql)?;
+    // The fixture days come with a config of their own (small CAT files) unless one is given.
+    let mut sql = args.sql.clone();
+    if sql.config.is_none() {
+        let own = fixtures_dir(&args.fixtures).join("ordertrail.toml");
+        sql.config = own.exists().then_some(own);
+    }
+    let project = Project::load(&sql)?;
     let lake_dir = args.out.join("lake");
     fresh_dir(&args.out)?;
     let lake = Lake::new(&lake_dir);

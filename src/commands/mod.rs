@@ -11,6 +11,7 @@ pub mod stages;
 pub mod status;
 pub mod sync;
 pub mod synth;
+pub mod validate_cat;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

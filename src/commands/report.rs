@@ -57,6 +57,7 @@ pub async fn run(args: ReportArgs) -> Result<i32> {
         args.date,
         &args.out,
         all_destinations,
+        args.force,
         &mut metrics,
     )
     .await?;
@@ -95,10 +96,11 @@ pub async fn write(
     out: &Path,
 ) -> Result<Vec<Written>> {
     let mut metrics = Metrics::new("report");
-    write_measured(ctx, project, lake, date, out, true, &mut metrics).await
+    write_measured(ctx, project, lake, date, out, true, false, &mut metrics).await
 }
 
 /// [`write`], recording each report stage's run and the time to write the files.
+/// `force`: keep CAT files that fail validation, and report without the next trade date.
 /// `reuse_stages`: use report stages `run` left current (every destination is reported).
 async fn write_measured(
     ctx: &SessionContext,
@@ -107,6 +109,7 @@ async fn write_measured(
     date: NaiveDate,
     out: &Path,
     reuse_stages: bool,
+    force: bool,
     metrics: &mut Metrics,
 ) -> Result<Vec<Written>> {
     let report_stages: Vec<_> = project
@@ -151,10 +154,78 @@ async fn write_measured(
             .stages
             .extend(pipeline::run_exact(ctx, lake, graph, date, &[stage]).await?);
     }
+    next_day_events(ctx, project, lake, date, force, metrics).await?;
     let started = std::time::Instant::now();
-    let written = reports::write_all(ctx, &project.config, date, out).await?;
+    let written = reports::write_all(ctx, &project.config, date, out, force).await?;
     metrics.report_files = Some(started.elapsed());
     Ok(written)
+}
+
+/// CAT files an event under its Eastern-Time date, and the lake's trade_date is the UTC date:
+/// the evening of ET day D (from 19:00 or 20:00 ET) is in trade date D+1. Compute the report
+/// stages of D+1 from what the pipeline wrote for it. When the pipeline has not processed D+1
+/// but the lake has its raw data, D's CAT files would miss those events: refuse (exit 3)
+/// unless forced. When the lake has nothing of D+1 at all, say so and go on.
+async fn next_day_events(
+    ctx: &SessionContext,
+    project: &Project,
+    lake: &Lake,
+    date: NaiveDate,
+    force: bool,
+    metrics: &mut Metrics,
+) -> Result<()> {
+    let has_cat = project
+        .config
+        .destinations
+        .iter()
+        .any(|d| d.report == crate::config::ReportKind::Cat);
+    let Some(next) = date.succ_opt().filter(|_| has_cat) else {
+        return Ok(());
+    };
+    let graph = &project.graph;
+    let stages: Vec<_> = ["order_events", "cat_order_events"]
+        .iter()
+        .filter_map(|n| graph.get(n))
+        .collect();
+    let processed = stages.iter().flat_map(|s| s.deps.iter()).all(|dep| {
+        stages.iter().any(|s| &s.name == dep)
+            || Lake::partition_dir(&lake.stage_table_dir(&graph.version, dep), next).exists()
+    });
+    if processed {
+        metrics
+            .stages
+            .extend(pipeline::run_exact(ctx, lake, graph, next, &stages).await?);
+        return Ok(());
+    }
+    let raw_next = project.sources.tables.iter().any(|t| {
+        Lake::partition_dir(&lake.raw_table_dir(&t.db, &t.name), next).exists()
+    });
+    if !raw_next {
+        tracing::warn!(
+            "the lake has no data for trade date {next}: CAT files of {date} hold no events \
+             after 00:00 UTC ({next}); if the sources had any, sync and run {next}, then \
+             report {date} again"
+        );
+        return Ok(());
+    }
+    if force {
+        tracing::warn!(
+            "trade date {next} is not processed: CAT files of {date} miss its events \
+             before midnight Eastern Time (--force)"
+        );
+        return Ok(());
+    }
+    Err(Error::NotDone {
+        message: format!(
+            "CAT files of {date} need the events of trade date {next} before midnight Eastern \
+             Time, and the pipeline has not processed {next}"
+        ),
+        hint: format!(
+            "run it first: ordertrail run --lake {} --date {next} (or pass --force to write \
+             {date} without them)",
+            lake.root().display()
+        ),
+    })
 }
 
 pub fn print_written(written: &[Written]) {

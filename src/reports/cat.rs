@@ -1,9 +1,9 @@
 //! FINRA CAT order event files: newline-delimited JSON, bzip2-compressed, split into files of
 //! at most `records_per_file` events, each with its `.meta.json`.
 //!
-//! The rows and fields come from the `cat_order_events` stage; this module only checks that
-//! every event has the fields CAT requires for its type, and serialises. Nothing is written
-//! when an event is incomplete: the error lists the events and their order ids.
+//! The rows and fields come from the `cat_order_events` stage; this module only serialises.
+//! Whether the files meet the spec is [`super::cat_validate`]'s to say, before `report` keeps
+//! them.
 
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
@@ -22,121 +22,12 @@ use crate::lake::HashingFile;
 /// CAT file version written into meta files.
 const FILE_VERSION: &str = "2.2.1";
 
-/// Fields every event needs.
-const COMMON: &[&str] = &[
-    "actionType",
-    "firmROEID",
-    "type",
-    "symbol",
-    "eventTimestamp",
-    "manualFlag",
-];
-
-/// Fields required per event type (shared/reference/cat.md). Conditional requirements
-/// (price for LMT, session for exchange routes) are checked in [`missing_fields`].
-fn required(event_type: &str) -> Option<&'static [&'static str]> {
-    Some(match event_type {
-        "MENO" => &[
-            "orderKeyDate",
-            "orderID",
-            "electronicDupFlag",
-            "deptType",
-            "solicitationFlag",
-            "side",
-            "quantity",
-            "orderType",
-            "timeInForce",
-            "tradingSession",
-            "custDspIntrFlag",
-            "firmDesignatedID",
-            "accountHolderType",
-            "affiliateFlag",
-            "negotiatedTradeFlag",
-            "representativeInd",
-        ],
-        "MEOR" => &[
-            "orderKeyDate",
-            "orderID",
-            "electronicDupFlag",
-            "destination",
-            "destinationType",
-            "routedOrderID",
-            "side",
-            "quantity",
-            "orderType",
-            "timeInForce",
-            "tradingSession",
-            "affiliateFlag",
-            "isoInd",
-            "routeRejectedFlag",
-            "dupROIDCond",
-            "multiLegInd",
-        ],
-        "MEIR" => &[
-            "orderKeyDate",
-            "orderID",
-            "deptType",
-            "receivingDeskType",
-            "side",
-            "quantity",
-            "orderType",
-            "timeInForce",
-            "tradingSession",
-        ],
-        "MEOM" => &[
-            "orderKeyDate",
-            "orderID",
-            "electronicDupFlag",
-            "initiator",
-            "side",
-            "quantity",
-            "leavesQty",
-            "orderType",
-            "timeInForce",
-            "tradingSession",
-            "isoInd",
-            "custDspIntrFlag",
-            "representativeInd",
-        ],
-        "MEOC" => &[
-            "orderKeyDate",
-            "orderID",
-            "cancelQty",
-            "leavesQty",
-            "initiator",
-        ],
-        "MEOF" => &[
-            "fillKeyDate",
-            "fulfillmentID",
-            "fulfillmentLinkType",
-            "cancelFlag",
-            "quantity",
-            "price",
-            "capacity",
-            "clientDetails",
-        ],
-        _ => return None,
-    })
-}
-
 /// One event: its fields in column order.
 struct Event<'a> {
     fields: Vec<(&'a str, Value)>,
 }
 
 impl Event<'_> {
-    fn get(&self, name: &str) -> Option<&Value> {
-        self.fields
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v)
-            .filter(|v| v.is_present())
-    }
-
-    fn text(&self, name: &str) -> String {
-        self.get(name).map(|v| v.to_text()).unwrap_or_default()
-    }
-
     /// The event as one JSON object (NULL fields left out), appended to `out`.
     fn write_line(&self, out: &mut Vec<u8>) {
         out.push(b'{');
@@ -144,32 +35,6 @@ impl Event<'_> {
         out.push(b'}');
     }
 }
-
-fn missing_fields(e: &Event) -> Vec<String> {
-    let event_type = e.text("type");
-    let Some(req) = required(&event_type) else {
-        return vec![format!("type (unknown event type '{event_type}')")];
-    };
-    let mut missing: Vec<String> = COMMON
-        .iter()
-        .chain(req.iter())
-        .filter(|f| e.get(f).is_none())
-        .map(|f| f.to_string())
-        .collect();
-    if matches!(event_type.as_str(), "MENO" | "MEOR" | "MEOM")
-        && e.text("orderType") == "LMT"
-        && e.get("price").is_none()
-    {
-        missing.push("price (required for LMT)".into());
-    }
-    if event_type == "MEOR" && e.text("destinationType") == "E" && e.get("session").is_none() {
-        missing.push("session (required when destinationType is E)".into());
-    }
-    missing
-}
-
-/// Problem lines an error lists before it only counts the rest.
-const MAX_PROBLEMS_LISTED: usize = 100;
 
 /// bzip2 level of a destination that sets none: the smallest files.
 const DEFAULT_BZIP2_LEVEL: u32 = 9;
@@ -189,9 +54,8 @@ const TEXT_IN_MEMORY: usize = 4 << 20;
 /// compressing threads (one per core; bzip2 is most of the time a report takes) that stream it
 /// through bzip2 into the data file and write its meta file, at most one file per thread
 /// waiting. A file's text beyond [`TEXT_IN_MEMORY`] waits in an unnamed scratch file in `dir`,
-/// so memory holds a few megabytes however many events the day or a file has. An incomplete
-/// event is an error listing the events (the first [`MAX_PROBLEMS_LISTED`], then a count); the
-/// caller discards `dir` then. Uniqueness of firmROEID is checked by the caller, in SQL, before.
+/// so memory holds a few megabytes however many events the day or a file has. Uniqueness of
+/// firmROEID is checked by the caller, in SQL, before.
 pub async fn write(
     rows: SendableRecordBatchStream,
     dest: &Destination,
@@ -323,9 +187,6 @@ struct Lines<'a> {
     per_file: usize,
     in_memory: usize,
     max_files: usize,
-    /// Events lacking a required field: the first ones listed, and how many in all.
-    problems: Vec<String>,
-    problem_count: usize,
     files: usize,
     text: Vec<u8>,
     spilled: Option<std::fs::File>,
@@ -340,8 +201,6 @@ impl<'a> Lines<'a> {
             per_file: dest.records_per_file.unwrap_or(100_000).max(1) as usize,
             in_memory,
             max_files,
-            problems: Vec::new(),
-            problem_count: 0,
             files: 0,
             text: Vec::new(),
             spilled: None,
@@ -365,36 +224,16 @@ impl<'a> Lines<'a> {
                 fields.push((f.name().as_str(), value_at(batch.column(i), row, f.name())?));
             }
             let e = Event { fields };
-            let missing = missing_fields(&e);
-            if !missing.is_empty() {
-                self.problem_count += 1;
-                if self.problems.len() < MAX_PROBLEMS_LISTED {
-                    let id = e
-                        .get("orderID")
-                        .or_else(|| e.get("fulfillmentID"))
-                        .map(|v| v.to_text())
-                        .unwrap_or_else(|| "?".into());
-                    self.problems.push(format!(
-                        "{} {} (order {id}): missing {}",
-                        e.text("type"),
-                        e.text("firmROEID"),
-                        missing.join(", ")
-                    ));
-                }
-                continue;
+            if self.in_file == 0 && self.files == self.max_files {
+                return Err(self.too_many_files());
             }
-            if self.problem_count == 0 {
-                if self.in_file == 0 && self.files == self.max_files {
-                    return Err(self.too_many_files());
-                }
-                e.write_line(&mut self.text);
-                self.text.push(b'\n');
-                self.in_file += 1;
-                if self.in_file == self.per_file {
-                    self.emit_file(emit)?;
-                } else if self.text.len() >= self.in_memory {
-                    self.spill()?;
-                }
+            e.write_line(&mut self.text);
+            self.text.push(b'\n');
+            self.in_file += 1;
+            if self.in_file == self.per_file {
+                self.emit_file(emit)?;
+            } else if self.text.len() >= self.in_memory {
+                self.spill()?;
             }
         }
         Ok(())
@@ -438,25 +277,8 @@ impl<'a> Lines<'a> {
         Ok(())
     }
 
-    /// The last file, or the error listing the incomplete events.
+    /// The last file.
     fn finish(&mut self, emit: &mut impl FnMut(FileText) -> Result<()>) -> Result<()> {
-        if self.problem_count > 0 {
-            let more = self.problem_count - self.problems.len();
-            let tail = match more {
-                0 => String::new(),
-                n => format!("\n  ... and {n} more"),
-            };
-            return Err(Error::input_hint(
-                format!(
-                    "destination {}: {} CAT events lack required fields:\n  {}{tail}",
-                    self.dest.name,
-                    self.problem_count,
-                    self.problems.join("\n  ")
-                ),
-                "fix the mapping in sql/v1/reports/cat_order_events.sql or the destination's \
-                 upstream mappings in the config, then run `ordertrail report` again",
-            ));
-        }
         if self.in_file > 0 {
             self.emit_file(emit)?;
         }

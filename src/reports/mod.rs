@@ -8,6 +8,9 @@
 //! visible. The same lake and config give byte-identical files.
 
 pub mod cat;
+pub mod cat_spec;
+pub mod cat_validate;
+pub mod json_text;
 pub mod oats;
 pub mod tables;
 pub mod values;
@@ -54,11 +57,17 @@ pub struct Written {
 /// Each destination's files are written aside as its rows stream in (memory holds a few files,
 /// not the day); only when every destination's files are complete are they swapped into
 /// place, so an invalid event leaves all destinations' files as they were.
+///
+/// CAT files are validated against the spec ([`cat_validate`]) before they are kept, with the
+/// previous day's files of the destination (if written) as context for orders that started
+/// then. A destination whose files fail is not written, the others are, and the error (exit 1)
+/// carries the validation report; `force` keeps them anyway.
 pub async fn write_all(
     ctx: &SessionContext,
     config: &Config,
     date: NaiveDate,
     out: &Path,
+    force: bool,
 ) -> Result<Vec<Written>> {
     let tmp_base = out.join(".tmp");
     std::fs::create_dir_all(&tmp_base).map_err(|e| {
@@ -69,9 +78,34 @@ pub async fn write_all(
     })?;
     let written = async {
         let mut staged = Vec::new();
+        let mut rejected = Vec::new();
         for dest in &config.destinations {
             let staging = RemoveOnDrop(unique_tmp_dir(&tmp_base)?);
             let files = build(ctx, dest, date, &staging.0).await?;
+            if dest.report == ReportKind::Cat && !files.is_empty() {
+                let context: Vec<PathBuf> = date
+                    .pred_opt()
+                    .map(|d| out.join(d.to_string()).join(&dest.name))
+                    .filter(|d| d.is_dir())
+                    .into_iter()
+                    .collect();
+                let v = cat_validate::validate(
+                    std::slice::from_ref(&staging.0),
+                    &context,
+                    &cat_validate::Options::default(),
+                )?;
+                if !v.is_ok() {
+                    let text = v.to_text().replace(&staging.0.display().to_string(), "");
+                    if !force {
+                        rejected.push(format!("destination {}: {text}", dest.name));
+                        continue;
+                    }
+                    tracing::warn!(
+                        "destination {}: CAT files fail validation, kept (--force):\n{text}",
+                        dest.name
+                    );
+                }
+            }
             staged.push((dest, staging, files));
         }
         let mut written = Vec::new();
@@ -83,6 +117,18 @@ pub async fn write_all(
                 kind: dest.report,
                 dir,
                 files,
+            });
+        }
+        if !rejected.is_empty() {
+            return Err(Error::Rejected {
+                message: format!(
+                    "CAT files for {date} fail validation against the CAT IM Tech Specs and were \
+                     not written:\n{}",
+                    rejected.join("\n")
+                ),
+                hint: "fix the mapping in sql/v1/reports/cat_order_events.sql or the \
+                       destination in the config, then report again (--force keeps failing files)"
+                    .into(),
             });
         }
         Ok(written)
@@ -101,10 +147,15 @@ async fn build(
     dir: &Path,
 ) -> Result<Vec<(String, usize)>> {
     let stage = stage_for(dest.report);
-    let has_destination = matches!(dest.report, ReportKind::Cat | ReportKind::Oats);
-    let filter = match has_destination {
-        true => "trade_date = $trade_date and _destination = $destination",
-        false => "trade_date = $trade_date",
+    // CAT: the events whose Eastern-Time date is the day, from this trade date and the next
+    // (the lake's trade_date is the UTC date).
+    let filter = match dest.report {
+        ReportKind::Cat => {
+            "trade_date >= $trade_date and trade_date <= $trade_date + interval '1 day' \
+             and _event_date = $trade_date and _destination = $destination"
+        }
+        ReportKind::Oats => "trade_date = $trade_date and _destination = $destination",
+        _ => "trade_date = $trade_date",
     };
     let params = || {
         params_with(
@@ -144,8 +195,13 @@ async fn build(
             )));
         }
     }
+    // Two trade dates' rows of CAT in the stage's own order.
+    let order = match dest.report {
+        ReportKind::Cat => " order by _event_time, _gateway, _src_id",
+        _ => "",
+    };
     let df = query(format!(
-        "select * exclude (trade_date) from {stage} where {filter}"
+        "select * exclude (trade_date) from {stage} where {filter}{order}"
     ))
     .await?;
     let write_files = |files: Vec<OutFile>| -> Result<Vec<(String, usize)>> {

@@ -18,6 +18,8 @@ pub enum Value {
     Text(String),
     /// A struct: (field name, value) in field order.
     Object(Vec<(String, Value)>),
+    /// A list: its elements in order (CAT's arrays of detail objects).
+    Array(Vec<Value>),
 }
 
 /// Value of `array` at `row`. `column` names the column in errors.
@@ -58,6 +60,17 @@ pub fn value_at(array: &ArrayRef, row: usize, column: &str) -> Result<Value> {
                 out.push((f.name().clone(), child));
             }
             Value::Object(out)
+        }
+        DataType::List(_) | DataType::LargeList(_) => {
+            let items = match array.data_type() {
+                DataType::List(_) => array.as_list::<i32>().value(row),
+                _ => array.as_list::<i64>().value(row),
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for i in 0..items.len() {
+                out.push(value_at(&items, i, &format!("{column}[{i}]"))?);
+            }
+            Value::Array(out)
         }
         DataType::Float16 | DataType::Float32 | DataType::Float64 => {
             return Err(Error::input_hint(
@@ -104,6 +117,7 @@ impl Value {
         match self {
             Value::Null => false,
             Value::Object(fields) => fields.iter().any(|(_, v)| v.is_present()),
+            Value::Array(items) => items.iter().any(|v| v.is_present()),
             _ => true,
         }
     }
@@ -131,6 +145,21 @@ impl Value {
                 write_members(fields.iter().map(|(k, v)| (k.as_str(), v)), out);
                 out.push(b'}');
             }
+            Value::Array(items) => {
+                if !self.is_present() {
+                    return false;
+                }
+                out.push(b'[');
+                let mut first = true;
+                for item in items.iter().filter(|v| v.is_present()) {
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    item.write_json(out);
+                }
+                out.push(b']');
+            }
         }
         true
     }
@@ -141,7 +170,7 @@ impl Value {
             Value::Null => String::new(),
             Value::Bool(b) => b.to_string(),
             Value::Number(n) | Value::Text(n) => n.clone(),
-            Value::Object(_) => self.to_json().unwrap_or_default(),
+            Value::Object(_) | Value::Array(_) => self.to_json().unwrap_or_default(),
         }
     }
 }
@@ -201,5 +230,21 @@ mod tests {
             Value::Text("a\"b".into()).to_json().as_deref(),
             Some("\"a\\\"b\"")
         );
+    }
+
+    #[test]
+    fn arrays_hold_their_present_elements() {
+        let detail = |id: Option<&str>| {
+            Value::Object(vec![(
+                "orderID".into(),
+                id.map_or(Value::Null, |s| Value::Text(s.into())),
+            )])
+        };
+        let v = Value::Array(vec![detail(Some("C1")), detail(None), detail(Some("C2"))]);
+        assert_eq!(
+            v.to_json().as_deref(),
+            Some("[{\"orderID\":\"C1\"},{\"orderID\":\"C2\"}]")
+        );
+        assert_eq!(Value::Array(vec![detail(None)]).to_json(), None);
     }
 }

@@ -110,7 +110,7 @@ impl PipelineExecutor<'_> {
                     self.project.config.path.display()
                 )));
             }
-            crate::reports::write_all(&ctx, &config, date, &self.config.reports).await?;
+            crate::reports::write_all(&ctx, &config, date, &self.config.reports, false).await?;
             detail.push_str(&format!(", {} written", r.destination));
         }
         Ok(detail)

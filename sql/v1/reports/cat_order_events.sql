@@ -1,26 +1,73 @@
 -- cat_order_events: FINRA CAT equity order events, for every destination with report = 'cat'.
--- Grain: one row per (destination, order event). Event types:
---   MENO  NEW order from a client
---   MEOR  ROUTE to an upstream; MEIR when the destination maps the upstream as internal
---   MEOM  MODIFY (new orderID; priorOrderKeyDate/priorOrderID point at the replaced order)
---   MEOC  CANCEL (cancelQty, leavesQty)
---   MEOF  FILL of the client order (agency: fulfilled from the street execution)
--- Reads: order_events, config.destinations, config.destination_upstreams.
--- Design: 002 section 7.4 (per-downstream and per-upstream field rules); format facts in
--- shared/reference/cat.md.
+-- Grain: one row per (destination, order event). Event types (CAT IM Tech Specs v4.1):
+--   MENO / MLNO  NEW order from a client (MLNO for a multi-leg order, with legDetails)
+--   MEOR         ROUTE of a new order to an upstream (multiLegInd for a leg of a multi-leg order)
+--   MEMR         ROUTE of a client's replace request: modifies the route of the order in force
+--   MEIR / MLIR  ROUTE to an upstream the destination maps as internal (the firm's own desk)
+--   MEOM / MLOM  MODIFY (new orderID; priorOrderKeyDate/priorOrderID point at the replaced order)
+--   MEOC / MLOC  CANCEL (cancelQty, leavesQty)
+--   MEOF         FILL of the client order (fulfilled from the street execution; for a multi-leg
+--                order one per leg, in the leg's symbol)
+-- Reads: order_events, stg_fix_msg (the legs of multi-leg orders), config.destinations,
+-- config.destination_upstreams.
+-- Dates: CAT files an event under its Eastern-Time date (_event_date), while the lake's
+-- trade_date is the UTC date: `report --date D` writes the rows of trade dates D and D+1 whose
+-- _event_date is D.
+-- Design: 002 section 7.4 (per-downstream and per-upstream field rules); the fields each event
+-- type may and must have are spec/cat/fields.toml, which `ordertrail validate-cat` checks every
+-- file against before `report` keeps it.
+--
+-- The firm's choices, per destination in the config: fulfillment_link_type (MEOF), the firm
+-- account of firmDetails, receiving_desk_type (MEIR), sender_imid (CRD:IMID of routes to
+-- industry members). Handling instructions: NH (not held) for market orders, below.
 --
 -- How the file writer reads this table: columns starting with '_' steer it and are not
--- written; every other column is a JSON field, written in column order when not NULL; a
--- struct is a JSON object of its non-NULL fields (omitted when it has none); decimals are
--- written exactly.
+-- written (_event_date: the Eastern-Time date whose file holds the event); every other column
+-- is a JSON field, written in column order when not NULL; a struct is a JSON object of its
+-- non-NULL fields, a list a JSON array (both omitted when empty); decimals are written exactly.
 with events as (
     select * exclude (trade_date) from order_events where trade_date = $trade_date
 ),
 
 destinations as (
-    select destination, reporter_imid
+    select
+        destination,
+        reporter_imid,
+        sender_imid,
+        coalesce(fulfillment_link_type, 'Y') as fulfillment_link_type,
+        firm_designated_id,
+        coalesce(firm_account_holder_type, 'P') as firm_account_holder_type,
+        coalesce(receiving_desk_type, 'O') as receiving_desk_type
     from config.destinations
     where report = 'cat'
+),
+
+-- The legs of multi-leg new orders, from the client's message (FIX NoLegs group: 600
+-- LegSymbol, 624 LegSide, 623 LegRatioQty).
+leg_messages as (
+    select n.order_id,
+           fix_tags(m.fix, 600) as leg_symbols,
+           fix_tags(m.fix, 624) as leg_sides,
+           fix_tags(m.fix, 623) as leg_ratios
+    from stg_fix_msg m
+    join (select distinct gateway, src_id, order_id from events where event_kind = 'NEW' and is_multi_leg) n
+      on m.gateway = n.gateway and m.src_id = n.src_id
+    where m.trade_date = $trade_date
+),
+
+legs as (
+    select
+        order_id,
+        count(*) as leg_count,
+        array_agg(named_struct(
+            'symbol', leg_symbols[i],
+            'side', case leg_sides[i] when '1' then 'B' when '2' then 'SL' when '5' then 'SS' when '6' then 'SX' end,
+            'legRatioQuantity', cast(leg_ratios[i] as decimal(18, 6))
+        ) order by i) as leg_details
+    from (
+        select *, unnest(range(1, cast(cardinality(leg_symbols) as bigint) + 1)) as i from leg_messages
+    ) l
+    group by order_id
 ),
 
 mapped as (
@@ -28,15 +75,28 @@ mapped as (
         t.*,
         d.destination as report_destination,
         d.reporter_imid,
+        d.sender_imid,
+        d.fulfillment_link_type,
+        d.firm_designated_id,
+        d.firm_account_holder_type,
+        d.receiving_desk_type,
+        l.leg_count,
+        l.leg_details,
         u.reported_as,
         u.destination_type,
         u.session as upstream_session,
         coalesce(u.internal, false) as internal,
         case
+            when t.event_kind = 'ROUTE' and coalesce(u.internal, false) and t.is_multi_leg then 'MLIR'
             when t.event_kind = 'ROUTE' and coalesce(u.internal, false) then 'MEIR'
+            when t.event_kind = 'ROUTE' and t.route_replaces is not null then 'MEMR'
+            -- a multi-leg order is routed leg by leg: each leg a MEOR with multiLegInd
             when t.event_kind = 'ROUTE' then 'MEOR'
+            when t.event_kind = 'NEW' and t.is_multi_leg then 'MLNO'
             when t.event_kind = 'NEW' then 'MENO'
+            when t.event_kind = 'MODIFY' and t.is_multi_leg then 'MLOM'
             when t.event_kind = 'MODIFY' then 'MEOM'
+            when t.event_kind = 'CANCEL' and t.is_multi_leg then 'MLOC'
             when t.event_kind = 'CANCEL' then 'MEOC'
             when t.event_kind = 'FILL' then 'MEOF'
         end as event_type,
@@ -45,6 +105,8 @@ mapped as (
         to_char(t.recv_et, '%Y%m%dT%H%M%S%.6f') as recv_ts,
         to_char(t.order_et, '%Y%m%dT%H%M%S%.6f') as order_ts,
         to_char(t.prior_key_et, '%Y%m%dT%H%M%S%.6f') as prior_key_ts,
+        to_char(t.route_key_et, '%Y%m%dT%H%M%S%.6f') as route_key_ts,
+        cast(t.event_et as date) as event_day,
         cast(to_char(t.order_et, '%Y%m%d') as int) as order_day,
         case t.side when 'B' then 'B' when 'S' then 'SL' when 'SS' then 'SS' when 'SX' then 'SX' end as cat_side,
         case t.trading_session
@@ -55,6 +117,7 @@ mapped as (
         end as cat_session
     from events t
     cross join destinations d
+    left join legs l on l.order_id = t.order_id
     left join config.destination_upstreams u
       on u.destination = d.destination and u.upstream = t.upstream
 ),
@@ -62,6 +125,7 @@ mapped as (
 final as (
     select
         report_destination as _destination,
+        event_day as _event_date,
         create_time as _event_time,
         gateway as _gateway,
         src_id as _src_id,
@@ -69,73 +133,82 @@ final as (
         event_date || '_' || event_type || '-' || upper(substr(gateway, 1, 1)) || cast(src_id as varchar) as "firmROEID",
         event_type as "type",
         reporter_imid as "CATReporterIMID",
-        case event_type
-            when 'MENO' then recv_ts
-            when 'MEOR' then recv_ts
-            when 'MEIR' then recv_ts
-            when 'MEOM' then recv_ts
-            when 'MEOC' then prior_key_ts
+        case
+            when event_type in ('MENO', 'MLNO', 'MEOR', 'MEIR', 'MLIR', 'MEOM', 'MLOM') then recv_ts
+            when event_type = 'MEMR' then route_key_ts
+            when event_type in ('MEOC', 'MLOC') then prior_key_ts
         end as "orderKeyDate",
-        case event_type
-            when 'MENO' then cl_ord_id
-            when 'MEOR' then req_cl_ord_id
-            when 'MEIR' then req_cl_ord_id
-            when 'MEOM' then cl_ord_id
-            when 'MEOC' then orig_cl_ord_id
+        case
+            when event_type in ('MENO', 'MLNO', 'MEOM', 'MLOM') then cl_ord_id
+            when event_type in ('MEOR', 'MEIR', 'MLIR') then req_cl_ord_id
+            when event_type = 'MEMR' then route_replaces
+            when event_type in ('MEOC', 'MLOC') then orig_cl_ord_id
         end as "orderID",
-        case when event_type = 'MEOM' then prior_key_ts end as "priorOrderKeyDate",
-        case when event_type = 'MEOM' then orig_cl_ord_id end as "priorOrderID",
+        case when event_type in ('MEOM', 'MLOM') then prior_key_ts end as "priorOrderKeyDate",
+        case when event_type in ('MEOM', 'MLOM') then orig_cl_ord_id end as "priorOrderID",
         case when event_type = 'MEOF' then event_ts end as "fillKeyDate",
         case when event_type = 'MEOF' then exec_id end as "fulfillmentID",
-        symbol as "symbol",
+        -- multi-leg events name their legs' symbols in legDetails, not a symbol of their own
+        case when event_type not like 'ML%' then symbol end as "symbol",
         event_ts as "eventTimestamp",
         false as "manualFlag",
-        case when event_type in ('MENO', 'MEOR', 'MEOM') then false end as "electronicDupFlag",
-        case when event_type in ('MENO', 'MEIR') then 'A' end as "deptType",
-        case when event_type = 'MEIR' then 'O' end as "receivingDeskType",
-        case when event_type = 'MENO' then false end as "solicitationFlag",
-        case when event_type = 'MEOR' then reported_as end as "destination",
-        case when event_type = 'MEOR' then destination_type end as "destinationType",
-        case when event_type = 'MEOR' then out_cl_ord_id end as "routedOrderID",
-        case when event_type = 'MEOR' and destination_type = 'E' then coalesce(upstream_session, cat_session) end as "session",
-        case when event_type in ('MEOM', 'MEOC') then 'C' end as "initiator",
-        case when event_type = 'MEOC' then recv_ts end as "requestTimestamp",
-        case when event_type in ('MENO', 'MEOR', 'MEIR', 'MEOM') then cat_side end as "side",
-        case when event_type in ('MENO', 'MEOR', 'MEIR', 'MEOM') and ord_type = 'LMT' then price
+        case when event_type in ('MENO', 'MLNO', 'MEOR', 'MEOM', 'MLOM') then false end as "electronicDupFlag",
+        case when event_type in ('MENO', 'MLNO', 'MEIR', 'MLIR') then 'A' end as "deptType",
+        case when event_type in ('MEIR', 'MLIR') then receiving_desk_type end as "receivingDeskType",
+        case when event_type in ('MENO', 'MLNO') then false end as "solicitationFlag",
+        case when event_type in ('MEOR', 'MEMR') and destination_type = 'F' then sender_imid end as "senderIMID",
+        case when event_type in ('MEOR', 'MEMR') then reported_as end as "destination",
+        case when event_type in ('MEOR', 'MEMR') then destination_type end as "destinationType",
+        case when event_type in ('MEOR', 'MEMR') then out_cl_ord_id end as "routedOrderID",
+        case when event_type = 'MEMR' then orig_cl_ord_id end as "priorRoutedOrderID",
+        case when event_type in ('MEOR', 'MEMR') and destination_type = 'E' then coalesce(upstream_session, cat_session) end as "session",
+        case when event_type in ('MEOM', 'MLOM', 'MEOC', 'MLOC') then 'C' end as "initiator",
+        case when event_type in ('MEOC', 'MLOC') then recv_ts end as "requestTimestamp",
+        case when event_type in ('MENO', 'MEOR', 'MEMR', 'MEIR', 'MEOM') then cat_side end as "side",
+        case when event_type in ('MENO', 'MLNO', 'MEOR', 'MEMR', 'MEIR', 'MLIR', 'MEOM', 'MLOM') and ord_type = 'LMT' then price
              when event_type = 'MEOF' then last_px end as "price",
-        case when event_type in ('MENO', 'MEOR', 'MEIR', 'MEOM') then qty
+        case when event_type in ('MENO', 'MLNO', 'MEOR', 'MEMR', 'MEIR', 'MLIR', 'MEOM', 'MLOM') then qty
              when event_type = 'MEOF' then last_qty end as "quantity",
-        case when event_type = 'MEOC' then qty - cum_qty end as "cancelQty",
-        case when event_type in ('MEOM', 'MEOC') then leaves_qty end as "leavesQty",
-        case when event_type in ('MENO', 'MEOR', 'MEIR', 'MEOM') then ord_type end as "orderType",
-        case when event_type in ('MENO', 'MEOR', 'MEIR', 'MEOM') then
+        case when event_type in ('MEOC', 'MLOC') then qty - cum_qty end as "cancelQty",
+        case when event_type in ('MEOM', 'MLOM', 'MEOC', 'MLOC') then leaves_qty end as "leavesQty",
+        case when event_type in ('MENO', 'MLNO', 'MEOR', 'MEMR', 'MEIR', 'MLIR', 'MEOM', 'MLOM') then ord_type end as "orderType",
+        case when event_type in ('MENO', 'MLNO', 'MEOR', 'MEMR', 'MEIR', 'MLIR', 'MEOM', 'MLOM') then
             named_struct(
                 'DAY', case when tif = 'DAY' then order_day end,
                 'GTC', case when tif = 'GTC' then true end,
                 'IOC', case when tif = 'IOC' then true end
             )
         end as "timeInForce",
-        case when event_type in ('MENO', 'MEOR', 'MEIR', 'MEOM') then cat_session end as "tradingSession",
-        case when event_type in ('MENO', 'MEOR', 'MEIR') then
+        case when event_type in ('MENO', 'MLNO', 'MEOR', 'MEMR', 'MEIR', 'MLIR', 'MEOM', 'MLOM') then cat_session end as "tradingSession",
+        case when event_type in ('MENO', 'MLNO', 'MEOR', 'MEMR', 'MEIR', 'MLIR') then
             named_struct('NH', case when ord_type = 'MKT' then true end)
         end as "handlingInstructions",
         case when event_type in ('MENO', 'MEOM') then false end as "custDspIntrFlag",
-        case when event_type = 'MENO' then account_num end as "firmDesignatedID",
-        case when event_type = 'MENO' then account_type end as "accountHolderType",
-        case when event_type in ('MENO', 'MEOR') then false end as "affiliateFlag",
+        case when event_type in ('MENO', 'MLNO') then account_num end as "firmDesignatedID",
+        case when event_type in ('MENO', 'MLNO') then account_type end as "accountHolderType",
+        case when event_type in ('MENO', 'MLNO', 'MEOR', 'MEMR') then false end as "affiliateFlag",
         case when event_type = 'MENO' then false end as "negotiatedTradeFlag",
-        case when event_type in ('MENO', 'MEOM') then 'N' end as "representativeInd",
-        case when event_type in ('MEOR', 'MEIR', 'MEOM') then 'NA' end as "isoInd",
-        case when event_type = 'MEOR' then route_rejected end as "routeRejectedFlag",
-        case when event_type = 'MEOR' then false end as "dupROIDCond",
-        case when event_type = 'MEOR' then is_multi_leg end as "multiLegInd",
-        -- fulfillmentLinkType 'Y' (linked to the street execution) is unverified against the spec
-        case when event_type = 'MEOF' then 'Y' end as "fulfillmentLinkType",
+        case when event_type in ('MENO', 'MLNO', 'MEOM', 'MLOM') then 'N' end as "representativeInd",
+        case when event_type in ('MEOR', 'MEMR', 'MEOM') then 'NA' end as "isoInd",
+        case when event_type in ('MEOR', 'MEMR') then route_rejected end as "routeRejectedFlag",
+        case when event_type in ('MEOR', 'MEMR') then false end as "dupROIDCond",
+        case when event_type in ('MEOR', 'MEMR', 'MEIR') then is_multi_leg end as "multiLegInd",
+        case when event_type in ('MLNO', 'MLOM', 'MLIR') then leg_count end as "numberOfLegs",
+        case when event_type in ('MLNO', 'MLOM', 'MLIR') then leg_details end as "legDetails",
+        case when event_type = 'MEOF' then fulfillment_link_type end as "fulfillmentLinkType",
         case when event_type = 'MEOF' then false end as "cancelFlag",
         case when event_type = 'MEOF' then 'A' end as "capacity",
         case when event_type = 'MEOF' then
-            named_struct('orderKeyDate', recv_ts, 'orderID', cl_ord_id, 'side', cat_side)
-        end as "clientDetails"
+            make_array(named_struct('orderKeyDate', recv_ts, 'orderID', cl_ord_id, 'side', cat_side))
+        end as "clientDetails",
+        -- the firm's side of the fulfillment: the firm account sells what the client buys
+        case when event_type = 'MEOF' then
+            make_array(named_struct(
+                'side', case when cat_side = 'B' then 'SL' else 'B' end,
+                'firmDesignatedID', firm_designated_id,
+                'accountHolderType', firm_account_holder_type
+            ))
+        end as "firmDetails"
     from mapped
 )
 
