@@ -264,7 +264,9 @@ impl Config {
                 s(ds.iter().map(|d| d.sender_imid.clone()).collect()),
                 s(ds.iter().map(|d| d.fulfillment_link_type.clone()).collect()),
                 s(ds.iter().map(|d| d.firm_designated_id.clone()).collect()),
-                s(ds.iter().map(|d| d.firm_account_holder_type.clone()).collect()),
+                s(ds.iter()
+                    .map(|d| d.firm_account_holder_type.clone())
+                    .collect()),
                 s(ds.iter().map(|d| d.receiving_desk_type.clone()).collect()),
             ],
         )?;

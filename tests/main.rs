@@ -5,6 +5,7 @@
 //! - `scenarios.rs`: per fixture scenario, the event_status and reportable flag it must get
 //! - `dag.rs`: the stage DAG derived from the SQL
 //! - `reports.rs`: report files: formats, CAT event sequences per scenario, determinism
+//! - `cat_validate.rs`: `validate-cat` on a valid day and a corpus of broken files
 //! - `checks.rs`: correctness checks on the clean day and the defect day
 //! - `cli.rs`: whole invocations of the binary: exit codes and error messages on bad input
 //! - `synth.rs`: the synthetic-day generator (`ordertrail gen`): determinism, checks pass
@@ -17,6 +18,7 @@
 
 mod common;
 
+mod cat_validate;
 mod checks;
 mod cli;
 mod dag;

@@ -98,7 +98,9 @@ async fn report_files(lake: &Lake, out: &Path) -> BTreeMap<String, Vec<u8>> {
         .await
         .unwrap();
     for d in fixture_dates() {
-        reports::write_all(&ctx, &config, d, out).await.unwrap();
+        reports::write_all(&ctx, &config, d, out, false)
+            .await
+            .unwrap();
     }
     let mut files = BTreeMap::new();
     let mut todo = vec![out.to_path_buf()];

@@ -14,6 +14,7 @@ use crate::lake::Lake;
 use crate::metrics::Metrics;
 use crate::pipeline;
 use crate::reports::{self, Written};
+use crate::stages::Stage;
 
 use super::{Project, engine_options};
 
@@ -118,10 +119,39 @@ async fn write_measured(
         .iter()
         .filter(|s| s.rel_path.starts_with("reports"))
         .collect();
-    // A report stage `run` left current (same SQL, configuration and inputs) is not computed
-    // again; one that is not is, and so, in order, is what reads a changed output of it.
-    // Stages are only reused when every destination is reported: with --destinations they
-    // are computed for those alone.
+    let reused = compute_stages(
+        ctx,
+        project,
+        lake,
+        date,
+        &report_stages,
+        reuse_stages,
+        metrics,
+    )
+    .await?;
+    metrics.reused.extend(reused);
+    next_day_events(ctx, project, lake, date, reuse_stages, force, metrics).await?;
+    let started = std::time::Instant::now();
+    let written = reports::write_all(ctx, &project.config, date, out, force).await?;
+    metrics.report_files = Some(started.elapsed());
+    Ok(written)
+}
+
+/// Compute `stages` for `date`, in order, unless current; returns the names of those reused.
+///
+/// A report stage `run` left current (same SQL, configuration and inputs) is not computed
+/// again; one that is not is, and so, in order, is what reads a changed output of it. Stages
+/// are only reused when every destination is reported (`reuse_stages`): with --destinations
+/// they are computed for those alone.
+async fn compute_stages(
+    ctx: &SessionContext,
+    project: &Project,
+    lake: &Lake,
+    date: NaiveDate,
+    stages: &[&Stage],
+    reuse_stages: bool,
+    metrics: &mut Metrics,
+) -> Result<Vec<String>> {
     let graph = &project.graph;
     let state = StateDir::new(lake, &graph.version, date);
     let today = state.load()?;
@@ -132,7 +162,8 @@ async fn write_measured(
     let config_hash = project.intervals()?.config_hash;
     let mut prints = Fingerprints::new(ctx, lake, &project.sources, config_hash);
     let mut digests = HashMap::new();
-    for stage in report_stages {
+    let mut reused = Vec::new();
+    for stage in stages {
         let reuse = reuse_stages
             && intervals::day_is_current(
                 lake,
@@ -145,8 +176,8 @@ async fn write_measured(
             )
             .await?;
         if reuse {
-            tracing::info!(stage = %stage.name, "report stage is current; not computed again");
-            metrics.reused.push(stage.name.clone());
+            tracing::info!(stage = %stage.name, %date, "report stage is current; not computed again");
+            reused.push(stage.name.clone());
             continue;
         }
         digests.remove(&stage.name);
@@ -154,11 +185,7 @@ async fn write_measured(
             .stages
             .extend(pipeline::run_exact(ctx, lake, graph, date, &[stage]).await?);
     }
-    next_day_events(ctx, project, lake, date, force, metrics).await?;
-    let started = std::time::Instant::now();
-    let written = reports::write_all(ctx, &project.config, date, out, force).await?;
-    metrics.report_files = Some(started.elapsed());
-    Ok(written)
+    Ok(reused)
 }
 
 /// CAT files an event under its Eastern-Time date, and the lake's trade_date is the UTC date:
@@ -171,6 +198,7 @@ async fn next_day_events(
     project: &Project,
     lake: &Lake,
     date: NaiveDate,
+    reuse_stages: bool,
     force: bool,
     metrics: &mut Metrics,
 ) -> Result<()> {
@@ -192,14 +220,14 @@ async fn next_day_events(
             || Lake::partition_dir(&lake.stage_table_dir(&graph.version, dep), next).exists()
     });
     if processed {
-        metrics
-            .stages
-            .extend(pipeline::run_exact(ctx, lake, graph, next, &stages).await?);
+        compute_stages(ctx, project, lake, next, &stages, reuse_stages, metrics).await?;
         return Ok(());
     }
-    let raw_next = project.sources.tables.iter().any(|t| {
-        Lake::partition_dir(&lake.raw_table_dir(&t.db, &t.name), next).exists()
-    });
+    let raw_next = project
+        .sources
+        .tables
+        .iter()
+        .any(|t| Lake::partition_dir(&lake.raw_table_dir(&t.db, &t.name), next).exists());
     if !raw_next {
         tracing::warn!(
             "the lake has no data for trade date {next}: CAT files of {date} hold no events \

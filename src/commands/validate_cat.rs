@@ -15,5 +15,9 @@ pub fn run(args: ValidateCatArgs) -> Result<i32> {
     } else {
         print!("{}", v.to_text());
     }
-    Ok(if v.is_ok() { EXIT_OK } else { EXIT_CHECKS_FAILED })
+    Ok(if v.is_ok() {
+        EXIT_OK
+    } else {
+        EXIT_CHECKS_FAILED
+    })
 }

@@ -158,10 +158,11 @@ impl Spec {
                         )));
                     }
                 }
-                let lists = f
-                    .values
-                    .iter()
-                    .chain(f.values_by.iter().flat_map(|v| v.values().flat_map(|m| m.values())));
+                let lists = f.values.iter().chain(
+                    f.values_by
+                        .iter()
+                        .flat_map(|v| v.values().flat_map(|m| m.values())),
+                );
                 for list in lists {
                     if !list.starts_with('@') && !self.values.contains_key(list) {
                         return Err(Error::input(format!(
@@ -211,6 +212,9 @@ mod tests {
              price = { p = \"C\", t = \"N\", required_when = { orderType = [\"LMT\"] } }\n",
         )
         .unwrap_err();
-        assert!(err.to_string().contains("refers to field orderType"), "{err}");
+        assert!(
+            err.to_string().contains("refers to field orderType"),
+            "{err}"
+        );
     }
 }

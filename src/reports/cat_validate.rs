@@ -306,8 +306,7 @@ pub fn validate(paths: &[PathBuf], context: &[PathBuf], options: &Options) -> Re
         )?;
         if !f.context {
             events += count;
-            for ((family, severity, rule), (n, examples)) in std::mem::take(&mut file_sink.counts)
-            {
+            for ((family, severity, rule), (n, examples)) in std::mem::take(&mut file_sink.counts) {
                 let entry = sink.counts.entry((family, severity, rule)).or_default();
                 entry.0 += n;
                 for e in examples {
@@ -669,9 +668,9 @@ fn cond_text(v: &Json) -> Option<String> {
 fn holds(cond: &BTreeMap<String, Vec<String>>, obj: &Json) -> bool {
     cond.iter().all(|(field, values)| match obj.get(field) {
         None | Some(Json::Null) => false,
-        Some(v) => values.iter().any(|want| {
-            want == "*" || cond_text(v).as_deref() == Some(want.as_str())
-        }),
+        Some(v) => values
+            .iter()
+            .any(|want| want == "*" || cond_text(v).as_deref() == Some(want.as_str())),
     })
 }
 
@@ -835,9 +834,7 @@ fn check_value(
                         "syntax.precision",
                         Some(path),
                         Some(value),
-                        format!(
-                            "more than {max_int} digits before or {max_frac} after the point"
-                        ),
+                        format!("more than {max_int} digits before or {max_frac} after the point"),
                     ))
                 }
                 _ => {}
@@ -1173,7 +1170,10 @@ fn check_event(
         prior: key("priorOrderKeyDate", "priorOrderID"),
         parent: key("parentOrderKeyDate", "parentOrderID"),
         links,
-        symbol: event.get("symbol").and_then(Json::as_str).map(str::to_string),
+        symbol: event
+            .get("symbol")
+            .and_then(Json::as_str)
+            .map(str::to_string),
         quantity: event.get("quantity").and_then(decimal),
         legs,
         route,
@@ -1342,7 +1342,11 @@ fn check_linkage(
                             "linkage.fill_symbol",
                             Some("symbol"),
                             Some(&Json::String(sym.clone())),
-                            format!("order {} is for {}", k.1, o.symbol.clone().unwrap_or_default()),
+                            format!(
+                                "order {} is for {}",
+                                k.1,
+                                o.symbol.clone().unwrap_or_default()
+                            ),
                         ));
                         continue;
                     }
@@ -1406,7 +1410,7 @@ mod tests {
         assert!(t("20261119T093000.").is_none());
         assert!(t("20261119T093000.1234567890").is_none());
         // 2026-11-19 14:30:00 UTC is 09:30 ET.
-        let ns = Json::Number("1795617000000000000".into());
+        let ns = Json::Number("1795098600000000000".into());
         assert_eq!(
             parse_sn(&ns).map(|d| d.to_string()).as_deref(),
             Some("2026-11-19 09:30:00")
@@ -1419,8 +1423,14 @@ mod tests {
             file_date("93010_BRKR_20261119_1_OrderEvents_000001.json.bz2"),
             NaiveDate::from_ymd_opt(2026, 11, 19)
         );
-        assert_eq!(file_date("93010_BRKR_20261119_1_Orders_000001.json.bz2"), None);
-        assert_eq!(file_date("93010_BRKR_20261119_1_OrderEvents_1.json.bz2"), None);
+        assert_eq!(
+            file_date("93010_BRKR_20261119_1_Orders_000001.json.bz2"),
+            None
+        );
+        assert_eq!(
+            file_date("93010_BRKR_20261119_1_OrderEvents_1.json.bz2"),
+            None
+        );
     }
 
     #[test]

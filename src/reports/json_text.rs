@@ -291,8 +291,7 @@ mod tests {
 
     #[test]
     fn numbers_keep_their_text_and_members_their_order() {
-        let v = parse(r#"{"b":187.250,"a":[1,-0.5e3],"s":"x\u00e9\"","t":true,"n":null}"#)
-            .unwrap();
+        let v = parse(r#"{"b":187.250,"a":[1,-0.5e3],"s":"x\u00e9\"","t":true,"n":null}"#).unwrap();
         let Json::Object(members) = &v else {
             panic!("an object")
         };
@@ -322,6 +321,10 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad} should not parse");
         }
-        assert!(parse(r#"{"a":1,"a":2}"#).unwrap_err().contains("appears twice"));
+        assert!(
+            parse(r#"{"a":1,"a":2}"#)
+                .unwrap_err()
+                .contains("appears twice")
+        );
     }
 }

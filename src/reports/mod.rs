@@ -60,7 +60,7 @@ pub struct Written {
 ///
 /// CAT files are validated against the spec ([`cat_validate`]) before they are kept, with the
 /// previous day's files of the destination (if written) as context for orders that started
-/// then. A destination whose files fail is not written, the others are, and the error (exit 1)
+/// then. When a destination's files fail, nothing is written for the day and the error (exit 1)
 /// carries the validation report; `force` keeps them anyway.
 pub async fn write_all(
     ctx: &SessionContext,
@@ -108,17 +108,6 @@ pub async fn write_all(
             }
             staged.push((dest, staging, files));
         }
-        let mut written = Vec::new();
-        for (dest, staging, files) in staged {
-            let dir = out.join(date.to_string()).join(&dest.name);
-            swap_into_place(&staging.0, &dir)?;
-            written.push(Written {
-                destination: dest.name.clone(),
-                kind: dest.report,
-                dir,
-                files,
-            });
-        }
         if !rejected.is_empty() {
             return Err(Error::Rejected {
                 message: format!(
@@ -129,6 +118,17 @@ pub async fn write_all(
                 hint: "fix the mapping in sql/v1/reports/cat_order_events.sql or the \
                        destination in the config, then report again (--force keeps failing files)"
                     .into(),
+            });
+        }
+        let mut written = Vec::new();
+        for (dest, staging, files) in staged {
+            let dir = out.join(date.to_string()).join(&dest.name);
+            swap_into_place(&staging.0, &dir)?;
+            written.push(Written {
+                destination: dest.name.clone(),
+                kind: dest.report,
+                dir,
+                files,
             });
         }
         Ok(written)

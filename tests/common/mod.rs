@@ -37,7 +37,8 @@ pub fn graph(sql: &Path) -> StageGraph {
 }
 
 pub fn config() -> ordertrail::config::Config {
-    ordertrail::config::Config::load(&repo().join("data-fixtures/ordertrail.toml")).expect("config loads")
+    ordertrail::config::Config::load(&repo().join("data-fixtures/ordertrail.toml"))
+        .expect("config loads")
 }
 
 /// The repository's project (sql/v1, sources, config), as the commands load it.

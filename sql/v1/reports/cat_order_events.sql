@@ -89,7 +89,7 @@ mapped as (
         case
             when t.event_kind = 'ROUTE' and coalesce(u.internal, false) and t.is_multi_leg then 'MLIR'
             when t.event_kind = 'ROUTE' and coalesce(u.internal, false) then 'MEIR'
-            when t.event_kind = 'ROUTE' and t.route_replaces is not null then 'MEMR'
+            when t.event_kind = 'ROUTE' and t.route_order_id is not null then 'MEMR'
             -- a multi-leg order is routed leg by leg: each leg a MEOR with multiLegInd
             when t.event_kind = 'ROUTE' then 'MEOR'
             when t.event_kind = 'NEW' and t.is_multi_leg then 'MLNO'
@@ -105,7 +105,7 @@ mapped as (
         to_char(t.recv_et, '%Y%m%dT%H%M%S%.6f') as recv_ts,
         to_char(t.order_et, '%Y%m%dT%H%M%S%.6f') as order_ts,
         to_char(t.prior_key_et, '%Y%m%dT%H%M%S%.6f') as prior_key_ts,
-        to_char(t.route_key_et, '%Y%m%dT%H%M%S%.6f') as route_key_ts,
+        to_char(t.route_order_et, '%Y%m%dT%H%M%S%.6f') as route_key_ts,
         cast(t.event_et as date) as event_day,
         cast(to_char(t.order_et, '%Y%m%d') as int) as order_day,
         case t.side when 'B' then 'B' when 'S' then 'SL' when 'SS' then 'SS' when 'SX' then 'SX' end as cat_side,
@@ -141,7 +141,7 @@ final as (
         case
             when event_type in ('MENO', 'MLNO', 'MEOM', 'MLOM') then cl_ord_id
             when event_type in ('MEOR', 'MEIR', 'MLIR') then req_cl_ord_id
-            when event_type = 'MEMR' then route_replaces
+            when event_type = 'MEMR' then route_order_id
             when event_type in ('MEOC', 'MLOC') then orig_cl_ord_id
         end as "orderID",
         case when event_type in ('MEOM', 'MLOM') then prior_key_ts end as "priorOrderKeyDate",

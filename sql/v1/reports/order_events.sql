@@ -1,8 +1,8 @@
 -- order_events: the reportable order events of the day, independent of any destination.
 -- Grain: one row per reportable lifecycle record that is an event; a record yields at most one:
 --   NEW     client new order (in_new_req)
---   ROUTE   a new order or replace sent to an upstream (route_replaces: for a replace, the
---           client order id in force, which the client's request replaces)
+--   ROUTE   a new order or replace sent to an upstream (route_order_id: for a replace, the
+--           client order id in force when it was sent)
 --   MODIFY  a replace the upstream accepted (new client order id; prior id = OrigClOrdID)
 --   CANCEL  a cancel confirmed to the client
 --   FILL    a fill reported to the client
@@ -76,10 +76,16 @@ with_key as (
 ),
 
 -- A route sent for a client's replace request (an upstream replace, msg_type 1) modifies the
--- route of the order in force: the client order id the request replaces (its OrigClOrdID),
--- which stays in force until the upstream accepts the replace, and that id's order key time.
+-- route of the order in force when it was sent: the request's own id when the firm had
+-- accepted it by then (the MODIFY event is at the request's receipt), else the id it replaces
+-- (its OrigClOrdID), which stays in force when the replace is refused.
 route_replaces as (
-    select h.cl_ord_id, first_value(h.orig_cl_ord_id order by h.create_time, h.src_id) as replaces
+    select
+        h.cl_ord_id,
+        case
+            when bool_or(h.req_status = 0) then h.cl_ord_id
+            else first_value(h.orig_cl_ord_id order by h.create_time, h.src_id)
+        end as in_force
     from (select distinct req_cl_ord_id from with_key where event_kind = 'ROUTE' and msg_type = 1) k
     join lifecycle_days h on h.cl_ord_id = k.req_cl_ord_id
     where h.record_kind = 'in_req' and h.msg_type = 1 and h.orig_cl_ord_id is not null
@@ -88,14 +94,14 @@ route_replaces as (
 
 replaced_keys as (
     select h.cl_ord_id, min(h.create_time) as key_time
-    from (select distinct replaces from route_replaces) k
-    join lifecycle_days h on h.cl_ord_id = k.replaces
+    from (select distinct in_force from route_replaces) k
+    join lifecycle_days h on h.cl_ord_id = k.in_force
     where h.base_kind in ('in_new_req', 'in_req')
     group by h.cl_ord_id
 ),
 
 with_replaces as (
-    select w.*, rr.replaces as route_replaces
+    select w.*, rr.in_force as route_order_id
     from route_replaces rr
     right join with_key w
       on rr.cl_ord_id = w.req_cl_ord_id and w.event_kind = 'ROUTE' and w.msg_type = 1
@@ -104,7 +110,7 @@ with_replaces as (
 with_route_key as (
     select w.*, rk.key_time as route_key_time
     from replaced_keys rk
-    right join with_replaces w on rk.cl_ord_id = w.route_replaces
+    right join with_replaces w on rk.cl_ord_id = w.route_order_id
 ),
 
 with_outcome as (
@@ -149,14 +155,14 @@ final as (
         e.recv_time,
         e.order_recv_time,
         e.key_time as prior_key_time,
-        e.route_replaces,
+        e.route_order_id,
         coalesce(e.first_response in ('out_new_rej_er', 'out_cxl_rej', 'out_rej'), false) as route_rejected,
         -- Eastern Time wall clock of each time, as regulators want it
         to_local_time(arrow_cast(e.create_time, 'Timestamp(µs, "America/New_York")')) as event_et,
         to_local_time(arrow_cast(e.recv_time, 'Timestamp(µs, "America/New_York")')) as recv_et,
         to_local_time(arrow_cast(e.order_recv_time, 'Timestamp(µs, "America/New_York")')) as order_et,
         to_local_time(arrow_cast(e.key_time, 'Timestamp(µs, "America/New_York")')) as prior_key_et,
-        to_local_time(arrow_cast(e.route_key_time, 'Timestamp(µs, "America/New_York")')) as route_key_et
+        to_local_time(arrow_cast(e.route_key_time, 'Timestamp(µs, "America/New_York")')) as route_order_et
     from with_ack e
 )
 
