@@ -135,6 +135,54 @@ pub struct Config {
     pub path: PathBuf,
 }
 
+/// A TOML error as `<file>: line L, column C: <what>`, without the offending line or any
+/// quoted value: a config line may hold a secret (a password where none belongs, a URL with
+/// credentials), and errors are printed and logged.
+pub fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> String {
+    let mut what = String::new();
+    let mut quoted = false;
+    for c in e.message().trim_end().chars() {
+        match c {
+            '"' if !quoted => {
+                quoted = true;
+                what.push_str("\"...");
+            }
+            '"' => {
+                quoted = false;
+                what.push('"');
+            }
+            _ if quoted => {}
+            c => what.push(c),
+        }
+    }
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let column = before.len() - line_start + 1;
+            // The key of that line, never its value.
+            let key = text[line_start..]
+                .lines()
+                .next()
+                .and_then(|l| l.split_once('='))
+                .map(|(k, _)| k.trim())
+                .filter(|k| {
+                    !k.is_empty()
+                        && k.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "_-.[] ".contains(c))
+                })
+                .map(|k| format!(" ({k})"))
+                .unwrap_or_default();
+            format!(
+                "{}: line {line}, column {column}{key}: {what}",
+                path.display()
+            )
+        }
+        None => format!("{}: {what}", path.display()),
+    }
+}
+
 impl Config {
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -149,7 +197,7 @@ impl Config {
     pub fn parse(path: &Path, text: &str) -> Result<Config> {
         let mut config: Config = toml::from_str(text).map_err(|e| {
             Error::input_hint(
-                format!("{}: {}", path.display(), e.to_string().trim_end()),
+                toml_error(path, text, &e),
                 "see config/ordertrail.toml in the repository for every key",
             )
         })?;
@@ -319,6 +367,23 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config> {
         Config::parse(Path::new("ot.toml"), text)
+    }
+
+    #[test]
+    fn toml_errors_never_print_values() {
+        let secret = "hunter2-secret";
+        for text in [
+            format!("[checks]\npassword = \"{secret}\"\n"),
+            format!("[calendar]\nholidays = \"{secret}\"\n"),
+            format!(
+                "[[destinations]]\nname = \"x\"\nreport = \"cat\"\nsubmitter_id = \"{secret}\n"
+            ),
+            format!("[[destinations]]\nname = 5\nuser = \"{secret}\"\n"),
+        ] {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(!err.contains(secret), "{err}");
+            assert!(err.starts_with("ot.toml: line "), "{err}");
+        }
     }
 
     #[test]

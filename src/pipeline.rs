@@ -222,12 +222,15 @@ pub fn check_inputs(
                 ),
             ));
         }
+        let declared = table.schema();
         for entry in std::fs::read_dir(&part).map_err(|e| Error::io(&part, e))? {
             let entry = entry.map_err(|e| Error::io(&part, e))?;
             total_files += 1;
-            if parquet_rows(&entry.path())? > 0 {
+            let (rows, schema) = parquet_rows_and_schema(&entry.path())?;
+            if rows > 0 {
                 non_empty = true;
             }
+            check_schema(name, &entry.path(), &declared, &schema)?;
         }
     }
     if !needed.is_empty() && (!non_empty || total_files == 0) {
@@ -242,16 +245,72 @@ pub fn check_inputs(
     Ok(())
 }
 
-fn parquet_rows(path: &std::path::Path) -> Result<i64> {
+fn parquet_rows_and_schema(path: &std::path::Path) -> Result<(i64, arrow::datatypes::SchemaRef)> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let reader = parquet::file::reader::SerializedFileReader::new(file).map_err(|e| {
-        Error::input(format!(
-            "{}: not a readable Parquet file: {e}",
-            path.display()
-        ))
+    let meta = parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&file, Default::default())
+        .map_err(|e| {
+        Error::input_hint(
+            format!("{}: not a readable Parquet file: {e}", path.display()),
+            "sync or load that day again; the partition is damaged",
+        )
     })?;
-    use parquet::file::reader::FileReader;
-    Ok(reader.metadata().file_metadata().num_rows())
+    Ok((
+        meta.metadata().file_metadata().num_rows(),
+        meta.schema().clone(),
+    ))
+}
+
+/// Schema drift is an error, never NULLs filled in without a word: every column
+/// `sql/sources.sql` declares for `table` must be in the raw file with the declared type. A
+/// column the declaration lacks is logged and not read.
+fn check_schema(
+    table: &str,
+    path: &std::path::Path,
+    declared: &arrow::datatypes::SchemaRef,
+    actual: &arrow::datatypes::SchemaRef,
+) -> Result<()> {
+    for field in declared.fields() {
+        match actual.field_with_name(field.name()) {
+            Err(_) => {
+                return Err(Error::input_hint(
+                    format!(
+                        "raw table {table}: column {} ({}) declared in sources.sql is missing \
+                         from {}",
+                        field.name(),
+                        field.data_type(),
+                        path.display()
+                    ),
+                    "the source's schema changed: sync the day again from a replica that has \
+                     the column, or change sql/sources.sql (and the stages) to the new schema",
+                ));
+            }
+            Ok(f) if f.data_type() != field.data_type() => {
+                return Err(Error::input_hint(
+                    format!(
+                        "raw table {table}: column {} is {} in {}, but sql/sources.sql declares \
+                         {}",
+                        field.name(),
+                        f.data_type(),
+                        path.display(),
+                        field.data_type()
+                    ),
+                    "the source's schema changed: sync the day again, or change \
+                     sql/sources.sql to the new type",
+                ));
+            }
+            Ok(_) => {}
+        }
+    }
+    for f in actual.fields() {
+        if declared.field_with_name(f.name()).is_err() {
+            tracing::warn!(
+                "raw table {table}: column {} in {} is not declared in sql/sources.sql; not read",
+                f.name(),
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn fmt_dates(dates: &[NaiveDate]) -> String {

@@ -370,3 +370,36 @@ fn failing_checks_exit_one_report_and_alert() {
         "{alert}"
     );
 }
+
+/// An order that reached the street cannot vanish from the reports: a malformed client new
+/// order (no MsgType) for an order that was then accepted, routed and filled fails the day's
+/// checks instead of turning the order invalid without a word (issue: silent wrong answers).
+#[tokio::test]
+async fn a_routed_order_whose_client_message_is_malformed_fails_the_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = dir.path().join("fixtures");
+    copy_dir(&repo().join("data-fixtures"), &fixtures);
+    let messages = fixtures.join("inbound/fix_msg.csv");
+    let text = std::fs::read_to_string(&messages).unwrap();
+    let new_order = "|35=D|49=CLIENT1|56=BRKR|34=2|";
+    let line = text
+        .lines()
+        .find(|l| l.contains("11=C0001-1|") && l.contains("|35=D|"))
+        .expect("C0001's new order in the fixture");
+    assert!(line.contains(new_order), "{line}");
+    let broken = text.replace(line, &line.replace("|35=D|", "|"));
+    std::fs::write(&messages, broken).unwrap();
+    let d = date("2026-11-19");
+    let results = check_results(dir.path(), &fixtures, &sql_dir(), d, &[d], None).await;
+    let result = results
+        .iter()
+        .find(|r| r.check == "reported_orders")
+        .unwrap();
+    assert_eq!(result.status, Status::Fail);
+    assert_eq!(result.keys, ["ORD-0001"], "{:?}", result.sample);
+    let problem = result.sample[0]["problem"].as_str().unwrap();
+    assert!(
+        problem.starts_with("executed upstream (O0001-1)"),
+        "{problem}"
+    );
+}

@@ -275,3 +275,67 @@ fn query_honours_a_join_order_header() {
         );
     }
 }
+
+/// Schema drift is an error: a nullable column missing from a raw partition is not filled with
+/// NULLs without a word (the reroute fields of the lifecycle would be wrong); the message names
+/// the table, the column and the file.
+#[test]
+fn a_raw_column_missing_from_the_lake_is_an_error() {
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture_lake(dir.path());
+    let part = ordertrail::lake::Lake::partition_dir(
+        &lake.raw_table_dir("ems", "route"),
+        date("2026-11-19"),
+    );
+    let file = std::fs::read_dir(&part)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let batches: Vec<arrow::array::RecordBatch> =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
+            .unwrap()
+            .build()
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let index = batches[0].schema().index_of("parent_route_id").unwrap();
+    let dropped: Vec<_> = batches
+        .into_iter()
+        .map(|mut b| {
+            b.remove_column(index);
+            b
+        })
+        .collect();
+    let mut writer = ArrowWriter::try_new(
+        std::fs::File::create(&file).unwrap(),
+        dropped[0].schema(),
+        None,
+    )
+    .unwrap();
+    for b in &dropped {
+        writer.write(b).unwrap();
+    }
+    writer.close().unwrap();
+
+    let out = ordertrail(&[
+        "run",
+        "--lake",
+        p(lake.root()),
+        "--date",
+        "2026-11-19",
+        "--no-checks",
+    ]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("raw table ems.route: column parent_route_id")
+            && err.contains("is missing from")
+            && err.contains("hint:"),
+        "{err}"
+    );
+}

@@ -109,4 +109,37 @@ async fn gen_day_passes_every_check_with_every_event_status() {
         (0..8).collect::<Vec<i64>>(),
         "event_status values on the generated day"
     );
+
+    // Its CAT files meet the spec (report refuses them otherwise); every event type the
+    // generator's scenarios give is there.
+    let out = dir.path().join("reports");
+    ordertrail::reports::write_all(&ctx, &config(), d, &out, false)
+        .await
+        .unwrap();
+    let cat = out.join("2026-11-19/finra_cat");
+    let v = ordertrail::reports::cat_validate::validate(&[cat.clone()], &[], &Default::default())
+        .unwrap();
+    assert!(v.is_ok() && v.warnings == 0, "{}", v.to_text());
+    assert!(v.events > 3 * ORDERS as usize, "{} events", v.events);
+    let mut types = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(&cat).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().ends_with(".json.bz2") {
+            let mut text = String::new();
+            std::io::Read::read_to_string(
+                &mut bzip2::read::BzDecoder::new(std::fs::File::open(&path).unwrap()),
+                &mut text,
+            )
+            .unwrap();
+            for line in text.lines() {
+                let e: serde_json::Value = serde_json::from_str(line).unwrap();
+                types.insert(e["type"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    for t in [
+        "MENO", "MLNO", "MEOR", "MEMR", "MEOM", "MEOC", "MEOF", "MEIR",
+    ] {
+        assert!(types.contains(t), "no {t} among {types:?}");
+    }
 }

@@ -630,3 +630,179 @@ fn rewrite_one_fix_message(path: &PathBuf, hour: &str) {
     w.close().unwrap();
     std::fs::rename(&tmp, path).unwrap();
 }
+
+/// SIGTERM between two windows stops the run after the window in progress with exit 3 (work
+/// left undone), never 0; a rerun finishes the day.
+#[test]
+fn sigterm_between_windows_exits_three_and_a_rerun_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture_lake(dir.path());
+    let root = lake.root().to_string_lossy().into_owned();
+    let args = run_args(&root, "24:00");
+    let out = ordertrail(
+        &args,
+        &[("ORDERTRAIL_TERM_AT", "flow_complete@15:00:after_state")],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("stopped by SIGTERM"), "{err}");
+    let state = StateDir::new(&lake, "v1", date("2026-11-19"))
+        .load()
+        .unwrap();
+    assert!(
+        !state
+            .records("flow_complete")
+            .iter()
+            .any(|r| r.start.ends_with("23:30:00") && r.status == Status::Done),
+        "the run stopped before the day's last window"
+    );
+    let out = ordertrail(&args, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The lake is checked, not trusted: a stage partition deleted or rewritten after its run
+/// makes it (and what reads it) stale; `status` says why and `run` redoes it to the same bytes.
+#[test]
+fn a_deleted_or_altered_partition_is_redone() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture_lake(dir.path());
+    let root = lake.root().to_string_lossy().into_owned();
+    let run = [
+        "run",
+        "--lake",
+        &root,
+        "--date",
+        "2026-11-19",
+        "--no-checks",
+    ];
+    let out = ordertrail(&run, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let part =
+        |stage: &str| Lake::partition_dir(&lake.stage_table_dir("v1", stage), date("2026-11-19"));
+    let digest =
+        |stage: &str| ordertrail::intervals::fingerprint::partition_digest(&part(stage)).unwrap();
+    let before = (digest("session_fill"), digest("lifecycle"));
+
+    std::fs::remove_dir_all(part("session_fill")).unwrap();
+    let status = ordertrail(&["status", "--lake", &root, "--date", "2026-11-19"], &[]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("is missing"), "{text}");
+    let out = ordertrail(&run, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("session_fill of 2026-11-19 is redone"),
+        "{err}"
+    );
+    assert_eq!((digest("session_fill"), digest("lifecycle")), before);
+
+    // Rewritten outside the pipeline: same, and nothing is trusted from it.
+    let file = std::fs::read_dir(part("lifecycle"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&file, b"not the parquet the pipeline wrote").unwrap();
+    let out = ordertrail(&run, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("lifecycle of 2026-11-19 is redone"), "{err}");
+    assert_eq!((digest("session_fill"), digest("lifecycle")), before);
+    let out = ordertrail(&run, &[]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("up to date"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// `report` refuses a day the pipeline has not completely processed (exit 3, with what to
+/// run), and CAT files that would miss the next trade date's events before midnight Eastern
+/// Time; `--force` reports what there is.
+#[test]
+fn report_refuses_an_incomplete_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture_lake(dir.path());
+    let root = lake.root().to_string_lossy().into_owned();
+    let out_dir = dir.path().join("reports");
+    let out_s = out_dir.to_string_lossy().into_owned();
+    let report = |force: bool| {
+        let mut args = vec![
+            "report",
+            "--lake",
+            &root,
+            "--date",
+            "2026-11-19",
+            "--out",
+            &out_s,
+        ];
+        if force {
+            args.push("--force");
+        }
+        ordertrail(&args, &[])
+    };
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+
+    let out = ordertrail(&run_args(&root, "15:00"), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = report(false);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not completely processed"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("ordertrail run"), "{}", stderr(&out));
+    assert!(!out_dir.join("2026-11-19").exists());
+
+    // The whole day, but not the next trade date, which holds 19:00-24:00 ET of this one.
+    let out = ordertrail(&run_args(&root, "24:00"), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = report(false);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("2026-11-20"), "{}", stderr(&out));
+
+    // The next trade date up to 03:00 UTC: not yet midnight ET (05:00 UTC in November).
+    let next = |to: &str| {
+        let out = ordertrail(
+            &[
+                "run",
+                "--lake",
+                &root,
+                "--date",
+                "2026-11-20",
+                "--from",
+                "00:00",
+                "--to",
+                to,
+                "--window",
+                "30m",
+                "--no-checks",
+            ],
+            &[],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    next("03:00");
+    let out = report(false);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("midnight Eastern Time"),
+        "{}",
+        stderr(&out)
+    );
+    next("06:00");
+    let out = report(false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(out_dir.join("2026-11-19/finra_cat").is_dir());
+}

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, TimeZone};
 use datafusion::prelude::SessionContext;
 
 use crate::cli::ReportArgs;
@@ -49,6 +49,25 @@ pub async fn run(args: ReportArgs) -> Result<i32> {
     let lake = Lake::new(&args.lake);
     let options = engine_options(&args.engine);
     let ctx = project.context(&lake, &options).await?;
+    let day_end = intervals::Window::day(args.date).end;
+    if let Some(why) = unprocessed(&ctx, &project, &lake, args.date, day_end).await? {
+        let message = format!(
+            "trade date {} is not completely processed: {why}",
+            args.date
+        );
+        if !args.force {
+            return Err(Error::NotDone {
+                message,
+                hint: format!(
+                    "run it first: ordertrail run --lake {} --date {} (or pass --force to \
+                     report what there is)",
+                    lake.root().display(),
+                    args.date
+                ),
+            });
+        }
+        tracing::warn!("{message}; reporting it anyway (--force)");
+    }
     let mut metrics = Metrics::new("report");
     let all_destinations = args.destinations.is_empty();
     let written = write_measured(
@@ -188,6 +207,56 @@ async fn compute_stages(
     Ok(reused)
 }
 
+/// Why the pipeline stages (all but the report stages) of `date` are not processed and current
+/// until `until` according to the interval state checked against the lake, or None when they
+/// are. A date with no interval state at all was processed outside it (`run --stage`, `demo`):
+/// its partitions are what there is, and `run_exact` requires them.
+async fn unprocessed(
+    ctx: &SessionContext,
+    project: &Project,
+    lake: &Lake,
+    date: NaiveDate,
+    until: chrono::NaiveDateTime,
+) -> Result<Option<String>> {
+    let graph = &project.graph;
+    let mut today = StateDir::new(lake, &graph.version, date).load()?;
+    if today.stages.values().all(|r| r.is_empty()) {
+        return Ok(None);
+    }
+    intervals::mark_altered_partitions(lake, graph, date, &mut today)?;
+    let yesterday = match date.pred_opt() {
+        Some(prev) => StateDir::new(lake, &graph.version, prev).load()?,
+        None => DayState::default(),
+    };
+    let config_hash = project.intervals()?.config_hash;
+    let mut prints = Fingerprints::new(ctx, lake, &project.sources, config_hash);
+    let plans = intervals::plan::plan(graph, date, &today, &yesterday, &mut prints).await?;
+    for stage in graph
+        .stages
+        .iter()
+        .filter(|s| !s.rel_path.starts_with("reports"))
+    {
+        let Some(p) = plans.get(&stage.name) else {
+            continue;
+        };
+        if p.valid_until < until {
+            let why = p
+                .verdicts
+                .iter()
+                .find_map(|v| match v {
+                    intervals::plan::Verdict::Stale(r) => Some(format!(" ({r})")),
+                    intervals::plan::Verdict::Fresh => None,
+                })
+                .unwrap_or_default();
+            return Ok(Some(format!(
+                "stage {} is done until {} UTC{why}",
+                stage.name, p.valid_until
+            )));
+        }
+    }
+    Ok(None)
+}
+
 /// CAT files an event under its Eastern-Time date, and the lake's trade_date is the UTC date:
 /// the evening of ET day D (from 19:00 or 20:00 ET) is in trade date D+1. Compute the report
 /// stages of D+1 from what the pipeline wrote for it. When the pipeline has not processed D+1
@@ -219,7 +288,31 @@ async fn next_day_events(
         stages.iter().any(|s| &s.name == dep)
             || Lake::partition_dir(&lake.stage_table_dir(&graph.version, dep), next).exists()
     });
+    // The events of `date` in trade date `next` are those before midnight Eastern Time.
+    let et_midnight = chrono_tz::America::New_York
+        .from_local_datetime(&next.and_time(chrono::NaiveTime::MIN))
+        .earliest()
+        .map(|t| t.naive_utc())
+        .unwrap_or(intervals::Window::day(next).end);
     if processed {
+        if let Some(why) = unprocessed(ctx, project, lake, next, et_midnight).await? {
+            let message = format!(
+                "CAT files of {date} need trade date {next} processed until {et_midnight} UTC \
+                 (midnight Eastern Time): {why}"
+            );
+            if !force {
+                return Err(Error::NotDone {
+                    message,
+                    hint: format!(
+                        "run it that far: ordertrail run --lake {} --date {next} --to {} \
+                         (or pass --force to write {date} without those events)",
+                        lake.root().display(),
+                        et_midnight.format("%H:%M")
+                    ),
+                });
+            }
+            tracing::warn!("{message}; reporting without them (--force)");
+        }
         compute_stages(ctx, project, lake, next, &stages, reuse_stages, metrics).await?;
         return Ok(());
     }

@@ -80,8 +80,9 @@ async fn run_with(args: &RunArgs, metrics: &mut Metrics) -> Result<i32> {
         );
     }
     if outcome.interrupted {
+        // Work is left undone: not 0, so `run && report` does not report a partial day.
         eprintln!("ordertrail: stopped by SIGTERM after a whole window; rerun to continue");
-        return Ok(EXIT_OK);
+        return Ok(EXIT_NOT_DONE);
     }
     metrics.stages = outcome.processed.iter().map(|p| p.run.clone()).collect();
     if args.no_checks || !outcome.day_complete {

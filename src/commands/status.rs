@@ -31,7 +31,9 @@ pub async fn run(args: StatusArgs) -> Result<i32> {
     let lake = Lake::new(&args.lake);
     let graph = &project.graph;
     let dir = StateDir::new(&lake, &graph.version, args.date);
-    let today = dir.load()?;
+    let mut today = dir.load()?;
+    // What the state says done is checked against the partitions in the lake.
+    crate::intervals::mark_altered_partitions(&lake, graph, args.date, &mut today)?;
     let yesterday = match args.date.pred_opt() {
         Some(d) => StateDir::new(&lake, &graph.version, d).load()?,
         None => DayState::default(),

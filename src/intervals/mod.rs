@@ -146,6 +146,50 @@ pub async fn day_is_current(
     Ok(true)
 }
 
+/// The lake is checked, not trusted: a stage whose last record is done but whose partition is
+/// missing, or hashes to other than the record's digest (deleted or rewritten outside the
+/// pipeline), has all its records marked stale in `today` (in memory), with the reason; what
+/// reads it turns stale with it when planned. Returns the stages and reasons.
+pub fn mark_altered_partitions(
+    lake: &Lake,
+    graph: &StageGraph,
+    date: NaiveDate,
+    today: &mut DayState,
+) -> Result<Vec<(String, String)>> {
+    let mut altered = Vec::new();
+    for stage in &graph.stages {
+        let Some(records) = today.stages.get_mut(&stage.name) else {
+            continue;
+        };
+        let Some(last) = records.last() else {
+            continue;
+        };
+        if last.status != Status::Done || last.output_digest.is_empty() {
+            continue;
+        }
+        let part = Lake::partition_dir(&lake.stage_table_dir(&graph.version, &stage.name), date);
+        let reason = if !part.exists() {
+            if last.output_digest == "empty" {
+                continue;
+            }
+            format!("its partition {} is missing", part.display())
+        } else if partition_digest(&part)? != last.output_digest {
+            format!(
+                "its partition {} changed outside the pipeline",
+                part.display()
+            )
+        } else {
+            continue;
+        };
+        for r in records.iter_mut() {
+            r.status = Status::Stale;
+            r.error = Some(reason.clone());
+        }
+        altered.push((stage.name.clone(), reason));
+    }
+    Ok(altered)
+}
+
 /// Process `req` for its date: claim it, then run what is missing, failed or stale in
 /// `[from, to)`, window by window, in order (earlier windows of the day first if they are not
 /// done: a window needs the state before it).
@@ -207,6 +251,14 @@ pub async fn run_range(
                 r.status = Status::Stale;
             }
         }
+        dir.save(&today)?;
+    }
+    let altered = mark_altered_partitions(lake, graph, date, &mut today)?;
+    for (stage, why) in &altered {
+        tracing::warn!("{stage} of {date} is redone: {why}");
+        eprintln!("ordertrail: {stage} of {date} is redone: {why}");
+    }
+    if !altered.is_empty() {
         dir.save(&today)?;
     }
     let mut prints = Fingerprints::new(ctx, lake, project.sources, project.config_hash.clone());
@@ -458,13 +510,21 @@ impl Runner<'_> {
     }
 }
 
-/// Test hook: `ORDERTRAIL_CRASH_AT=<stage>@<HH:MM>:<point>` aborts the process at that point of
+/// Test hooks: `ORDERTRAIL_CRASH_AT=<stage>@<HH:MM>:<point>` aborts the process at that point of
 /// that stage window (points: `before_commit`, `after_commit`, `after_state`), as a crash would.
 pub fn crash_point(stage: &str, window: Window, point: &str) {
-    if let Ok(spec) = std::env::var("ORDERTRAIL_CRASH_AT")
-        && spec == format!("{stage}@{}:{point}", window.clock(window.start))
-    {
-        eprintln!("ordertrail: injected crash at {spec}");
+    let here = format!("{stage}@{}:{point}", window.clock(window.start));
+    if std::env::var("ORDERTRAIL_CRASH_AT").is_ok_and(|spec| spec == here) {
+        eprintln!("ordertrail: injected crash at {here}");
         std::process::abort();
+    }
+    // `ORDERTRAIL_TERM_AT=<stage>@<HH:MM>:<point>` sends the process SIGTERM there, as an
+    // operator stopping the run would, and gives the handler a moment to see it.
+    if std::env::var("ORDERTRAIL_TERM_AT").is_ok_and(|spec| spec == here) {
+        // SAFETY: raise() only delivers a signal to this process; the handler is tokio's.
+        unsafe {
+            libc::raise(libc::SIGTERM);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
     }
 }

@@ -60,7 +60,10 @@ pub async fn plan(
             } else if w.start != cursor {
                 Some(format!("gap before it (from {})", w.clock(cursor)))
             } else if rec.status != Status::Done {
-                Some(format!("{:?}", rec.status).to_lowercase())
+                match (&rec.status, &rec.error) {
+                    (Status::Stale, Some(why)) => Some(why.clone()),
+                    _ => Some(format!("{:?}", rec.status).to_lowercase()),
+                }
             } else if rec.sql_hash != hash {
                 Some(format!("{} changed", stage.rel_path))
             } else if let Some(dep) = stage

@@ -16,7 +16,7 @@
 //! reported about them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Read;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
@@ -175,10 +175,15 @@ impl Validation {
 #[derive(Default)]
 struct Sink {
     counts: BTreeMap<(Family, Severity, &'static str), (usize, Vec<Finding>)>,
+    /// Reading context files (earlier days): nothing about them is reported.
+    muted: bool,
 }
 
 impl Sink {
     fn add(&mut self, f: Finding) {
+        if self.muted {
+            return;
+        }
         let entry = self
             .counts
             .entry((f.family, f.severity, f.rule))
@@ -226,29 +231,94 @@ impl At<'_> {
     }
 }
 
-/// An order key: orderKeyDate (as an ET wall-clock time) and orderID.
-type Key = (NaiveDateTime, String);
+/// An order key as linkage keeps it: orderKeyDate (ns of the ET wall clock) and a 64-bit hash
+/// of the orderID, so that a day of millions of orders holds no order id text.
+type Key = (i64, u64);
 
-/// What linkage needs of one event.
-struct Linked {
-    file: usize,
-    line: usize,
+/// A 64-bit hash of text, stable within a run.
+fn h64(seed: u8, parts: &[&str]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    seed.hash(&mut h);
+    for p in parts {
+        p.hash(&mut h);
+    }
+    h.finish()
+}
+
+/// A 128-bit hash for sets where a collision would be a false error (firmROEID, routes).
+fn h128(parts: &[&str]) -> u128 {
+    (u128::from(h64(1, parts)) << 64) | u128::from(h64(2, parts))
+}
+
+fn ns(t: NaiveDateTime) -> i64 {
+    t.and_utc().timestamp_nanos_opt().unwrap_or(i64::MIN)
+}
+
+/// An order reference as an event writes it: the key and the text, for messages.
+#[derive(Clone)]
+struct Named {
+    key: Key,
+    date: NaiveDateTime,
+    id: String,
+}
+
+impl Named {
+    fn text(&self) -> String {
+        format!("{} {}", self.date.format("%Y%m%dT%H%M%S%.f"), self.id)
+    }
+}
+
+/// What linkage needs of one event, while it is read.
+struct Ev {
     event_type: String,
     ts: NaiveDateTime,
-    /// orderKeyDate + orderID of the event, when it has them.
-    key: Option<Key>,
-    /// priorOrderKeyDate + priorOrderID.
-    prior: Option<Key>,
-    /// parentOrderKeyDate + parentOrderID.
-    parent: Option<Key>,
-    /// Orders named in arrays: (array, key).
-    links: Vec<(String, Key)>,
+    key: Option<Named>,
+    prior: Option<Named>,
+    parent: Option<Named>,
+    /// Orders named in arrays: (array, order).
+    links: Vec<(String, Named)>,
     symbol: Option<String>,
     quantity: Option<Decimal>,
-    /// legDetails: (symbol, legRatioQuantity).
-    legs: Vec<(String, Decimal)>,
-    /// (destination, session, routedOrderID) of a route without dupROIDCond.
-    route: Option<(String, String, String)>,
+    /// legDetails: (symbol hash, legRatioQuantity).
+    legs: Vec<(u64, Decimal)>,
+    /// Hash of (day, destination, session, routedOrderID) of a route without dupROIDCond, and
+    /// its text.
+    route: Option<(u128, String)>,
+}
+
+/// An order known to linkage.
+struct Order {
+    ts: i64,
+    /// The first key of its chain of replacements.
+    root: Key,
+    symbol: u64,
+    legs: Vec<(u64, Decimal)>,
+}
+
+/// A reference not resolved when read (its order later in the files, or never created).
+struct Pending {
+    at: (usize, usize),
+    ts: i64,
+    field: String,
+    order: Named,
+    /// A fulfillment's quantity and symbol, to add up once the order is known.
+    fill: Option<(Decimal, String)>,
+}
+
+/// Linkage across the files, fed one event at a time in file order (earlier days' files
+/// first): orders are kept as they are created, references resolved at once or kept pending
+/// until the end. Memory grows with the orders, not with the events.
+struct Links<'s> {
+    spec: &'s Spec,
+    orders: HashMap<Key, Order>,
+    /// The most quantity a chain's keys were given, by root.
+    chain_qty: HashMap<Key, Decimal>,
+    filled: HashMap<(Key, u64), Decimal>,
+    routes: HashSet<u128>,
+    pending: Vec<Pending>,
+    /// The earliest day of the files checked: an order keyed before it may be in files not given.
+    earliest_day: Option<NaiveDate>,
 }
 
 /// Data files given: path and whether only context (earlier days' files).
@@ -282,43 +352,44 @@ pub fn validate(paths: &[PathBuf], context: &[PathBuf], options: &Options) -> Re
             "pass the folder `ordertrail report` wrote (<out>/<date>/<destination>) or the files",
         ));
     }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
+    // Earlier days (context) first, then by name: by day and file number.
+    files.sort_by(|a, b| (!a.context, &a.path).cmp(&(!b.context, &b.path)));
     files.dedup_by(|a, b| a.path == b.path);
+    let names: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
     let mut sink = Sink::default();
-    let mut linked = Vec::new();
-    let mut names = Vec::new();
+    let mut links = Links {
+        spec,
+        orders: HashMap::new(),
+        chain_qty: HashMap::new(),
+        filled: HashMap::new(),
+        routes: HashSet::new(),
+        pending: Vec::new(),
+        earliest_day: files
+            .iter()
+            .filter(|f| !f.context)
+            .filter_map(|f| file_date(&f.path.file_name()?.to_string_lossy()))
+            .min(),
+    };
+    let mut roeids: HashSet<u128> = HashSet::new();
     let mut events = 0;
-    let mut roeids: HashSet<(String, String)> = HashSet::new();
     for (i, f) in files.iter().enumerate() {
-        let name = f.path.display().to_string();
-        names.push(name.clone());
-        let mut file_sink = Sink::default();
+        sink.muted = f.context;
         let count = check_file(
             spec,
             i,
             &f.path,
-            &name,
+            &names[i],
             options,
-            &mut file_sink,
-            &mut linked,
+            &mut sink,
+            &mut links,
             &mut roeids,
-            f.context,
         )?;
         if !f.context {
             events += count;
-            for ((family, severity, rule), (n, examples)) in std::mem::take(&mut file_sink.counts) {
-                let entry = sink.counts.entry((family, severity, rule)).or_default();
-                entry.0 += n;
-                for e in examples {
-                    if entry.1.len() < EXAMPLES_PER_RULE {
-                        entry.1.push(e);
-                    }
-                }
-            }
         }
     }
-    let context: Vec<bool> = files.iter().map(|f| f.context).collect();
-    check_linkage(spec, &linked, &names, &context, &mut sink);
+    sink.muted = false;
+    links.finish(&names, &mut sink);
 
     let mut v = Validation {
         spec_version: spec.version.clone(),
@@ -400,8 +471,9 @@ fn file_date(name: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(parts[2], "%Y%m%d").ok()
 }
 
-/// Check one data file and its meta file; append its events' linkage to `linked`. Returns
-/// the number of events.
+/// Check one data file and its meta file, feeding its events to `links`. Returns the number
+/// of events. The file is read as a stream (its hash while it is decompressed): memory holds
+/// a line, not the file.
 #[allow(clippy::too_many_arguments)]
 fn check_file(
     spec: &Spec,
@@ -410,9 +482,8 @@ fn check_file(
     name: &str,
     options: &Options,
     sink: &mut Sink,
-    linked: &mut Vec<Linked>,
-    roeids: &mut HashSet<(String, String)>,
-    context: bool,
+    links: &mut Links,
+    roeids: &mut HashSet<u128>,
 ) -> Result<usize> {
     let at = At {
         file: name,
@@ -432,42 +503,55 @@ fn check_file(
             "the name is not <SubmitterID>_<ReporterIMID>_<YYYYMMDD>_<Group>_OrderEvents_<NNNNNN>.json.bz2",
         ));
     }
-    let bytes = std::fs::read(path).at(path)?;
-    if bytes.len() as u64 > options.max_file_bytes {
+    let size = std::fs::metadata(path).at(path)?.len();
+    if size > options.max_file_bytes {
         sink.add(at.finding(
             Family::File,
             "file.size",
             None,
             None,
             format!(
-                "{} bytes compressed, more than the limit of {}",
-                bytes.len(),
+                "{size} bytes compressed, more than the limit of {}",
                 options.max_file_bytes
             ),
         ));
     }
     let compressed = base.ends_with(".bz2");
-    let text = if compressed {
-        let mut text = Vec::new();
-        if let Err(e) = bzip2::read::MultiBzDecoder::new(&bytes[..]).read_to_end(&mut text) {
-            sink.add(at.finding(
-                Family::File,
-                "file.compression",
-                None,
-                None,
-                format!("not a bzip2 file: {e}"),
-            ));
-            return Ok(0);
-        }
-        text
+    let file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path).at(path)?);
+    let mut reader: Box<dyn std::io::BufRead> = if compressed {
+        Box::new(std::io::BufReader::with_capacity(
+            1 << 20,
+            bzip2::read::MultiBzDecoder::new(file),
+        ))
     } else {
-        bytes.clone()
+        Box::new(file)
     };
     let mut records = 0;
-    for (i, line) in text.split(|b| *b == b'\n').enumerate() {
-        let line_no = i + 1;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(|b| b.is_ascii_whitespace()) {
+    let mut line = Vec::new();
+    let mut line_no = 0;
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                sink.add(at.finding(
+                    Family::File,
+                    "file.compression",
+                    None,
+                    None,
+                    format!(
+                        "cannot be read as {}: {e}",
+                        if compressed { "bzip2" } else { "text" }
+                    ),
+                ));
+                return Ok(records);
+            }
+        }
+        line_no += 1;
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if text.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
         records += 1;
@@ -475,7 +559,7 @@ fn check_file(
             file: name,
             line: Some(line_no),
         };
-        let parsed = std::str::from_utf8(line)
+        let parsed = std::str::from_utf8(text)
             .map_err(|e| e.to_string())
             .and_then(json_text::parse);
         let event = match parsed {
@@ -495,26 +579,31 @@ fn check_file(
                 continue;
             }
         };
-        if let Some(l) = check_event(spec, &event, date, options, &at, sink, roeids) {
-            linked.push(Linked {
-                file: index,
-                line: line_no,
-                ..l
-            });
+        if let Some(ev) = check_event(spec, &event, date, options, &at, sink, roeids) {
+            links.add(ev, (index, line_no), &at, sink);
         }
     }
-    if !context {
-        check_meta(path, &base, &bytes, records, compressed, &at, sink);
-    }
+    drop(reader);
+    // The meta file's hash is of the compressed bytes: a second, plain read.
+    let hash = if compressed {
+        let mut h = Sha256::new();
+        let mut f = std::fs::File::open(path).at(path)?;
+        std::io::copy(&mut f, &mut h).at(path)?;
+        Some(hex(&h.finalize()))
+    } else {
+        None
+    };
+    check_meta(path, &base, hash.as_deref(), records, &at, sink);
     Ok(records)
 }
 
+/// The meta file of a data file: present, lists the file, its record count and (for a
+/// compressed file, whose SHA-256 is `hash`) its hash.
 fn check_meta(
     path: &Path,
     base: &str,
-    bytes: &[u8],
+    hash: Option<&str>,
     records: usize,
-    compressed: bool,
     at: &At,
     sink: &mut Sink,
 ) {
@@ -572,10 +661,9 @@ fn check_meta(
             format!("the data file holds {records} records"),
         ));
     }
-    if compressed {
-        let hash = hex(&Sha256::digest(bytes));
+    if let Some(hash) = hash {
         let given = entry.get("compressedHash");
-        if given.and_then(Json::as_str) != Some(hash.as_str()) {
+        if given.and_then(Json::as_str) != Some(hash) {
             sink.add(at.finding(
                 Family::File,
                 "file.hash",
@@ -1041,8 +1129,8 @@ fn check_event(
     options: &Options,
     at: &At,
     sink: &mut Sink,
-    roeids: &mut HashSet<(String, String)>,
-) -> Option<Linked> {
+    roeids: &mut HashSet<u128>,
+) -> Option<Ev> {
     let type_value = event.get("type");
     let event_type = type_value.and_then(Json::as_str).unwrap_or_default();
     let Some(es) = spec.events.get(event_type) else {
@@ -1111,7 +1199,7 @@ fn check_event(
                 ),
             ));
         }
-        if !roeids.insert((ts.date().to_string(), roeid.to_string())) {
+        if !roeids.insert(h128(&[&ts.date().to_string(), roeid])) {
             sink.add(at.finding(
                 Family::Linkage,
                 "linkage.duplicate_firmROEID",
@@ -1122,19 +1210,21 @@ fn check_event(
         }
     }
 
-    let key = |date: &str, id: &str| -> Option<Key> {
-        let d = event.get(date).and_then(parse_sn)?;
-        let id = event.get(id).and_then(Json::as_str)?;
-        Some((d, id.to_string()))
+    let named = |obj: &Json, date: &str, id: &str| -> Option<Named> {
+        let d = obj.get(date).and_then(parse_sn)?;
+        let id = obj.get(id).and_then(Json::as_str)?;
+        Some(Named {
+            key: (ns(d), h64(0, &[id])),
+            date: d,
+            id: id.to_string(),
+        })
     };
     let mut links = Vec::new();
     for array in &spec.linkage.order_arrays {
         if let Some(Json::Array(items)) = event.get(array) {
             for item in items {
-                let d = item.get("orderKeyDate").and_then(parse_sn);
-                let id = item.get("orderID").and_then(Json::as_str);
-                if let (Some(d), Some(id)) = (d, id) {
-                    links.push((array.clone(), (d, id.to_string())));
+                if let Some(n) = named(item, "orderKeyDate", "orderID") {
+                    links.push((array.clone(), n));
                 }
             }
         }
@@ -1145,7 +1235,7 @@ fn check_event(
             .filter_map(|l| {
                 let s = l.get("symbol").and_then(Json::as_str)?;
                 let r = l.get("legRatioQuantity").and_then(decimal)?;
-                Some((s.to_string(), r))
+                Some((h64(0, &[s]), r))
             })
             .collect(),
         _ => Vec::new(),
@@ -1154,21 +1244,23 @@ fn check_event(
         && event.get("dupROIDCond") != Some(&Json::Bool(true))
     {
         let text = |f: &str| event.get(f).map(Json::text).unwrap_or_default();
-        event
-            .get("routedOrderID")
-            .and_then(Json::as_str)
-            .map(|id| (text("destination"), text("session"), id.to_string()))
+        event.get("routedOrderID").and_then(Json::as_str).map(|id| {
+            let (dest, session) = (text("destination"), text("session"));
+            let day = ts.date().to_string();
+            (
+                h128(&[&day, &dest, &session, id]),
+                format!("{id} to {dest} {session}"),
+            )
+        })
     } else {
         None
     };
-    Some(Linked {
-        file: 0,
-        line: 0,
+    Some(Ev {
         event_type: event_type.to_string(),
         ts,
-        key: key("orderKeyDate", "orderID"),
-        prior: key("priorOrderKeyDate", "priorOrderID"),
-        parent: key("parentOrderKeyDate", "parentOrderID"),
+        key: named(event, "orderKeyDate", "orderID"),
+        prior: named(event, "priorOrderKeyDate", "priorOrderID"),
+        parent: named(event, "parentOrderKeyDate", "parentOrderID"),
         links,
         symbol: event
             .get("symbol")
@@ -1180,215 +1272,231 @@ fn check_event(
     })
 }
 
-/// An order known to linkage: where it was created, its terms, and the first key of its chain.
-struct Order {
-    ts: NaiveDateTime,
-    root: Key,
-    symbol: Option<String>,
-    quantity: Option<Decimal>,
-    legs: Vec<(String, Decimal)>,
-}
-
-fn check_linkage(
-    spec: &Spec,
-    linked: &[Linked],
-    names: &[String],
-    context: &[bool],
-    sink: &mut Sink,
-) {
-    let is = |list: &[String], t: &str| list.iter().any(|x| x == t);
-    let at = |l: &Linked| At {
-        file: &names[l.file],
-        line: Some(l.line),
-    };
-    let key_text = |k: &Key| format!("{} {}", k.0.format("%Y%m%dT%H%M%S%.f"), k.1);
-    // Events in time order: an origin is known before what follows it; ties by file and line.
-    let mut order: Vec<&Linked> = linked.iter().collect();
-    order.sort_by(|a, b| (a.ts, a.file, a.line).cmp(&(b.ts, b.file, b.line)));
-    let earliest_file_day = linked
-        .iter()
-        .filter(|l| !context[l.file])
-        .map(|l| l.ts.date())
-        .min();
-
-    // Pass 1: every key created, by origins and replacing modifications.
-    let mut orders: HashMap<Key, Order> = HashMap::new();
-    for l in &order {
-        let creates = is(&spec.linkage.origin, &l.event_type)
-            || (is(&spec.linkage.replaces, &l.event_type) && l.prior.is_some());
-        let Some(key) = l.key.clone().filter(|_| creates) else {
-            continue;
-        };
-        if orders.contains_key(&key) {
-            // An internal route may keep the key of the order it routes.
-            let keeps_key = is(&spec.linkage.may_keep_key, &l.event_type);
-            if !context[l.file] && !keeps_key {
-                sink.add(at(l).finding(
-                    Family::Linkage,
-                    "linkage.duplicate_order_key",
-                    Some("orderID"),
-                    Some(&Json::String(key.1.clone())),
-                    format!("order key {} was created before", key_text(&key)),
-                ));
-            }
-            continue;
-        }
-        let root = l
-            .prior
-            .as_ref()
-            .and_then(|p| orders.get(p))
-            .map(|o| o.root.clone())
-            .unwrap_or_else(|| key.clone());
-        let legs = match (&l.prior, l.legs.is_empty()) {
-            (Some(p), true) => orders.get(p).map(|o| o.legs.clone()).unwrap_or_default(),
-            _ => l.legs.clone(),
-        };
-        orders.insert(
-            key,
-            Order {
-                ts: l.ts,
-                root,
-                symbol: l.symbol.clone(),
-                quantity: l.quantity,
-                legs,
-            },
-        );
+impl Links<'_> {
+    fn is(list: &[String], t: &str) -> bool {
+        list.iter().any(|x| x == t)
     }
 
-    // The most quantity any key of a chain was given: what its fills may add up to.
-    let mut chain_qty: HashMap<&Key, Decimal> = HashMap::new();
-    for o in orders.values() {
-        if let Some(q) = o.quantity {
-            let e = chain_qty.entry(&o.root).or_insert(q);
-            *e = (*e).max(q);
+    /// Take in one event: create the order it creates, resolve what it names (or keep it
+    /// pending), add up fulfillments, check route ids.
+    fn add(&mut self, ev: Ev, at_index: (usize, usize), at: &At, sink: &mut Sink) {
+        let linkage = &self.spec.linkage;
+        let origin = Self::is(&linkage.origin, &ev.event_type);
+        let replacing = Self::is(&linkage.replaces, &ev.event_type) && ev.prior.is_some();
+        let ts = ns(ev.ts);
+        let mut named: Vec<(&str, &Named)> = Vec::new();
+        if let Some(k) = ev.key.as_ref().filter(|_| !origin && !replacing) {
+            named.push(("orderID", k));
         }
-    }
-
-    // Pass 2: what every event names resolves, and comes after it.
-    let mut filled: HashMap<(Key, String), Decimal> = HashMap::new();
-    let mut routes: HashSet<(NaiveDate, String, String, String)> = HashSet::new();
-    for l in &order {
-        if context[l.file] {
-            continue;
-        }
-        let origin = is(&spec.linkage.origin, &l.event_type);
-        let replacing = is(&spec.linkage.replaces, &l.event_type) && l.prior.is_some();
-        let mut named: Vec<(&str, &Key)> = Vec::new();
-        if !origin && !replacing {
-            if let Some(k) = &l.key {
-                named.push(("orderID", k));
-            }
-        }
-        if let Some(p) = &l.prior {
+        if let Some(p) = &ev.prior {
             named.push(("priorOrderID", p));
         }
-        if let Some(p) = &l.parent {
+        if let Some(p) = &ev.parent {
             named.push(("parentOrderID", p));
         }
-        for (array, k) in &l.links {
+        for (array, k) in &ev.links {
             named.push((array.as_str(), k));
         }
-        for (field, k) in named {
-            match orders.get(k) {
-                Some(o) if o.ts > l.ts => sink.add(at(l).finding(
+        for (field, order) in named {
+            self.resolve(field, order, ts, at_index, at, sink);
+        }
+        // The order this event creates.
+        if let Some(key) = ev.key.as_ref().filter(|_| origin || replacing) {
+            if self.orders.contains_key(&key.key) {
+                if !Self::is(&linkage.may_keep_key, &ev.event_type) {
+                    sink.add(at.finding(
+                        Family::Linkage,
+                        "linkage.duplicate_order_key",
+                        Some("orderID"),
+                        Some(&Json::String(key.id.clone())),
+                        format!("order key {} was created before", key.text()),
+                    ));
+                }
+            } else {
+                let prior = ev.prior.as_ref().and_then(|p| self.orders.get(&p.key));
+                let root = prior.map_or(key.key, |o| o.root);
+                let legs = match (prior, ev.legs.is_empty()) {
+                    (Some(p), true) => p.legs.clone(),
+                    _ => ev.legs.clone(),
+                };
+                if let Some(q) = ev.quantity {
+                    let e = self.chain_qty.entry(root).or_insert(q);
+                    *e = (*e).max(q);
+                }
+                self.orders.insert(
+                    key.key,
+                    Order {
+                        ts,
+                        root,
+                        symbol: ev.symbol.as_deref().map_or(0, |s| h64(0, &[s])),
+                        legs,
+                    },
+                );
+            }
+        }
+        // Fulfillments add up against their client orders.
+        if Self::is(&linkage.fulfillments, &ev.event_type) {
+            for (array, order) in &ev.links {
+                let (Some(q), Some(sym)) = (ev.quantity, &ev.symbol) else {
+                    continue;
+                };
+                if array != "clientDetails" {
+                    continue;
+                }
+                if self.orders.contains_key(&order.key) {
+                    self.fill(order, q, sym, at, sink);
+                } else if let Some(p) = self
+                    .pending
+                    .iter_mut()
+                    .rev()
+                    .find(|p| p.at == at_index && p.order.key == order.key && p.fill.is_none())
+                {
+                    p.fill = Some((q, sym.clone()));
+                }
+            }
+        }
+        if let Some((route, text)) = &ev.route
+            && !self.routes.insert(*route)
+        {
+            sink.add(at.finding(
+                Family::Linkage,
+                "linkage.duplicate_routedOrderID",
+                Some("routedOrderID"),
+                None,
+                format!("{text} was routed before on this day"),
+            ));
+        }
+    }
+
+    /// A reference to an order: resolved now (and after its origin in time), or kept pending.
+    fn resolve(
+        &mut self,
+        field: &str,
+        order: &Named,
+        ts: i64,
+        at_index: (usize, usize),
+        at: &At,
+        sink: &mut Sink,
+    ) {
+        match self.orders.get(&order.key) {
+            Some(o) if o.ts > ts => sink.add(at.finding(
+                Family::Linkage,
+                "linkage.out_of_sequence",
+                Some(field),
+                Some(&Json::String(order.id.clone())),
+                format!(
+                    "the event is timestamped before its order {} was created",
+                    order.text()
+                ),
+            )),
+            Some(_) => {}
+            None if !sink.muted => self.pending.push(Pending {
+                at: at_index,
+                ts,
+                field: field.to_string(),
+                order: order.clone(),
+                fill: None,
+            }),
+            None => {}
+        }
+    }
+
+    /// Add a fulfillment of `order` in `symbol`; an error when it fills more than the order
+    /// (times the leg's ratio) or is in a symbol the order does not have.
+    fn fill(&mut self, order: &Named, q: Decimal, symbol: &str, at: &At, sink: &mut Sink) {
+        let Some(o) = self.orders.get(&order.key) else {
+            return;
+        };
+        let sym = h64(0, &[symbol]);
+        let limit = if o.legs.is_empty() {
+            if o.symbol != sym {
+                sink.add(at.finding(
+                    Family::Linkage,
+                    "linkage.fill_symbol",
+                    Some("symbol"),
+                    Some(&Json::String(symbol.to_string())),
+                    format!("order {} is for another symbol", order.id),
+                ));
+                return;
+            }
+            self.chain_qty.get(&o.root).copied()
+        } else {
+            let Some((_, ratio)) = o.legs.iter().find(|(s, _)| *s == sym) else {
+                sink.add(at.finding(
+                    Family::Linkage,
+                    "linkage.fill_symbol",
+                    Some("symbol"),
+                    Some(&Json::String(symbol.to_string())),
+                    format!("multi-leg order {} has no leg in {symbol}", order.id),
+                ));
+                return;
+            };
+            self.chain_qty.get(&o.root).map(|q| q * ratio)
+        };
+        let total = self.filled.entry((o.root, sym)).or_default();
+        *total += q;
+        if let Some(limit) = limit.filter(|limit| *total > *limit) {
+            sink.add(at.finding(
+                Family::Linkage,
+                "linkage.overfill",
+                Some("quantity"),
+                Some(&Json::Number(q.to_string())),
+                format!(
+                    "fills of order {} in {symbol} add up to {total}, more than its {limit}",
+                    order.id
+                ),
+            ));
+        }
+    }
+
+    /// The references still pending once every file is read: orders created later in the
+    /// files (then in time?), on an earlier day not given, or never.
+    fn finish(&mut self, names: &[String], sink: &mut Sink) {
+        for p in std::mem::take(&mut self.pending) {
+            let at = At {
+                file: &names[p.at.0],
+                line: Some(p.at.1),
+            };
+            let id = Some(Json::String(p.order.id.clone()));
+            match self.orders.get(&p.order.key) {
+                Some(o) if o.ts > p.ts => sink.add(at.finding(
                     Family::Linkage,
                     "linkage.out_of_sequence",
-                    Some(field),
-                    Some(&Json::String(k.1.clone())),
+                    Some(&p.field),
+                    id.as_ref(),
                     format!(
                         "the event is timestamped before its order {} was created",
-                        key_text(k)
+                        p.order.text()
                     ),
                 )),
-                Some(_) => {}
-                None if earliest_file_day.is_some_and(|d| k.0.date() < d) => {
+                Some(_) => {
+                    if let Some((q, symbol)) = &p.fill {
+                        self.fill(&p.order, *q, symbol, &at, sink);
+                    }
+                }
+                None if self.earliest_day.is_some_and(|d| p.order.date.date() < d) => {
                     sink.add(Finding {
                         severity: Severity::Warning,
-                        ..at(l).finding(
+                        ..at.finding(
                             Family::Linkage,
                             "linkage.origin_not_given",
-                            Some(field),
-                            Some(&Json::String(k.1.clone())),
+                            Some(&p.field),
+                            id.as_ref(),
                             format!(
                                 "order {} was created on an earlier day whose files were not \
                                  given; pass them as context to check the link",
-                                key_text(k)
+                                p.order.text()
                             ),
                         )
                     });
                 }
-                None => sink.add(at(l).finding(
+                None => sink.add(at.finding(
                     Family::Linkage,
                     "linkage.orphan",
-                    Some(field),
-                    Some(&Json::String(k.1.clone())),
-                    format!("no event created order {}", key_text(k)),
+                    Some(&p.field),
+                    id.as_ref(),
+                    format!("no event created order {}", p.order.text()),
                 )),
-            }
-        }
-        // Fulfillments add up against their client orders.
-        if is(&spec.linkage.fulfillments, &l.event_type) {
-            for (array, k) in &l.links {
-                if array != "clientDetails" {
-                    continue;
-                }
-                let (Some(o), Some(q), Some(sym)) = (orders.get(k), l.quantity, &l.symbol) else {
-                    continue;
-                };
-                let limit = if o.legs.is_empty() {
-                    if o.symbol.as_ref() != Some(sym) {
-                        sink.add(at(l).finding(
-                            Family::Linkage,
-                            "linkage.fill_symbol",
-                            Some("symbol"),
-                            Some(&Json::String(sym.clone())),
-                            format!(
-                                "order {} is for {}",
-                                k.1,
-                                o.symbol.clone().unwrap_or_default()
-                            ),
-                        ));
-                        continue;
-                    }
-                    chain_qty.get(&o.root).copied()
-                } else {
-                    let Some((_, ratio)) = o.legs.iter().find(|(s, _)| s == sym) else {
-                        sink.add(at(l).finding(
-                            Family::Linkage,
-                            "linkage.fill_symbol",
-                            Some("symbol"),
-                            Some(&Json::String(sym.clone())),
-                            format!("multi-leg order {} has no leg in {sym}", k.1),
-                        ));
-                        continue;
-                    };
-                    chain_qty.get(&o.root).map(|q| q * ratio)
-                };
-                let total = filled.entry((o.root.clone(), sym.clone())).or_default();
-                *total += q;
-                if let Some(limit) = limit.filter(|limit| *total > *limit) {
-                    sink.add(at(l).finding(
-                        Family::Linkage,
-                        "linkage.overfill",
-                        Some("quantity"),
-                        Some(&Json::Number(q.to_string())),
-                        format!(
-                            "fills of order {} in {sym} add up to {total}, more than its {limit}",
-                            k.1
-                        ),
-                    ));
-                }
-            }
-        }
-        if let Some((dest, session, id)) = &l.route {
-            if !routes.insert((l.ts.date(), dest.clone(), session.clone(), id.clone())) {
-                sink.add(at(l).finding(
-                    Family::Linkage,
-                    "linkage.duplicate_routedOrderID",
-                    Some("routedOrderID"),
-                    Some(&Json::String(id.clone())),
-                    format!("routed to {dest} {session} before on this day"),
-                ));
             }
         }
     }

@@ -153,7 +153,7 @@ impl ScheduleConfig {
     pub fn parse(path: &Path, text: &str) -> Result<ScheduleConfig> {
         let file: File = toml::from_str(text).map_err(|e| {
             Error::input_hint(
-                format!("{}: {e}", path.display()),
+                crate::config::toml_error(path, text, &e),
                 "see config/schedule.example.toml for the keys",
             )
         })?;

@@ -93,7 +93,7 @@ impl SyncConfig {
     pub fn parse(path: &Path, text: &str) -> Result<SyncConfig> {
         let config: SyncConfig = toml::from_str(text).map_err(|e| {
             Error::input_hint(
-                format!("{}: {}", path.display(), e.to_string().trim_end()),
+                crate::config::toml_error(path, text, &e),
                 "see config/sync.example.toml for the keys a sync config has",
             )
         })?;
@@ -152,6 +152,23 @@ impl SourceConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_never_print_a_password() {
+        let secret = "hunter2-secret";
+        for text in [
+            format!("[sources.oms]\nurl = \"mysql://root@h/db\"\npassword = \"{secret}\"\n"),
+            format!("[sources.oms]\nurl = \"mysql://root:{secret}@h/db\"\n"),
+            format!("[sources.oms]\nurl = \"mysql://root:{secret}@h/db\n"),
+            format!("[sources.oms]\nurl = [\"mysql://root:{secret}@h/db\"]\n"),
+        ] {
+            let err = SyncConfig::parse(Path::new("sync.toml"), &text)
+                .err()
+                .map(|e| format!("{e} {}", e.hint().unwrap_or_default()))
+                .unwrap_or_default();
+            assert!(!err.is_empty() && !err.contains(secret), "{text}: {err}");
+        }
+    }
 
     #[test]
     fn parses_defaults_and_refuses_url_passwords() {

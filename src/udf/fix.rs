@@ -112,6 +112,11 @@ pub fn fix_message_error(raw: &str) -> Option<String> {
     if fields[2].value.is_empty() {
         return Some("MsgType (35) is empty".into());
     }
+    if let Some((tag, position)) = repeated_tag(&fields) {
+        return Some(format!(
+            "tag {tag} repeats (field {position}) outside a repeating group"
+        ));
+    }
     let sep = if raw.contains(SOH) { SOH } else { '|' };
     let normalized: Vec<u8> = raw
         .bytes()
@@ -140,6 +145,30 @@ pub fn fix_message_error(raw: &str) -> Option<String> {
                     ));
                 }
             }
+        }
+    }
+    None
+}
+
+/// NumInGroup fields of FIX 4.2 and 4.4 (QuickFIX's FIX42.xml and FIX44.xml): a tag may repeat
+/// only after one of these opened a repeating group.
+const GROUP_COUNT_TAGS: [u32; 59] = [
+    33, 73, 78, 85, 124, 136, 146, 199, 215, 232, 267, 268, 295, 296, 382, 384, 386, 398, 420, 428,
+    453, 454, 457, 473, 510, 518, 534, 539, 552, 555, 558, 576, 580, 604, 627, 670, 683, 702, 711,
+    735, 753, 756, 768, 778, 781, 801, 802, 804, 806, 816, 862, 864, 870, 887, 897, 936, 938, 948,
+    952,
+];
+
+/// The first tag that repeats outside a repeating group (`38=30|38=3000`): which value is meant
+/// cannot be known, so the message is malformed rather than read by its first value.
+fn repeated_tag(fields: &[FixField]) -> Option<(u32, usize)> {
+    let mut seen = std::collections::HashSet::new();
+    for (i, f) in fields.iter().enumerate() {
+        if GROUP_COUNT_TAGS.contains(&f.tag) {
+            return None;
+        }
+        if !seen.insert(f.tag) {
+            return Some((f.tag, i + 1));
         }
     }
     None
@@ -525,5 +554,15 @@ mod tests {
             tag_values("8=FIX.4.4|9=5|35D|34=10|", 34).collect::<Vec<_>>(),
             vec!["10"]
         );
+    }
+
+    #[test]
+    fn a_tag_repeated_outside_a_group_is_malformed() {
+        let twice = message("35=D|11=C1|38=30|38=3000|");
+        let e = fix_message_error(&twice).unwrap();
+        assert!(e.contains("tag 38 repeats"), "{e}");
+        // Inside a repeating group (NoLegs, 555) tags repeat by design.
+        let legs = message("35=AB|11=C1|555=2|600=AAPL|624=1|600=MSFT|624=2|");
+        assert_eq!(fix_message_error(&legs), None);
     }
 }
