@@ -173,7 +173,7 @@ fn clean_run_exits_zero_with_results() {
     let (code, stdout, stderr) = ordertrail(&["run", "--lake", root, "--date", "2026-11-19"]);
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert!(
-        stdout.contains("checks for 2026-11-19: 18 passed, 0 failed"),
+        stdout.contains("checks for 2026-11-19: 19 passed, 0 failed"),
         "{stdout}"
     );
     let results = lake
@@ -245,6 +245,7 @@ async fn defect_day_fails_each_check_on_exactly_its_planted_rows() {
         ("fund_running_balance", vec!["31"]),
         ("overfill", vec!["E0035-3", "E0036-1", "ORD-0034"]),
         ("referential_integrity", vec!["ORD-0999"]),
+        ("reported_orders", vec![]),
         ("required_fields", vec!["C0031 1"]),
         ("sequencing", vec!["ORD-0032"]),
         ("source_order_validity", vec!["O0033-2", "O0999-1"]),
@@ -366,7 +367,7 @@ fn failing_checks_exit_one_report_and_alert() {
     assert_eq!(overfill["sample"].as_array().unwrap().len(), 3);
     let alert = std::fs::read_to_string(&alert_file).unwrap();
     assert!(
-        alert.starts_with("checks for 2026-11-18: 1 passed, 16 failed, 1 warned"),
+        alert.starts_with("checks for 2026-11-18: 2 passed, 16 failed, 1 warned"),
         "{alert}"
     );
 }

@@ -257,6 +257,11 @@ pub async fn run_range(
     for (stage, why) in &altered {
         tracing::warn!("{stage} of {date} is redone: {why}");
         eprintln!("ordertrail: {stage} of {date} is redone: {why}");
+        // Nothing of an untrusted partition is merged into the new one.
+        let part = Lake::partition_dir(&lake.stage_table_dir(&graph.version, stage), date);
+        if part.exists() {
+            std::fs::remove_dir_all(&part).map_err(|e| Error::io(&part, e))?;
+        }
     }
     if !altered.is_empty() {
         dir.save(&today)?;

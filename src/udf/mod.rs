@@ -2,6 +2,7 @@
 //! the SQL that calls them.
 
 pub(crate) mod bucket;
+pub(crate) mod fields;
 pub mod fix;
 pub(crate) mod strings;
 
@@ -14,4 +15,5 @@ pub fn register_all(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::from(fix::FixTag::new()));
     ctx.register_udf(ScalarUDF::from(fix::FixTags::new()));
     ctx.register_udf(ScalarUDF::from(fix::FixError::new()));
+    ctx.register_udf(ScalarUDF::from(fields::WithFieldNames::new()));
 }

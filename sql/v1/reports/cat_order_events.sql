@@ -25,6 +25,7 @@
 -- written (_event_date: the Eastern-Time date whose file holds the event); every other column
 -- is a JSON field, written in column order when not NULL; a struct is a JSON object of its
 -- non-NULL fields, a list a JSON array (both omitted when empty); decimals are written exactly.
+-- join_order: as_written
 with events as (
     select * exclude (trade_date) from order_events where trade_date = $trade_date
 ),
@@ -42,35 +43,47 @@ destinations as (
     where report = 'cat'
 ),
 
--- The legs of multi-leg new orders, from the client's message (FIX NoLegs group: 600
--- LegSymbol, 624 LegSide, 623 LegRatioQty).
+-- The legs of multi-leg new orders, from the client's message as stg_fix_msg parsed it (FIX
+-- NoLegs group: 600 LegSymbol, 624 LegSide, 623 LegRatioQty).
 leg_messages as (
     select n.order_id,
-           fix_tags(m.fix, 600) as leg_symbols,
-           fix_tags(m.fix, 624) as leg_sides,
-           fix_tags(m.fix, 623) as leg_ratios
+           m.leg_symbols,
+           m.leg_sides,
+           m.leg_ratio_qtys as leg_ratios
     from stg_fix_msg m
     join (select distinct gateway, src_id, order_id from events where event_kind = 'NEW' and is_multi_leg) n
       on m.gateway = n.gateway and m.src_id = n.src_id
-    where m.trade_date = $trade_date
+    -- only messages with legs are read: the day's FIX text is the largest table of the lake
+    where m.trade_date = $trade_date and m.gateway = 'inbound' and m.leg_count > 0
 ),
 
 legs as (
     select
         order_id,
-        count(*) as leg_count,
-        array_agg(named_struct(
-            'symbol', leg_symbols[i],
-            'side', case leg_sides[i] when '1' then 'B' when '2' then 'SL' when '5' then 'SS' when '6' then 'SX' end,
-            'legRatioQuantity', cast(leg_ratios[i] as decimal(18, 6))
-        ) order by i) as leg_details
-    from (
-        select *, unnest(range(1, cast(cardinality(leg_symbols) as bigint) + 1)) as i from leg_messages
-    ) l
-    group by order_id
+        cardinality(leg_symbols) as leg_count,
+        with_field_names(
+            arrays_zip(
+                leg_symbols,
+                -- FIX LegSide to CAT side
+                array_replace_all(array_replace_all(array_replace_all(array_replace_all(
+                    leg_sides, '1', 'B'), '2', 'SL'), '5', 'SS'), '6', 'SX'),
+                arrow_cast(leg_ratios, 'List(Decimal128(18, 6))')
+            ),
+            'symbol', 'side', 'legRatioQuantity'
+        ) as leg_details
+    from leg_messages
 ),
 
-mapped as (
+-- Each event with its order's legs, the small side first (`small right join events`): a hash
+-- join holds its first side in memory, and the events are the big side.
+with_legs as (
+    select t.*, l.leg_count, l.leg_details
+    from legs l
+    right join events t on l.order_id = t.order_id
+),
+
+-- Each event once per CAT destination (a handful of rows crossed with the events).
+per_destination as (
     select
         t.*,
         d.destination as report_destination,
@@ -79,9 +92,14 @@ mapped as (
         d.fulfillment_link_type,
         d.firm_designated_id,
         d.firm_account_holder_type,
-        d.receiving_desk_type,
-        l.leg_count,
-        l.leg_details,
+        d.receiving_desk_type
+    from destinations d
+    cross join with_legs t
+),
+
+mapped as (
+    select
+        t.*,
         u.reported_as,
         u.destination_type,
         u.session as upstream_session,
@@ -115,11 +133,9 @@ mapped as (
             when 'POST' then 'POST'
             when 'OVERNIGHT' then 'ALL'
         end as cat_session
-    from events t
-    cross join destinations d
-    left join legs l on l.order_id = t.order_id
-    left join config.destination_upstreams u
-      on u.destination = d.destination and u.upstream = t.upstream
+    from config.destination_upstreams u
+    right join per_destination t
+      on u.destination = t.report_destination and u.upstream = t.upstream
 ),
 
 final as (
