@@ -363,12 +363,55 @@ async fn listing_table(
         .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Date32)]);
     let schema = match schema {
         Some(schema) => schema,
-        None => options.infer_schema(&ctx.state(), &url).await?,
+        None => match options.infer_schema(&ctx.state(), &url).await {
+            Ok(schema) => schema,
+            Err(e) => return Err(unreadable_table(dir, e)),
+        },
     };
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
+/// The error for a table whose files cannot be read: names the first damaged file, when one
+/// is, and says what to do.
+fn unreadable_table(dir: &Path, e: datafusion::error::DataFusionError) -> Error {
+    let mut files = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let damaged = files.into_iter().find(|f| {
+        std::fs::File::open(f)
+            .map_err(|e| e.to_string())
+            .and_then(|file| {
+                parquet::file::reader::SerializedFileReader::new(file).map_err(|e| e.to_string())
+            })
+            .is_err()
+    });
+    match damaged {
+        Some(file) => Error::input_hint(
+            format!("{} is not a readable Parquet file: {e}", file.display()),
+            format!(
+                "it was damaged outside ordertrail: remove its partition folder ({}) and run \
+                 that day again",
+                file.parent().unwrap_or(dir).display()
+            ),
+        ),
+        None => Error::input(format!(
+            "cannot read the tables under {}: {e}",
+            dir.display()
+        )),
+    }
 }
 
 #[cfg(test)]

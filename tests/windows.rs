@@ -705,14 +705,31 @@ fn a_deleted_or_altered_partition_is_redone() {
     );
     assert_eq!((digest("session_fill"), digest("lifecycle")), before);
 
-    // Rewritten outside the pipeline: same, and nothing is trusted from it.
+    // Rewritten outside the pipeline (half its rows): same, and nothing is trusted from it.
     let file = std::fs::read_dir(part("lifecycle"))
         .unwrap()
         .next()
         .unwrap()
         .unwrap()
         .path();
-    std::fs::write(&file, b"not the parquet the pipeline wrote").unwrap();
+    let batches: Vec<arrow::array::RecordBatch> =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&file).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let half = batches[0].slice(0, batches[0].num_rows() / 2);
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&file).unwrap(),
+        half.schema(),
+        None,
+    )
+    .unwrap();
+    writer.write(&half).unwrap();
+    writer.close().unwrap();
     let out = ordertrail(&run, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
@@ -723,6 +740,19 @@ fn a_deleted_or_altered_partition_is_redone() {
         String::from_utf8_lossy(&out.stdout).contains("up to date"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+
+    // A file that is not Parquet at all: the error names it and says what to do.
+    std::fs::write(&file, b"not the parquet the pipeline wrote").unwrap();
+    let out = ordertrail(&run, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{} is not a readable Parquet file",
+            file.display()
+        )) && err.contains("remove its partition folder"),
+        "{err}"
     );
 }
 
