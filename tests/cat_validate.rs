@@ -271,7 +271,7 @@ fn an_order_of_an_earlier_day_resolves_with_that_day_as_context() {
     let today = dir.path().join("today");
     write_day(&today, &[cancel]);
 
-    let alone = validate(&[today.clone()], &[], &Options::default()).unwrap();
+    let alone = validate(std::slice::from_ref(&today), &[], &Options::default()).unwrap();
     assert!(alone.is_ok(), "{}", alone.to_text());
     assert_eq!(
         alone.count("linkage.origin_not_given"),

@@ -75,7 +75,8 @@ async fn report_files_follow_their_formats() {
     let data = files(&out, ".json.bz2");
     assert!(data.len() >= 2, "{data:?}");
     // Every file meets the CAT IM Tech Specs as spec/cat/fields.toml has them.
-    let v = reports::cat_validate::validate(&[out.clone()], &[], &Default::default()).unwrap();
+    let v = reports::cat_validate::validate(std::slice::from_ref(&out), &[], &Default::default())
+        .unwrap();
     assert!(v.is_ok() && v.warnings == 0, "{}", v.to_text());
     assert_eq!(v.events, 53);
     // Files are compressed in parallel but numbered in event order: 1..n, all full but the last.
@@ -501,7 +502,8 @@ async fn report_errors_are_clear_and_write_nothing() {
     ]);
     assert_eq!(code, Some(0), "{err}");
     let kept = out.join("2026-11-19/finra_cat");
-    let v = reports::cat_validate::validate(&[kept.clone()], &[], &Default::default()).unwrap();
+    let v = reports::cat_validate::validate(std::slice::from_ref(&kept), &[], &Default::default())
+        .unwrap();
     assert!(v.count("syntax.required") > 0, "{}", v.to_text());
     std::fs::remove_dir_all(out.join("2026-11-19")).unwrap();
 

@@ -117,8 +117,12 @@ async fn gen_day_passes_every_check_with_every_event_status() {
         .await
         .unwrap();
     let cat = out.join("2026-11-19/finra_cat");
-    let v = ordertrail::reports::cat_validate::validate(&[cat.clone()], &[], &Default::default())
-        .unwrap();
+    let v = ordertrail::reports::cat_validate::validate(
+        std::slice::from_ref(&cat),
+        &[],
+        &Default::default(),
+    )
+    .unwrap();
     assert!(v.is_ok() && v.warnings == 0, "{}", v.to_text());
     assert!(v.events > 3 * ORDERS as usize, "{} events", v.events);
     let mut types = std::collections::BTreeSet::new();

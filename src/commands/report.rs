@@ -76,8 +76,10 @@ pub async fn run(args: ReportArgs) -> Result<i32> {
         &lake,
         args.date,
         &args.out,
-        all_destinations,
-        args.force,
+        Mode {
+            reuse_stages: all_destinations,
+            force: args.force,
+        },
         &mut metrics,
     )
     .await?;
@@ -116,20 +118,33 @@ pub async fn write(
     out: &Path,
 ) -> Result<Vec<Written>> {
     let mut metrics = Metrics::new("report");
-    write_measured(ctx, project, lake, date, out, true, false, &mut metrics).await
+    let mode = Mode {
+        reuse_stages: true,
+        force: false,
+    };
+    write_measured(ctx, project, lake, date, out, mode, &mut metrics).await
+}
+
+/// How `report` may proceed.
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    /// Use report stages `run` left current (every destination is reported).
+    reuse_stages: bool,
+    /// Keep CAT files that fail validation, and report without the next trade date.
+    force: bool,
 }
 
 /// [`write`], recording each report stage's run and the time to write the files.
-/// `force`: keep CAT files that fail validation, and report without the next trade date.
-/// `reuse_stages`: use report stages `run` left current (every destination is reported).
 async fn write_measured(
     ctx: &SessionContext,
     project: &Project,
     lake: &Lake,
     date: NaiveDate,
     out: &Path,
-    reuse_stages: bool,
-    force: bool,
+    Mode {
+        reuse_stages,
+        force,
+    }: Mode,
     metrics: &mut Metrics,
 ) -> Result<Vec<Written>> {
     let report_stages: Vec<_> = project

@@ -927,18 +927,17 @@ fn check_value(
                 }
                 _ => {}
             }
-            if let Some(other) = &f.not_above {
-                if let (Some(a), Some(b)) = (decimal(value), obj.get(other).and_then(decimal)) {
-                    if a > b {
-                        sink.add(at.finding(
-                            Family::Syntax,
-                            "syntax.not_above",
-                            Some(path),
-                            Some(value),
-                            format!("greater than {other} ({b})"),
-                        ));
-                    }
-                }
+            if let Some(other) = &f.not_above
+                && let (Some(a), Some(b)) = (decimal(value), obj.get(other).and_then(decimal))
+                && a > b
+            {
+                sink.add(at.finding(
+                    Family::Syntax,
+                    "syntax.not_above",
+                    Some(path),
+                    Some(value),
+                    format!("greater than {other} ({b})"),
+                ));
             }
             if let Some(array) = &f.count_of {
                 let len = match obj.get(array) {
@@ -1099,16 +1098,16 @@ fn check_allowed(
     } else if let Some(values) = spec.values_of(name, f) {
         list = Some((f.values.as_deref().unwrap_or(name), values));
     }
-    if let Some((list_name, values)) = list {
-        if !values.iter().any(|v| v == s) {
-            sink.add(at.finding(
-                Family::Syntax,
-                "syntax.value",
-                Some(path),
-                Some(value),
-                format!("not an allowed {list_name} value"),
-            ));
-        }
+    if let Some((list_name, values)) = list
+        && !values.iter().any(|v| v == s)
+    {
+        sink.add(at.finding(
+            Family::Syntax,
+            "syntax.value",
+            Some(path),
+            Some(value),
+            format!("not an allowed {list_name} value"),
+        ));
     }
     if form.as_deref() == Some("crd_imid") && !is_crd_imid(s) {
         sink.add(at.finding(
