@@ -281,9 +281,6 @@ fn query_honours_a_join_order_header() {
 /// the table, the column and the file.
 #[test]
 fn a_raw_column_missing_from_the_lake_is_an_error() {
-    use parquet::arrow::ArrowWriter;
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-
     let dir = tempfile::tempdir().unwrap();
     let lake = fixture_lake(dir.path());
     let part = ordertrail::lake::Lake::partition_dir(
@@ -296,13 +293,7 @@ fn a_raw_column_missing_from_the_lake_is_an_error() {
         .unwrap()
         .unwrap()
         .path();
-    let batches: Vec<arrow::array::RecordBatch> =
-        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
-            .unwrap()
-            .build()
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+    let batches = read_parquet(&file);
     let index = batches[0].schema().index_of("parent_route_id").unwrap();
     let dropped: Vec<_> = batches
         .into_iter()
@@ -311,16 +302,7 @@ fn a_raw_column_missing_from_the_lake_is_an_error() {
             b
         })
         .collect();
-    let mut writer = ArrowWriter::try_new(
-        std::fs::File::create(&file).unwrap(),
-        dropped[0].schema(),
-        None,
-    )
-    .unwrap();
-    for b in &dropped {
-        writer.write(b).unwrap();
-    }
-    writer.close().unwrap();
+    write_parquet(&file, &dropped);
 
     let out = ordertrail(&[
         "run",

@@ -712,24 +712,8 @@ fn a_deleted_or_altered_partition_is_redone() {
         .unwrap()
         .unwrap()
         .path();
-    let batches: Vec<arrow::array::RecordBatch> =
-        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-            std::fs::File::open(&file).unwrap(),
-        )
-        .unwrap()
-        .build()
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let half = batches[0].slice(0, batches[0].num_rows() / 2);
-    let mut writer = parquet::arrow::ArrowWriter::try_new(
-        std::fs::File::create(&file).unwrap(),
-        half.schema(),
-        None,
-    )
-    .unwrap();
-    writer.write(&half).unwrap();
-    writer.close().unwrap();
+    let batches = read_parquet(&file);
+    write_parquet(&file, &[batches[0].slice(0, batches[0].num_rows() / 2)]);
     let out = ordertrail(&run, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
