@@ -665,3 +665,31 @@ async fn report_reuses_the_stages_run_left_current() {
         tree_hashes(&dir.path().join("e"))
     );
 }
+
+/// A killed report leaves its half-written files aside in `<out>/.tmp/`; the next report
+/// removes them (those of processes that are gone), and never another live one's.
+#[tokio::test]
+async fn a_killed_reports_scratch_is_removed_by_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let dead = out
+        .join(".tmp")
+        .join(format!("{}-1-0", ordertrail::lake::scratch_prefix(pid)));
+    let alive = out
+        .join(".tmp")
+        .join(format!("{}-1-0", ordertrail::lake::scratch_prefix(1)));
+    for d in [&dead, &alive] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(
+            d.join("93010_BRKR_20261119_1_OrderEvents_000001.json.bz2"),
+            b"half",
+        )
+        .unwrap();
+    }
+    fixture_reports(dir.path(), &out).await;
+    assert!(!dead.exists(), "the dead report's scratch is removed");
+    assert!(alive.exists(), "a live process's scratch is kept");
+}

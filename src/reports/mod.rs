@@ -76,6 +76,13 @@ pub async fn write_all(
             "pass a writable directory with --out",
         )
     })?;
+    // What a killed report left aside here (its files half-written) goes first.
+    for dir in crate::lake::remove_stale_scratch(out) {
+        tracing::info!(
+            "removed the scratch of a report that is gone: {}",
+            dir.display()
+        );
+    }
     let written = async {
         let mut staged = Vec::new();
         let mut rejected = Vec::new();
