@@ -820,3 +820,38 @@ fn report_refuses_an_incomplete_day() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(out_dir.join("2026-11-19/finra_cat").is_dir());
 }
+
+/// A damaged claim file is not a lock forever: while it may be a live run's (written within
+/// the claim timeout) the run stops with what to do; once untouched for the timeout it is taken
+/// over and the day processed.
+#[test]
+fn a_damaged_claim_is_explained_then_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture_lake(dir.path());
+    let root = lake.root().to_string_lossy().into_owned();
+    let state = StateDir::new(&lake, "v1", date("2026-11-19"));
+    std::fs::create_dir_all(&state.dir).unwrap();
+    let claim = state.claim_path();
+    std::fs::write(&claim, b"{\"id\": \"half-writ").unwrap();
+    let mut args = run_args(&root, "24:00");
+    args.extend(["--claim-timeout", "10m"]);
+    let out = ordertrail(&args, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("bad claim file") && err.contains("hint:"),
+        "{err}"
+    );
+
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&claim)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let out = ordertrail(&args, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("taking over the damaged claim file"), "{err}");
+}

@@ -104,7 +104,28 @@ impl Claim {
             }
             let (holder, age) = match read_claim(path) {
                 Ok(found) => found,
-                Err(_) => continue, // removed or half-written meanwhile: try again
+                Err(_) => {
+                    // Damaged, and no heartbeat has rewritten it for the timeout: no run holds
+                    // it. Take it over as a dead owner's. (Removed or half-written meanwhile:
+                    // try again.)
+                    let age = std::fs::metadata(path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| SystemTime::now().duration_since(t).ok());
+                    if age.is_some_and(|age| age >= timeout) {
+                        tracing::warn!(
+                            "taking over the damaged claim file {}, untouched for {}s",
+                            path.display(),
+                            age.map_or(0, |a| a.as_secs())
+                        );
+                        let aside =
+                            path.with_extension(format!("damaged-{}", owner.id.replace(':', "-")));
+                        if std::fs::rename(path, &aside).is_ok() {
+                            let _ = std::fs::remove_file(&aside);
+                        }
+                    }
+                    continue;
+                }
             };
             if holder.is_alive() && age < timeout {
                 return Ok(Claimed::Held(holder));
@@ -122,7 +143,15 @@ impl Claim {
         }
         match read_claim(path) {
             Ok((holder, _)) => Ok(Claimed::Held(holder)),
-            Err(e) => Err(e),
+            Err(e) => Err(Error::input_hint(
+                e.to_string(),
+                format!(
+                    "the claim file is damaged and was written less than {}s ago; if no run \
+                     is processing this date, remove it, or run again after that time to take \
+                     it over",
+                    timeout.as_secs()
+                ),
+            )),
         }
     }
 
