@@ -855,3 +855,99 @@ fn a_damaged_claim_is_explained_then_taken_over() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("taking over the damaged claim file"), "{err}");
 }
+
+/// A date reads the day before it (its lookback), so it is not processed while that day is:
+/// the run exits 3 and says which date holds it; once that day's run has finished, it runs.
+/// (Its own run holds the day before the same way, so a run of that day waits for it.)
+#[test]
+fn a_date_is_not_processed_while_the_day_it_reads_is() {
+    use ordertrail::intervals::claim::{Claim, Claimed, Owner};
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture_lake(dir.path());
+    let root = lake.root().to_string_lossy().into_owned();
+    let prev = StateDir::new(&lake, "v1", date("2026-11-19"));
+    let held = match Claim::acquire(
+        &prev.claim_path(),
+        &Owner::current(),
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap()
+    {
+        Claimed::Mine(c) => c,
+        Claimed::Held(_) => panic!("nobody else holds the fixture day"),
+    };
+    let run = [
+        "run",
+        "--lake",
+        &root,
+        "--date",
+        "2026-11-20",
+        "--no-checks",
+    ];
+    let out = ordertrail(&run, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("trade date 2026-11-19 is being processed")
+            && err.contains("(trade date 2026-11-20 reads it)"),
+        "{err}"
+    );
+    drop(held);
+    let out = ordertrail(&run, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Two trade dates run at once on one lake end with the bytes they give one after the other:
+/// the later date never reads the day before while that day is being processed (the runs
+/// exclude each other: one exits 3), and what it computed before that day was done is stale
+/// once it is, so the reruns a scheduler makes redo it (issue: silent wrong answers,
+/// concurrent dates).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_dates_at_once_equal_one_after_the_other() {
+    let seq_dir = tempfile::tempdir().unwrap();
+    let sequential = fixture_lake(seq_dir.path());
+    whole_days(&sequential).await;
+    let expected = stage_files(&sequential);
+    for trial in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = fixture_lake(dir.path());
+        let root = lake.root().to_string_lossy().into_owned();
+        let spawn = |d: &str| {
+            Command::new(env!("CARGO_BIN_EXE_ordertrail"))
+                .args(["run", "--lake", &root, "--date", d, "--no-checks"])
+                .current_dir(repo())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        // The later date first, the earlier a moment after (as the reported failure had it).
+        let mut later = spawn("2026-11-20");
+        std::thread::sleep(std::time::Duration::from_millis(100 * trial));
+        let mut earlier = spawn("2026-11-19");
+        let codes = [later.wait().unwrap().code(), earlier.wait().unwrap().code()];
+        assert!(
+            codes.iter().all(|c| matches!(c, Some(0) | Some(3))),
+            "trial {trial}: {codes:?}"
+        );
+        // Whatever was held is run again, in date order.
+        for d in ["2026-11-19", "2026-11-20"] {
+            let out = ordertrail(&["run", "--lake", &root, "--date", d, "--no-checks"], &[]);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "trial {trial} {d}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(
+            stage_files(&lake) == expected,
+            "trial {trial}: stage outputs differ from the sequential run"
+        );
+    }
+}

@@ -50,10 +50,16 @@ async fn run_with(args: &RunArgs, metrics: &mut Metrics) -> Result<i32> {
         other => other?,
     };
     if let Some(holder) = &outcome.held_by {
+        let held = outcome.held_date.unwrap_or(args.date);
+        let why = if held == args.date {
+            String::new()
+        } else {
+            format!(" (trade date {} reads it)", args.date)
+        };
         eprintln!(
-            "ordertrail: trade date {} is being processed by {} (pid {} on {}); nothing done, \
-             run it again when that run has finished",
-            args.date, holder.id, holder.pid, holder.host
+            "ordertrail: trade date {held} is being processed by {} (pid {} on {}){why}; \
+             nothing done, run it again when that run has finished",
+            holder.id, holder.pid, holder.host
         );
         return Ok(EXIT_NOT_DONE);
     }

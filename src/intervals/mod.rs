@@ -76,8 +76,11 @@ pub struct Processed {
 #[derive(Debug, Default)]
 pub struct RangeOutcome {
     pub processed: Vec<Processed>,
-    /// Another live run held the date: nothing was done.
+    /// Another live run held the date, or the day before it (which this date reads): nothing
+    /// was done.
     pub held_by: Option<Owner>,
+    /// The date `held_by` holds.
+    pub held_date: Option<NaiveDate>,
     /// A crashed run's claim that was taken over.
     pub recovered: Option<Owner>,
     /// Every stage is done for the whole day.
@@ -231,9 +234,30 @@ pub async fn run_range(
         Claimed::Held(holder) => {
             return Ok(RangeOutcome {
                 held_by: Some(holder),
+                held_date: Some(date),
                 ..Default::default()
             });
         }
+    };
+    // What this date reads of the day before (its lookback) must not change under it: the
+    // day before is claimed too while this date runs, so that two dates run at once give what
+    // one after the other gives. A run of that day meanwhile finds it held (exit 3), and so
+    // does this one when that day is being processed.
+    let _previous_claim = match date.pred_opt() {
+        Some(prev) => {
+            let prev_dir = StateDir::new(lake, &graph.version, prev);
+            match Claim::acquire(&prev_dir.claim_path(), &owner, req.claim_timeout)? {
+                Claimed::Mine(c) => Some(c),
+                Claimed::Held(holder) => {
+                    return Ok(RangeOutcome {
+                        held_by: Some(holder),
+                        held_date: Some(prev),
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        None => None,
     };
     let mut out = RangeOutcome {
         recovered: claim.recovered.clone(),
