@@ -49,25 +49,6 @@ pub async fn run(args: ReportArgs) -> Result<i32> {
     let lake = Lake::new(&args.lake);
     let options = engine_options(&args.engine);
     let ctx = project.context(&lake, &options).await?;
-    let day_end = intervals::Window::day(args.date).end;
-    if let Some(why) = unprocessed(&ctx, &project, &lake, args.date, day_end).await? {
-        let message = format!(
-            "trade date {} is not completely processed: {why}",
-            args.date
-        );
-        if !args.force {
-            return Err(Error::NotDone {
-                message,
-                hint: format!(
-                    "run it first: ordertrail run --lake {} --date {} (or pass --force to \
-                     report what there is)",
-                    lake.root().display(),
-                    args.date
-                ),
-            });
-        }
-        tracing::warn!("{message}; reporting it anyway (--force)");
-    }
     let mut metrics = Metrics::new("report");
     let all_destinations = args.destinations.is_empty();
     let written = write_measured(
@@ -153,13 +134,31 @@ async fn write_measured(
         .iter()
         .filter(|s| s.rel_path.starts_with("reports"))
         .collect();
+    // Partition digests of the day, computed once for the completeness check and the reuse
+    // of report stages.
+    let mut digests = HashMap::new();
+    let day_end = intervals::Window::day(date).end;
+    if let Some(why) = unprocessed(ctx, project, lake, date, day_end, &mut digests).await? {
+        let message = format!("trade date {date} is not completely processed: {why}");
+        if !force {
+            return Err(Error::NotDone {
+                message,
+                hint: format!(
+                    "run it first: ordertrail run --lake {} --date {date} (or pass --force to \
+                     report what there is)",
+                    lake.root().display(),
+                ),
+            });
+        }
+        tracing::warn!("{message}; reporting it anyway (--force)");
+    }
     let reused = compute_stages(
         ctx,
         project,
         lake,
         date,
         &report_stages,
-        reuse_stages,
+        reuse_stages.then_some(&mut digests),
         metrics,
     )
     .await?;
@@ -175,15 +174,15 @@ async fn write_measured(
 ///
 /// A report stage `run` left current (same SQL, configuration and inputs) is not computed
 /// again; one that is not is, and so, in order, is what reads a changed output of it. Stages
-/// are only reused when every destination is reported (`reuse_stages`): with --destinations
-/// they are computed for those alone.
+/// are only reused when every destination is reported (`reuse` is `Some`, with the day's
+/// partition digests known so far): with --destinations they are computed for those alone.
 async fn compute_stages(
     ctx: &SessionContext,
     project: &Project,
     lake: &Lake,
     date: NaiveDate,
     stages: &[&Stage],
-    reuse_stages: bool,
+    reuse: Option<&mut HashMap<String, String>>,
     metrics: &mut Metrics,
 ) -> Result<Vec<String>> {
     let graph = &project.graph;
@@ -195,26 +194,32 @@ async fn compute_stages(
     };
     let config_hash = project.intervals()?.config_hash;
     let mut prints = Fingerprints::new(ctx, lake, &project.sources, config_hash);
-    let mut digests = HashMap::new();
     let mut reused = Vec::new();
+    let mut reuse = reuse;
     for stage in stages {
-        let reuse = reuse_stages
-            && intervals::day_is_current(
-                lake,
-                graph,
-                stage,
-                date,
-                (&today, &yesterday),
-                &mut prints,
-                &mut digests,
-            )
-            .await?;
-        if reuse {
+        let current = match reuse.as_deref_mut() {
+            Some(digests) => {
+                intervals::day_is_current(
+                    lake,
+                    graph,
+                    stage,
+                    date,
+                    (&today, &yesterday),
+                    &mut prints,
+                    digests,
+                )
+                .await?
+            }
+            None => false,
+        };
+        if current {
             tracing::info!(stage = %stage.name, %date, "report stage is current; not computed again");
             reused.push(stage.name.clone());
             continue;
         }
-        digests.remove(&stage.name);
+        if let Some(digests) = reuse.as_deref_mut() {
+            digests.remove(&stage.name);
+        }
         metrics
             .stages
             .extend(pipeline::run_exact(ctx, lake, graph, date, &[stage]).await?);
@@ -232,13 +237,14 @@ async fn unprocessed(
     lake: &Lake,
     date: NaiveDate,
     until: chrono::NaiveDateTime,
+    digests: &mut HashMap<String, String>,
 ) -> Result<Option<String>> {
     let graph = &project.graph;
     let mut today = StateDir::new(lake, &graph.version, date).load()?;
     if today.stages.values().all(|r| r.is_empty()) {
         return Ok(None);
     }
-    intervals::mark_altered_partitions(lake, graph, date, &mut today)?;
+    intervals::mark_altered_partitions(lake, graph, date, &mut today, digests)?;
     let yesterday = match date.pred_opt() {
         Some(prev) => StateDir::new(lake, &graph.version, prev).load()?,
         None => DayState::default(),
@@ -295,9 +301,12 @@ async fn next_day_events(
         return Ok(());
     };
     let graph = &project.graph;
-    let stages: Vec<_> = ["order_events", "cat_order_events"]
-        .iter()
-        .filter_map(|n| graph.get(n))
+    // The CAT report stage and the report stages it reads, as the DAG has them.
+    let cat_stage = reports::stage_for(crate::config::ReportKind::Cat).to_string();
+    let stages: Vec<_> = graph
+        .closure(std::slice::from_ref(&cat_stage))?
+        .into_iter()
+        .filter(|s| s.rel_path.starts_with("reports"))
         .collect();
     let processed = stages.iter().flat_map(|s| s.deps.iter()).all(|dep| {
         stages.iter().any(|s| &s.name == dep)
@@ -309,8 +318,9 @@ async fn next_day_events(
         .earliest()
         .map(|t| t.naive_utc())
         .unwrap_or(intervals::Window::day(next).end);
+    let mut digests = HashMap::new();
     if processed {
-        if let Some(why) = unprocessed(ctx, project, lake, next, et_midnight).await? {
+        if let Some(why) = unprocessed(ctx, project, lake, next, et_midnight, &mut digests).await? {
             let message = format!(
                 "CAT files of {date} need trade date {next} processed until {et_midnight} UTC \
                  (midnight Eastern Time): {why}"
@@ -328,7 +338,16 @@ async fn next_day_events(
             }
             tracing::warn!("{message}; reporting without them (--force)");
         }
-        compute_stages(ctx, project, lake, next, &stages, reuse_stages, metrics).await?;
+        compute_stages(
+            ctx,
+            project,
+            lake,
+            next,
+            &stages,
+            reuse_stages.then_some(&mut digests),
+            metrics,
+        )
+        .await?;
         return Ok(());
     }
     let raw_next = project

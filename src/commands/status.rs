@@ -33,7 +33,13 @@ pub async fn run(args: StatusArgs) -> Result<i32> {
     let dir = StateDir::new(&lake, &graph.version, args.date);
     let mut today = dir.load()?;
     // What the state says done is checked against the partitions in the lake.
-    crate::intervals::mark_altered_partitions(&lake, graph, args.date, &mut today)?;
+    crate::intervals::mark_altered_partitions(
+        &lake,
+        graph,
+        args.date,
+        &mut today,
+        &mut std::collections::HashMap::new(),
+    )?;
     let yesterday = match args.date.pred_opt() {
         Some(d) => StateDir::new(&lake, &graph.version, d).load()?,
         None => DayState::default(),

@@ -133,31 +133,39 @@ pub async fn day_is_current(
         }
     }
     for (name, recorded) in expected {
-        let digest = match digests.get(name) {
-            Some(d) => d.clone(),
-            None => {
-                let part = Lake::partition_dir(&lake.stage_table_dir(&graph.version, name), date);
-                let d = partition_digest(&part)?;
-                digests.insert(name.to_string(), d.clone());
-                d
-            }
-        };
-        if digest != recorded {
+        let part = Lake::partition_dir(&lake.stage_table_dir(&graph.version, name), date);
+        if cached_digest(digests, name, &part)? != recorded {
             return Ok(false);
         }
     }
     Ok(true)
 }
 
+/// The digest of `stage`'s partition `part`, from `digests` or computed once into it.
+fn cached_digest(
+    digests: &mut std::collections::HashMap<String, String>,
+    stage: &str,
+    part: &std::path::Path,
+) -> Result<String> {
+    if let Some(d) = digests.get(stage) {
+        return Ok(d.clone());
+    }
+    let d = partition_digest(part)?;
+    digests.insert(stage.to_string(), d.clone());
+    Ok(d)
+}
+
 /// The lake is checked, not trusted: a stage whose last record is done but whose partition is
 /// missing, or hashes to other than the record's digest (deleted or rewritten outside the
 /// pipeline), has all its records marked stale in `today` (in memory), with the reason; what
-/// reads it turns stale with it when planned. Returns the stages and reasons.
+/// reads it turns stale with it when planned. Returns the stages and reasons. `digests`
+/// caches partition hashes of `date` by stage (as [`day_is_current`] does).
 pub fn mark_altered_partitions(
     lake: &Lake,
     graph: &StageGraph,
     date: NaiveDate,
     today: &mut DayState,
+    digests: &mut std::collections::HashMap<String, String>,
 ) -> Result<Vec<(String, String)>> {
     let mut altered = Vec::new();
     for stage in &graph.stages {
@@ -176,7 +184,7 @@ pub fn mark_altered_partitions(
                 continue;
             }
             format!("its partition {} is missing", part.display())
-        } else if partition_digest(&part)? != last.output_digest {
+        } else if cached_digest(digests, &stage.name, &part)? != last.output_digest {
             format!(
                 "its partition {} changed outside the pipeline",
                 part.display()
@@ -277,7 +285,13 @@ pub async fn run_range(
         }
         dir.save(&today)?;
     }
-    let altered = mark_altered_partitions(lake, graph, date, &mut today)?;
+    let altered = mark_altered_partitions(
+        lake,
+        graph,
+        date,
+        &mut today,
+        &mut std::collections::HashMap::new(),
+    )?;
     for (stage, why) in &altered {
         tracing::warn!("{stage} of {date} is redone: {why}");
         eprintln!("ordertrail: {stage} of {date} is redone: {why}");

@@ -868,6 +868,15 @@ fn check_value(
     at: &At,
     sink: &mut Sink,
 ) {
+    let empty = |sink: &mut Sink, what: &str| {
+        sink.add(at.finding(
+            Family::Syntax,
+            "syntax.empty",
+            Some(path),
+            Some(value),
+            format!("an empty {what}: leave the field out instead"),
+        ));
+    };
     let wrong_type = |sink: &mut Sink, want: &str| {
         sink.add(at.finding(
             Family::Syntax,
@@ -892,13 +901,7 @@ fn check_value(
                 ));
             }
             if s.is_empty() {
-                sink.add(at.finding(
-                    Family::Syntax,
-                    "syntax.empty",
-                    Some(path),
-                    Some(value),
-                    "an empty string: leave the field out instead",
-                ));
+                empty(sink, "string");
             }
             check_allowed(spec, name, f, s, obj, path, value, at, sink);
         }
@@ -977,13 +980,7 @@ fn check_value(
                 return wrong_type(sink, "an object of name/value pairs");
             };
             if members.is_empty() {
-                sink.add(at.finding(
-                    Family::Syntax,
-                    "syntax.empty",
-                    Some(path),
-                    Some(value),
-                    "an empty object: leave the field out instead",
-                ));
+                empty(sink, "object");
             }
             if let Some(names) = spec.objects.get(name) {
                 for (k, v) in members {
@@ -1039,13 +1036,7 @@ fn check_value(
                 return wrong_type(sink, "an array");
             };
             if items.is_empty() {
-                sink.add(at.finding(
-                    Family::Syntax,
-                    "syntax.empty",
-                    Some(path),
-                    Some(value),
-                    "an empty array: leave the field out instead",
-                ));
+                empty(sink, "array");
             }
             let element_fields = elements.get(name);
             for (i, item) in items.iter().enumerate() {
