@@ -135,6 +135,10 @@ pub struct RunArgs {
     /// Take over a claim on the date whose owner has not been heard from for this long
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     pub claim_timeout: String,
+    /// Take over a damaged claim file, or a claim held from another host, at once instead of
+    /// after the claim timeout (only when you know no run is processing the date)
+    #[arg(long)]
+    pub take_over: bool,
     /// Run only this stage and the stages it reads, for the whole day, outside the interval
     /// state (for working on a stage; repeatable)
     #[arg(long = "stage", value_name = "NAME")]
@@ -322,6 +326,10 @@ pub struct GenArgs {
     /// Trade date, YYYY-MM-DD: every generated row falls on it (UTC)
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub date: NaiveDate,
+    /// Generate this many consecutive calendar dates from --date, --orders each: ids unique
+    /// across dates, balances carried over, some GTC orders filled on the next date
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub days: u32,
     /// The lake directory; the date's raw partitions there are replaced
     #[arg(long, value_name = "DIR")]
     pub lake: PathBuf,

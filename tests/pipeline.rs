@@ -245,6 +245,7 @@ async fn bucketed_stages_write_the_same_bytes() {
         let opts = ordertrail::synth::GenOptions {
             orders: 1500,
             date: date("2026-11-19"),
+            days: 1,
             seed: 3,
         };
         ordertrail::synth::generate(&lake, &sources(), &opts).unwrap();

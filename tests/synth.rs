@@ -19,10 +19,12 @@ fn generate(dir: &Path, seed: u64) -> Lake {
     let opts = GenOptions {
         orders: ORDERS,
         date: date("2026-11-19"),
+        days: 1,
         seed,
     };
     let summary = synth::generate(&lake, &sources(), &opts).expect("gen");
-    assert_eq!(summary.tables.len(), 8, "one partition per raw table");
+    assert_eq!(summary.days.len(), 1);
+    assert_eq!(summary.days[0].1.len(), 8, "one partition per raw table");
     lake
 }
 

@@ -16,19 +16,23 @@ pub fn run(args: GenArgs) -> Result<i32> {
     let opts = GenOptions {
         orders: args.orders,
         date: args.date,
+        days: args.days,
         seed: args.seed,
     };
     let started = Instant::now();
     let summary = synth::generate(&lake, &project.sources, &opts)?;
-    for (table, written) in &summary.tables {
-        println!(
-            "{table:<24} {} {:>10} rows {:>12} bytes",
-            opts.date, written.rows, written.bytes
-        );
+    for (date, tables) in &summary.days {
+        for (table, written) in tables {
+            println!(
+                "{table:<24} {date} {:>10} rows {:>12} bytes",
+                written.rows, written.bytes
+            );
+        }
     }
     eprintln!(
-        "generated {} orders for {} (seed {}) in {:.1} s",
+        "generated {} orders a date for {} date(s) from {} (seed {}) in {:.1} s",
         opts.orders,
+        opts.days,
         opts.date,
         opts.seed,
         started.elapsed().as_secs_f64()

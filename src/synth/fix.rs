@@ -68,6 +68,11 @@ impl Clock {
     }
 
     /// Epoch microseconds of a time of day given in microseconds.
+    /// `YYYYMMDD`.
+    pub fn date_tag(&self) -> &str {
+        self.prefix.trim_end_matches('-')
+    }
+
     pub fn at(&self, us_of_day: i64) -> i64 {
         self.day_start + us_of_day
     }

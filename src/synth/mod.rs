@@ -44,14 +44,17 @@ use universe::{UPSTREAMS, Universe};
 #[derive(Debug, Clone)]
 pub struct GenOptions {
     pub orders: u64,
+    /// The first trade date.
     pub date: NaiveDate,
+    /// Consecutive calendar dates from `date` (at least 1), `orders` each.
+    pub days: u32,
     pub seed: u64,
 }
 
-/// What was written, per table (`db.table`), in sources.sql order.
+/// What was written, per date and table (`db.table`, in sources.sql order).
 #[derive(Debug, Clone)]
 pub struct GenSummary {
-    pub tables: Vec<(String, Written)>,
+    pub days: Vec<(NaiveDate, Vec<(String, Written)>)>,
 }
 
 /// The raw tables, in the order of `sql/sources.sql`.
@@ -77,37 +80,31 @@ const SYMBOL: usize = 7;
 /// Rows per batch handed to a partition writer.
 const BATCH_ROWS: usize = 8192;
 const FIRM: &str = "BRKR";
+/// Row ids of a date start at (days since 1970-01-01) x this + 1: unique across dates.
+const IDS_PER_DATE: i64 = 10_000_000_000;
 
-/// Generate the day and commit one partition per raw table of `opts.date`, replacing any
-/// partition already there. Partitions are swapped in one table after another at the end: an
-/// error while generating leaves every previous partition in place.
+/// Generate the days and commit one partition per raw table and date, replacing any
+/// partition already there. A date's partitions are swapped in one table after another once
+/// the date is complete: an error while generating leaves that date's previous partitions in
+/// place.
+///
+/// Dates generated together form one history: ids are unique across dates (they carry the
+/// date), account balances carry over, and some post-market orders are GTC and filled after
+/// midnight, on the next date. The last date has no overnight orders, so the same options
+/// give the same bytes for a date whether or not later dates are generated afterwards.
 pub fn generate(lake: &Lake, sources: &Sources, opts: &GenOptions) -> Result<GenSummary> {
-    if opts.orders == 0 {
+    if opts.orders == 0 || opts.days == 0 {
         return Err(Error::input_hint(
-            "gen: --orders must be at least 1",
-            "pass the number of client orders to generate, e.g. --orders 100000",
+            "gen: --orders and --days must be at least 1",
+            "pass the number of client orders per date, e.g. --orders 100000, and of dates, e.g. --days 5",
         ));
     }
     lake.ensure_writable()?;
-    let mut sinks = Vec::with_capacity(TABLES.len());
-    for name in TABLES {
-        let table = sources.get(name).ok_or_else(|| {
-            Error::input_hint(
-                format!("gen: table {name} is not declared in {}", sources.path.display()),
-                "the generator writes the eight raw tables of sql/sources.sql; pass that file with --sources",
-            )
-        })?;
-        let dir = lake.raw_table_dir(&table.db, &table.name);
-        let schema = table.schema();
-        let writer = lake.partition_writer(&dir, opts.date, &schema)?;
-        sinks.push(Sink::new(name, schema, writer)?);
-    }
     let universe = Universe::new(opts.seed, opts.orders);
-    let clock = Clock::new(opts.date);
     let mut out = Output {
         u: &universe,
-        clock: &clock,
-        sinks,
+        clock: Clock::new(opts.date),
+        sinks: Vec::new(),
         last_time: [i64::MIN; 8],
         next_id: [1; 8],
         seq_in: vec![[0; 2]; universe.clients],
@@ -118,40 +115,69 @@ pub fn generate(lake: &Lake, sources: &Sources, opts: &GenOptions) -> Result<Gen
             .map(|c| (universe.client_comp(c), universe.client_sid(c)))
             .collect(),
     };
-    out.symbols()?;
-    out.opening_ledger(opts.orders)?;
+    let mut carried: Vec<(i64, Row)> = Vec::new();
+    let mut days = Vec::new();
+    for k in 0..opts.days {
+        let date = opts.date + chrono::Days::new(u64::from(k));
+        out.start_date(lake, sources, date)?;
+        let day_end = out.clock.at(fix::US_PER_DAY);
+        out.symbols()?;
+        // The previous date's orders that stayed open past midnight, before any of this one's
+        // (they end before 08:00 UTC, this date's first ledger row).
+        for (time, row) in std::mem::take(&mut carried) {
+            out.emit(time, row)?;
+        }
+        out.opening_ledger(opts.orders)?;
 
-    let mut day = Day::new(&universe, opts.seed);
-    let mut times = StartTimes::new(&clock, opts.orders, opts.seed);
-    let mut heap: BinaryHeap<Reverse<Pending>> = BinaryHeap::new();
-    let mut order_seq: u64 = 0;
-    for num in 1..=opts.orders {
-        let start = times.next(num - 1);
-        // Every row logged before this order starts can be written: no later order comes first.
-        while heap.peek().is_some_and(|p| p.0.time < start) {
-            if let Some(Reverse(p)) = heap.pop() {
-                out.emit(p.time, p.row)?;
+        let last = k + 1 == opts.days;
+        let mut day = Day::new(
+            &universe,
+            opts.seed,
+            u64::from(k),
+            date,
+            (!last).then_some(day_end),
+        );
+        let mut times = StartTimes::new(&out.clock, opts.orders, opts.seed + 7919 * u64::from(k));
+        let mut heap: BinaryHeap<Reverse<Pending>> = BinaryHeap::new();
+        let mut order_seq: u64 = 0;
+        let mut emit = |out: &mut Output, p: Pending| -> Result<()> {
+            if p.time >= day_end {
+                carried.push((p.time, p.row));
+                Ok(())
+            } else {
+                out.emit(p.time, p.row)
+            }
+        };
+        for num in 1..=opts.orders {
+            let start = times.next(num - 1);
+            // Every row logged before this order starts can be written: no later order comes
+            // first.
+            while heap.peek().is_some_and(|p| p.0.time < start) {
+                if let Some(Reverse(p)) = heap.pop() {
+                    emit(&mut out, p)?;
+                }
+            }
+            day.order(num, start);
+            for (time, row) in day.events.drain(..) {
+                order_seq += 1;
+                heap.push(Reverse(Pending {
+                    time,
+                    seq: order_seq,
+                    row,
+                }));
             }
         }
-        day.order(num, start);
-        for (time, row) in day.events.drain(..) {
-            order_seq += 1;
-            heap.push(Reverse(Pending {
-                time,
-                seq: order_seq,
-                row,
-            }));
+        while let Some(Reverse(p)) = heap.pop() {
+            emit(&mut out, p)?;
         }
+        let mut tables = Vec::new();
+        for sink in std::mem::take(&mut out.sinks) {
+            let name = sink.name.to_string();
+            tables.push((name, sink.commit()?));
+        }
+        days.push((date, tables));
     }
-    while let Some(Reverse(p)) = heap.pop() {
-        out.emit(p.time, p.row)?;
-    }
-    let mut tables = Vec::new();
-    for sink in out.sinks {
-        let name = sink.name.to_string();
-        tables.push((name, sink.commit()?));
-    }
-    Ok(GenSummary { tables })
+    Ok(GenSummary { days })
 }
 
 /// A row waiting for its turn; ordered by time, then by the order it was logged.
@@ -253,7 +279,7 @@ impl StartTimes {
 /// running balances.
 struct Output<'a> {
     u: &'a Universe,
-    clock: &'a Clock,
+    clock: Clock,
     sinks: Vec<Sink>,
     last_time: [i64; 8],
     next_id: [i64; 8],
@@ -268,6 +294,33 @@ struct Output<'a> {
 }
 
 impl Output<'_> {
+    /// Open the date's partition writers and start its ids, times and FIX sessions afresh
+    /// (balances carry over).
+    fn start_date(&mut self, lake: &Lake, sources: &Sources, date: NaiveDate) -> Result<()> {
+        let mut sinks = Vec::with_capacity(TABLES.len());
+        for name in TABLES {
+            let table = sources.get(name).ok_or_else(|| {
+                Error::input_hint(
+                    format!("gen: table {name} is not declared in {}", sources.path.display()),
+                    "the generator writes the eight raw tables of sql/sources.sql; pass that file with --sources",
+                )
+            })?;
+            let dir = lake.raw_table_dir(&table.db, &table.name);
+            let schema = table.schema();
+            let writer = lake.partition_writer(&dir, date, &schema)?;
+            sinks.push(Sink::new(name, schema, writer)?);
+        }
+        self.sinks = sinks;
+        self.clock = Clock::new(date);
+        self.last_time = [i64::MIN; 8];
+        let epoch_days = date.signed_duration_since(NaiveDate::default()).num_days();
+        self.next_id = [epoch_days * IDS_PER_DATE + 1; 8];
+        self.seq_in.iter_mut().for_each(|s| *s = [0; 2]);
+        self.seq_out = [[0; 2]; 3];
+        self.seq_by_key.clear();
+        Ok(())
+    }
+
     /// The next id and a time strictly after the table's previous row (rows of one table never
     /// share a create_time; a collision moves the later row by a microsecond).
     fn slot(&mut self, table: usize, time: i64) -> (i64, i64) {
@@ -441,7 +494,7 @@ impl Output<'_> {
         let text = match &msg.raw {
             Some(raw) => fix::render_raw(raw, seq),
             None => fix::render(
-                self.clock,
+                &self.clock,
                 msg.msg_type,
                 sender,
                 target,
@@ -503,11 +556,12 @@ impl Output<'_> {
         }
         let t = self.clock.at(8 * 3600 * US_PER_SEC + 30 * 60 * US_PER_SEC);
         let amount = 500 * SCALE as i128;
+        let transfer = format!("TRF-{}-0001", self.clock.date_tag());
         self.ledger(
             t,
             0,
             "TRANSFER",
-            Some("TRF-0001"),
+            Some(&transfer),
             -amount,
             "Transfer to ACC-000002",
         )?;
@@ -515,7 +569,7 @@ impl Output<'_> {
             t + 1000,
             1,
             "TRANSFER",
-            Some("TRF-0001"),
+            Some(&transfer),
             amount,
             "Transfer from ACC-000001",
         )?;

@@ -3,9 +3,11 @@
 //! prices and waits drawn from the seed. Each step appends rows (with their times) to
 //! [`Day::events`]; the caller sorts them into the tables.
 //!
-//! Not generated: overnight orders (everything happens on the one date), admin messages.
+//! Overnight orders: when the next date is generated too ([`Day::overnight_until`]), some
+//! post-market full fills become GTC orders filled after midnight, on the next date.
+//! Not generated: admin messages.
 
-use super::fix::{Body, SCALE, SEQ_HOLE};
+use super::fix::{Body, SCALE, SEQ_HOLE, US_PER_SEC};
 use super::rng::Rng;
 use super::universe::{ARCA, FRAC, NSDQ, TICK, UPSTREAMS, Universe};
 
@@ -78,6 +80,7 @@ const SELL_SHORT: &str = "5";
 const MARKET: &str = "1";
 const LIMIT: &str = "2";
 const DAY: &str = "0";
+const GTC: &str = "1";
 
 // Latencies between consecutive steps, in microseconds (as in the fixture).
 const OMS_US: i64 = 412;
@@ -199,7 +202,10 @@ struct Request {
 
 #[derive(Debug)]
 struct Order {
-    num: u64,
+    /// `<YYYYMMDD>-<num:08>`: unique across dates.
+    key: String,
+    /// TimeInForce (59) of the client order and its routes.
+    tif: &'static str,
     account: usize,
     client: usize,
     mleg: bool,
@@ -217,14 +223,14 @@ struct Order {
 
 impl Order {
     fn order_id(&self) -> String {
-        format!("ORD-{:08}", self.num)
+        format!("ORD-{}", self.key)
     }
 
     fn new_request(&mut self, kind: &'static str, qty: i64, price: Option<i64>) {
         self.n_cl += 1;
         self.pending = Request {
             kind,
-            cl: format!("C{:08}-{}", self.num, self.n_cl),
+            cl: format!("C{}-{}", self.key, self.n_cl),
             qty,
             price,
             out: None,
@@ -234,14 +240,14 @@ impl Order {
     fn next_route(&mut self) -> (String, String) {
         self.n_route += 1;
         (
-            format!("R{:08}-{}", self.num, self.n_route),
-            format!("O{:08}-{}", self.num, self.n_route),
+            format!("R{}-{}", self.key, self.n_route),
+            format!("O{}-{}", self.key, self.n_route),
         )
     }
 
     fn next_exec_id(&mut self) -> String {
         self.n_exec += 1;
-        format!("E{:08}-{}", self.num, self.n_exec)
+        format!("E{}-{}", self.key, self.n_exec)
     }
 }
 
@@ -249,6 +255,11 @@ impl Order {
 pub struct Day<'a> {
     u: &'a Universe,
     rng: Rng,
+    /// `YYYYMMDD`: in every id, so that ids of different dates never collide.
+    tag: String,
+    /// The next date's midnight (epoch microseconds) when that date is generated too: orders
+    /// may then stay open past it.
+    overnight_until: Option<i64>,
     now: i64,
     venue_orders: [u64; 3],
     venue_execs: [u64; 3],
@@ -257,10 +268,19 @@ pub struct Day<'a> {
 }
 
 impl<'a> Day<'a> {
-    pub fn new(u: &'a Universe, seed: u64) -> Day<'a> {
+    /// The orders of `date`; `stream` picks the random stream (0 for the first date).
+    pub fn new(
+        u: &'a Universe,
+        seed: u64,
+        stream: u64,
+        date: chrono::NaiveDate,
+        overnight_until: Option<i64>,
+    ) -> Day<'a> {
         Day {
             u,
-            rng: Rng::fork(seed, 2),
+            rng: Rng::fork(seed, 2 + 1000 * stream),
+            tag: date.format("%Y%m%d").to_string(),
+            overnight_until,
             now: 0,
             venue_orders: [0; 3],
             venue_execs: [0; 3],
@@ -381,7 +401,8 @@ impl<'a> Day<'a> {
             notional: 0,
         };
         let mut o = Order {
-            num,
+            key: format!("{}-{num:08}", self.tag),
+            tif: DAY,
             account,
             client,
             mleg: false,
@@ -420,7 +441,7 @@ impl<'a> Day<'a> {
         if let Some(p) = o.t.price {
             b.d(44, p as i128);
         }
-        b.s(59, DAY).transact_time();
+        b.s(59, o.tif).transact_time();
         b
     }
 
@@ -435,7 +456,7 @@ impl<'a> Day<'a> {
             .d(38, qty as i128);
         b.s(40, o.t.ord_type)
             .d(44, price as i128)
-            .s(59, DAY)
+            .s(59, o.tif)
             .transact_time();
         self.msg(true, o.client, false, "G", b);
     }
@@ -543,7 +564,7 @@ impl<'a> Day<'a> {
                 if let Some(p) = t.price {
                     b.d(44, p as i128);
                 }
-                b.s(59, DAY).transact_time();
+                b.s(59, o.tif).transact_time();
                 let up = UpOrder {
                     upstream,
                     route_id,
@@ -568,7 +589,7 @@ impl<'a> Day<'a> {
                 b.s(55, &self.u.symbols[up.t.symbol].name).s(54, up.t.side);
                 if kind == "G" {
                     b.d(38, o.pending.qty as i128).s(40, up.t.ord_type);
-                    b.d(44, o.pending.price.unwrap_or(0) as i128).s(59, DAY);
+                    b.d(44, o.pending.price.unwrap_or(0) as i128).s(59, o.tif);
                 } else {
                     b.d(38, up.t.qty as i128);
                 }
@@ -631,7 +652,11 @@ impl<'a> Day<'a> {
         self.venue_orders[upstream] += 1;
         let prefix = UPSTREAMS[upstream].2;
         (
-            format!("{prefix}{}", 700000 + self.venue_orders[upstream]),
+            format!(
+                "{prefix}{}{}",
+                self.tag,
+                700000 + self.venue_orders[upstream]
+            ),
             self.venue_exec_id(upstream),
         )
     }
@@ -639,8 +664,9 @@ impl<'a> Day<'a> {
     fn venue_exec_id(&mut self, upstream: usize) -> String {
         self.venue_execs[upstream] += 1;
         format!(
-            "{}X{}",
+            "{}X{}{}",
             UPSTREAMS[upstream].2,
+            self.tag,
             900000 + self.venue_execs[upstream]
         )
     }
@@ -923,7 +949,9 @@ impl<'a> Day<'a> {
         match scenario {
             Scenario::MalformedFix => {
                 let client = self.rng.range(0, self.u.clients as i64 - 1) as usize;
-                let raw = format!("8=FIX.4.4|9=5|35D|34={SEQ_HOLE}|11=BROKEN-{num:08}|garbage");
+                let tag = &self.tag;
+                let raw =
+                    format!("8=FIX.4.4|9=5|35D|34={SEQ_HOLE}|11=BROKEN-{tag}-{num:08}|garbage");
                 self.push(Row::Fix(Msg {
                     inbound: true,
                     peer: client,
@@ -978,6 +1006,17 @@ impl<'a> Day<'a> {
             }
             _ => {}
         }
+        // A post-market full fill may become a GTC order filled after midnight (only when the
+        // next date is generated too; no draw otherwise, so a one-date day is unchanged).
+        let overnight = match self.overnight_until {
+            Some(midnight) if scenario == Scenario::FullFill => {
+                self.now >= midnight - 3 * 3600 * US_PER_SEC && self.rng.chance(0.5)
+            }
+            _ => false,
+        };
+        if overnight {
+            o.tif = GTC;
+        }
         let b = self.client_new(&o, false);
         self.msg(true, o.client, false, "D", b);
         let venue = self.draw_venue();
@@ -985,7 +1024,14 @@ impl<'a> Day<'a> {
             Scenario::FullFill => {
                 self.accept_and_route(&mut o, Some(venue));
                 self.ack(&mut o);
-                self.wait_ms(5, 5_000);
+                match self.overnight_until {
+                    Some(midnight) if overnight => {
+                        // After midnight UTC, before the next date's opening ledger (08:00 UTC);
+                        // some after midnight Eastern Time too (05:00 UTC).
+                        self.now = midnight + self.rng.range(300, 7 * 3600) * US_PER_SEC;
+                    }
+                    _ => self.wait_ms(5, 5_000),
+                }
                 self.fill_rest(&mut o, 1);
             }
             Scenario::PartialFills => {
