@@ -123,6 +123,11 @@ impl Error {
                     Some("check that the lake directory is writable by this user".into())
                 }
                 std::io::ErrorKind::NotFound => Some("check the path; does it exist?".into()),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => Some(
+                    "free space on the filesystem holding that path, then run again; nothing \
+                     half-written was kept"
+                        .into(),
+                ),
                 _ => None,
             },
             Error::OutOfMemory { .. } => Some(

@@ -8,10 +8,11 @@
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 
 use arrow::array::{Array, BooleanArray, RecordBatch, TimestampMicrosecondArray};
 use arrow::compute::{concat_batches, filter_record_batch};
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{Schema, SchemaRef};
 use chrono::{DateTime, NaiveDate};
 
 use crate::error::{Error, IoContext, Result};
@@ -72,7 +73,15 @@ fn read_csv(path: &Path, table: &SourceTable) -> Result<RecordBatch> {
     let schema: SchemaRef = table.schema();
     let file = File::open(path).at(path)?;
     check_header(path, table)?;
-    let reader = arrow::csv::ReaderBuilder::new(schema.clone())
+    // Read every column as nullable: an empty NOT NULL field is reported below with its line.
+    let nullable = Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    ));
+    let reader = arrow::csv::ReaderBuilder::new(nullable.clone())
         .with_header(true)
         .build(file)
         .map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
@@ -89,7 +98,7 @@ fn read_csv(path: &Path, table: &SourceTable) -> Result<RecordBatch> {
             )
         })?);
     }
-    let batch = concat_batches(&schema, &batches)?;
+    let batch = concat_batches(&nullable, &batches)?;
     // NOT NULL columns must be filled: say which row is wrong.
     for (i, col) in table.columns.iter().enumerate() {
         if !col.nullable && batch.column(i).null_count() > 0 {
@@ -104,7 +113,7 @@ fn read_csv(path: &Path, table: &SourceTable) -> Result<RecordBatch> {
             )));
         }
     }
-    Ok(batch)
+    Ok(RecordBatch::try_new(schema, batch.columns().to_vec())?)
 }
 
 fn check_header(path: &Path, table: &SourceTable) -> Result<()> {

@@ -250,6 +250,21 @@ pub fn parquet_bytes(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<
     Ok(buf)
 }
 
+/// Writing the partition `target` failed. An I/O failure underneath (a full disk, a lost
+/// mount) keeps its kind, so that the error names the partition and its hint fits.
+pub fn write_error(target: &Path, e: parquet::errors::ParquetError) -> Error {
+    match e {
+        parquet::errors::ParquetError::External(inner) => {
+            let source = match inner.downcast::<std::io::Error>() {
+                Ok(io) => *io,
+                Err(other) => std::io::Error::other(other),
+            };
+            Error::io(target, source)
+        }
+        other => Error::Parquet(other),
+    }
+}
+
 /// A partition being written aside; see [`Lake::partition_writer`].
 pub struct PartitionWriter {
     staging: PathBuf,
@@ -285,7 +300,9 @@ impl PartitionWriter {
         let head = all.slice(0, n);
         let tail = all.slice(n, all.num_rows() - n);
         if let Some(writer) = self.writer.as_mut() {
-            writer.write(&without_unused_null_buffers(&head)?)?;
+            writer
+                .write(&without_unused_null_buffers(&head)?)
+                .map_err(|e| write_error(&self.target, e))?;
         }
         self.rows += n as u64;
         self.pending_rows = tail.num_rows();
@@ -306,7 +323,10 @@ impl PartitionWriter {
             .writer
             .take()
             .ok_or_else(|| Error::input("partition writer used after commit"))?;
-        let (sha256, bytes) = writer.into_inner()?.finish(&self.staging)?;
+        let (sha256, bytes) = writer
+            .into_inner()
+            .map_err(|e| write_error(&self.target, e))?
+            .finish(&self.staging)?;
         swap_into_place(&self.staging, &self.target)?;
         Ok(Written {
             rows: self.rows,
@@ -535,6 +555,31 @@ mod tests {
     fn batch(values: &[i64]) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
         RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(values.to_vec()))]).unwrap()
+    }
+
+    /// A full disk while writing a partition names the partition and says what to do.
+    #[test]
+    fn a_full_disk_names_the_partition() {
+        struct Full;
+        impl std::io::Write for Full {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::StorageFull.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let b = batch(&[1, 2, 3]);
+        let mut w = ArrowWriter::try_new(Full, b.schema(), None).unwrap();
+        let failed = w.write(&b).and_then(|_| w.close().map(|_| ())).unwrap_err();
+        let target = Path::new("lake/stages/v1/flow/trade_date=2026-11-20");
+        let e = write_error(target, failed);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("lake/stages/v1/flow/trade_date=2026-11-20: "),
+            "{text}"
+        );
+        assert!(e.hint().is_some_and(|h| h.contains("free space")), "{text}");
     }
 
     #[test]

@@ -321,3 +321,65 @@ fn a_raw_column_missing_from_the_lake_is_an_error() {
         "{err}"
     );
 }
+
+/// Bad values in source files are refused with the file (and line or column) they are in:
+/// text in a decimal column, an empty NOT NULL key, bytes that are not UTF-8 (issue: silent
+/// wrong answers, errors that name no file).
+#[test]
+fn bad_source_values_name_their_file() {
+    type Edit = dyn Fn(&[u8]) -> Vec<u8>;
+    let cases: [(&str, &str, &Edit, &[&str]); 3] = [
+        (
+            "decimal",
+            "oms/orders.csv",
+            &|b| {
+                String::from_utf8_lossy(b)
+                    .replacen(",30,186.9", ",30,abc", 1)
+                    .into_bytes()
+            },
+            &["orders.csv", "abc"],
+        ),
+        (
+            "null key",
+            "oms/orders.csv",
+            &|b| {
+                String::from_utf8_lossy(b)
+                    .replacen(",ORD-0020,", ",,", 1)
+                    .into_bytes()
+            },
+            &["orders.csv:2", "order_id", "NOT NULL"],
+        ),
+        (
+            "not utf-8",
+            "inbound/fix_msg.csv",
+            &|b| {
+                let text = String::from_utf8_lossy(b);
+                let at = text.find("55=AAPL").unwrap() + 3;
+                let mut bytes = b.to_vec();
+                bytes[at] = 0xff;
+                bytes
+            },
+            &["fix_msg.csv"],
+        ),
+    ];
+    for (name, file, edit, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let fixtures = dir.path().join("fixtures");
+        copy_dir(&repo().join("data-fixtures"), &fixtures);
+        let path = fixtures.join(file);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, edit(&bytes)).unwrap();
+        let out = ordertrail(&[
+            "load",
+            "--lake",
+            p(&dir.path().join("lake")),
+            "--fixtures",
+            p(&fixtures),
+        ]);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        for e in expected {
+            assert!(stderr.contains(e), "{name}: no {e:?} in: {stderr}");
+        }
+    }
+}
