@@ -399,14 +399,26 @@ fn unreadable_table(dir: &Path, e: datafusion::error::DataFusionError) -> Error 
             .is_err()
     });
     match damaged {
-        Some(file) => Error::input_hint(
-            format!("{} is not a readable Parquet file: {e}", file.display()),
-            format!(
-                "it was damaged outside ordertrail: remove its partition folder ({}) and run \
-                 that day again",
-                file.parent().unwrap_or(dir).display()
-            ),
-        ),
+        Some(file) => {
+            let partition = file.parent().unwrap_or(dir);
+            let date = partition
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("trade_date="));
+            Error::input_hint(
+                format!("{} is not a readable Parquet file: {e}", file.display()),
+                match date {
+                    Some(d) => format!(
+                        "it was damaged outside ordertrail: `ordertrail run --date {d}` redoes \
+                         it (a raw partition must be landed again: sync or load that day)"
+                    ),
+                    None => format!(
+                        "it was damaged outside ordertrail: remove it ({}) and write it again",
+                        partition.display()
+                    ),
+                },
+            )
+        }
         None => Error::input(format!(
             "cannot read the tables under {}: {e}",
             dir.display()

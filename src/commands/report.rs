@@ -138,7 +138,16 @@ async fn write_measured(
     // of report stages.
     let mut digests = HashMap::new();
     let day_end = intervals::Window::day(date).end;
-    if let Some(why) = unprocessed(ctx, project, lake, date, day_end, &mut digests).await? {
+    if let Some(why) = intervals::incomplete(
+        ctx,
+        lake,
+        &project.intervals()?,
+        date,
+        day_end,
+        &mut digests,
+    )
+    .await?
+    {
         let message = format!("trade date {date} is not completely processed: {why}");
         if !force {
             return Err(Error::NotDone {
@@ -227,57 +236,6 @@ async fn compute_stages(
     Ok(reused)
 }
 
-/// Why the pipeline stages (all but the report stages) of `date` are not processed and current
-/// until `until` according to the interval state checked against the lake, or None when they
-/// are. A date with no interval state at all was processed outside it (`run --stage`, `demo`):
-/// its partitions are what there is, and `run_exact` requires them.
-async fn unprocessed(
-    ctx: &SessionContext,
-    project: &Project,
-    lake: &Lake,
-    date: NaiveDate,
-    until: chrono::NaiveDateTime,
-    digests: &mut HashMap<String, String>,
-) -> Result<Option<String>> {
-    let graph = &project.graph;
-    let mut today = StateDir::new(lake, &graph.version, date).load()?;
-    if today.stages.values().all(|r| r.is_empty()) {
-        return Ok(None);
-    }
-    intervals::mark_altered_partitions(lake, graph, date, &mut today, digests)?;
-    let yesterday = match date.pred_opt() {
-        Some(prev) => StateDir::new(lake, &graph.version, prev).load()?,
-        None => DayState::default(),
-    };
-    let config_hash = project.intervals()?.config_hash;
-    let mut prints = Fingerprints::new(ctx, lake, &project.sources, config_hash);
-    let plans = intervals::plan::plan(graph, date, &today, &yesterday, &mut prints).await?;
-    for stage in graph
-        .stages
-        .iter()
-        .filter(|s| !s.rel_path.starts_with("reports"))
-    {
-        let Some(p) = plans.get(&stage.name) else {
-            continue;
-        };
-        if p.valid_until < until {
-            let why = p
-                .verdicts
-                .iter()
-                .find_map(|v| match v {
-                    intervals::plan::Verdict::Stale(r) => Some(format!(" ({r})")),
-                    intervals::plan::Verdict::Fresh => None,
-                })
-                .unwrap_or_default();
-            return Ok(Some(format!(
-                "stage {} is done until {} UTC{why}",
-                stage.name, p.valid_until
-            )));
-        }
-    }
-    Ok(None)
-}
-
 /// CAT files an event under its Eastern-Time date, and the lake's trade_date is the UTC date:
 /// the evening of ET day D (from 19:00 or 20:00 ET) is in trade date D+1. Compute the report
 /// stages of D+1 from what the pipeline wrote for it. When the pipeline has not processed D+1
@@ -320,7 +278,16 @@ async fn next_day_events(
         .unwrap_or(intervals::Window::day(next).end);
     let mut digests = HashMap::new();
     if processed {
-        if let Some(why) = unprocessed(ctx, project, lake, next, et_midnight, &mut digests).await? {
+        if let Some(why) = intervals::incomplete(
+            ctx,
+            lake,
+            &project.intervals()?,
+            next,
+            et_midnight,
+            &mut digests,
+        )
+        .await?
+        {
             let message = format!(
                 "CAT files of {date} need trade date {next} processed until {et_midnight} UTC \
                  (midnight Eastern Time): {why}"

@@ -24,7 +24,19 @@ async fn run_with(args: &RunArgs, metrics: &mut Metrics) -> Result<i32> {
     let project = Project::load(&args.sql)?;
     let lake = Lake::new(&args.lake);
     let options = engine_options(&args.engine);
-    let ctx = project.context(&lake, &options).await?;
+    let ctx = match project.context(&lake, &options).await {
+        // A damaged partition of this date stops the engine from opening its table: redo it.
+        Err(e)
+            if args.stages.is_empty()
+                && range_request(args)
+                    .and_then(|req| intervals::repair_date(&lake, &project.graph, &req))
+                    .is_ok_and(|repaired| repaired) =>
+        {
+            tracing::debug!("retrying after removing altered partitions: {e}");
+            project.context(&lake, &options).await?
+        }
+        other => other?,
+    };
     if !args.stages.is_empty() {
         let runs = pipeline::run(
             &ctx,
@@ -60,6 +72,16 @@ async fn run_with(args: &RunArgs, metrics: &mut Metrics) -> Result<i32> {
             "ordertrail: trade date {held} is being processed by {} (pid {} on {}){why}; \
              nothing done, run it again when that run has finished",
             holder.id, holder.pid, holder.host
+        );
+        return Ok(EXIT_NOT_DONE);
+    }
+    if let Some((prev, why)) = &outcome.previous_incomplete {
+        eprintln!(
+            "ordertrail: trade date {} reads {prev}, which is not processed to its end: {why}; \
+             nothing done\nhint: run `ordertrail run --lake {} --date {prev}` first, then this \
+             date again",
+            args.date,
+            lake.root().display()
         );
         return Ok(EXIT_NOT_DONE);
     }
@@ -126,6 +148,7 @@ fn range_request(args: &RunArgs) -> Result<RangeRequest> {
         step,
         restate: args.restate,
         claim_timeout,
+        take_over: args.take_over,
     })
 }
 

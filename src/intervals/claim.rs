@@ -80,7 +80,15 @@ pub struct Claim {
 
 impl Claim {
     /// Claim `path` for `owner`, recovering a stale claim. Starts the heartbeat thread.
-    pub fn acquire(path: &Path, owner: &Owner, timeout: Duration) -> Result<Claimed> {
+    /// `take_over` (the operator's `--take-over`) does not wait for the timeout where this
+    /// host cannot tell whether the holder runs: a damaged claim file, or a holder on another
+    /// host. A live process on this host is never taken over.
+    pub fn acquire(
+        path: &Path,
+        owner: &Owner,
+        timeout: Duration,
+        take_over: bool,
+    ) -> Result<Claimed> {
         let dir = path
             .parent()
             .ok_or_else(|| Error::input(format!("bad claim path {}", path.display())))?;
@@ -112,7 +120,7 @@ impl Claim {
                         .and_then(|m| m.modified())
                         .ok()
                         .and_then(|t| SystemTime::now().duration_since(t).ok());
-                    if age.is_some_and(|age| age >= timeout) {
+                    if take_over || age.is_some_and(|age| age >= timeout) {
                         tracing::warn!(
                             "taking over the damaged claim file {}, untouched for {}s",
                             path.display(),
@@ -127,7 +135,8 @@ impl Claim {
                     continue;
                 }
             };
-            if holder.is_alive() && age < timeout {
+            let other_host = holder.host != crate::lake::hostname();
+            if holder.is_alive() && age < timeout && !(take_over && other_host) {
                 return Ok(Claimed::Held(holder));
             }
             tracing::warn!(
@@ -147,8 +156,7 @@ impl Claim {
                 e.to_string(),
                 format!(
                     "the claim file is damaged and was written less than {}s ago; if no run \
-                     is processing this date, remove it, or run again after that time to take \
-                     it over",
+                     is processing this date, run again with --take-over (or after that time)",
                     timeout.as_secs()
                 ),
             )),

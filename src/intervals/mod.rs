@@ -48,6 +48,9 @@ pub struct RangeRequest {
     pub restate: bool,
     /// A claim older than this (no heartbeat) is taken over.
     pub claim_timeout: Duration,
+    /// Take over a damaged claim, or one held from another host, without waiting for the
+    /// timeout (see [`Claim::acquire`]).
+    pub take_over: bool,
 }
 
 impl RangeRequest {
@@ -61,6 +64,7 @@ impl RangeRequest {
             step: chrono::Duration::days(1),
             restate: false,
             claim_timeout: claim::DEFAULT_TIMEOUT,
+            take_over: false,
         }
     }
 }
@@ -87,6 +91,9 @@ pub struct RangeOutcome {
     pub day_complete: bool,
     /// Stopped early by SIGTERM (after a whole window).
     pub interrupted: bool,
+    /// The day before, which this date reads, is not processed to its end (and why): nothing
+    /// was done.
+    pub previous_incomplete: Option<(NaiveDate, String)>,
 }
 
 /// The project a range run needs.
@@ -201,6 +208,52 @@ pub fn mark_altered_partitions(
     Ok(altered)
 }
 
+/// Mark the date's stages whose partitions are missing or altered stale (and what depends on
+/// them, through their input fingerprints), remove those partitions (nothing of an untrusted
+/// partition is merged into the new one) and save the state. The caller holds the claim.
+fn remove_altered_partitions(
+    lake: &Lake,
+    graph: &StageGraph,
+    date: NaiveDate,
+    dir: &StateDir,
+    today: &mut DayState,
+) -> Result<Vec<(String, String)>> {
+    let altered = mark_altered_partitions(
+        lake,
+        graph,
+        date,
+        today,
+        &mut std::collections::HashMap::new(),
+    )?;
+    for (stage, why) in &altered {
+        tracing::warn!("{stage} of {date} is redone: {why}");
+        eprintln!("ordertrail: {stage} of {date} is redone: {why}");
+        let part = Lake::partition_dir(&lake.stage_table_dir(&graph.version, stage), date);
+        if part.exists() {
+            std::fs::remove_dir_all(&part).map_err(|e| Error::io(&part, e))?;
+        }
+    }
+    if !altered.is_empty() {
+        dir.save(today)?;
+    }
+    Ok(altered)
+}
+
+/// Before a run of `req.date` can even open the lake (a damaged file stops the engine from
+/// reading its table's schema): claim the date and remove its altered partitions, as
+/// [`run_range`] does first. Whether any was removed; false when the date is held.
+pub fn repair_date(lake: &Lake, graph: &StageGraph, req: &RangeRequest) -> Result<bool> {
+    let dir = StateDir::new(lake, &graph.version, req.date);
+    let owner = Owner::current();
+    let _claim = match Claim::acquire(&dir.claim_path(), &owner, req.claim_timeout, req.take_over)?
+    {
+        Claimed::Mine(c) => c,
+        Claimed::Held(_) => return Ok(false),
+    };
+    let mut today = dir.load()?;
+    Ok(!remove_altered_partitions(lake, graph, req.date, &dir, &mut today)?.is_empty())
+}
+
 /// Process `req` for its date: claim it, then run what is missing, failed or stale in
 /// `[from, to)`, window by window, in order (earlier windows of the day first if they are not
 /// done: a window needs the state before it).
@@ -237,7 +290,7 @@ pub async fn run_range(
         step_minutes: req.step.num_minutes(),
         ..Owner::current()
     };
-    let claim = match Claim::acquire(&dir.claim_path(), &owner, req.claim_timeout)? {
+    let claim = match Claim::acquire(&dir.claim_path(), &owner, req.claim_timeout, req.take_over)? {
         Claimed::Mine(c) => c,
         Claimed::Held(holder) => {
             return Ok(RangeOutcome {
@@ -254,7 +307,12 @@ pub async fn run_range(
     let _previous_claim = match date.pred_opt() {
         Some(prev) => {
             let prev_dir = StateDir::new(lake, &graph.version, prev);
-            match Claim::acquire(&prev_dir.claim_path(), &owner, req.claim_timeout)? {
+            match Claim::acquire(
+                &prev_dir.claim_path(),
+                &owner,
+                req.claim_timeout,
+                req.take_over,
+            )? {
                 Claimed::Mine(c) => Some(c),
                 Claimed::Held(holder) => {
                     return Ok(RangeOutcome {
@@ -267,6 +325,25 @@ pub async fn run_range(
         }
         None => None,
     };
+    // This date reads the day before: if that day has data but is not processed to its end
+    // (never run, stopped, stale, a partition missing), this date's outputs would be computed
+    // without it and silently differ. Nothing is done until it is.
+    if let Some(prev) = date.pred_opt() {
+        let prev_state = StateDir::new(lake, &graph.version, prev).load()?;
+        let why = if prev_state.stages.values().all(|r| r.is_empty()) {
+            has_raw_data(lake, project.sources, prev)
+                .then(|| "it has raw data but was never run".to_string())
+        } else {
+            let end = Window::day(prev).end;
+            incomplete(ctx, lake, project, prev, end, &mut Default::default()).await?
+        };
+        if let Some(why) = why {
+            return Ok(RangeOutcome {
+                previous_incomplete: Some((prev, why)),
+                ..Default::default()
+            });
+        }
+    }
     let mut out = RangeOutcome {
         recovered: claim.recovered.clone(),
         ..Default::default()
@@ -285,25 +362,7 @@ pub async fn run_range(
         }
         dir.save(&today)?;
     }
-    let altered = mark_altered_partitions(
-        lake,
-        graph,
-        date,
-        &mut today,
-        &mut std::collections::HashMap::new(),
-    )?;
-    for (stage, why) in &altered {
-        tracing::warn!("{stage} of {date} is redone: {why}");
-        eprintln!("ordertrail: {stage} of {date} is redone: {why}");
-        // Nothing of an untrusted partition is merged into the new one.
-        let part = Lake::partition_dir(&lake.stage_table_dir(&graph.version, stage), date);
-        if part.exists() {
-            std::fs::remove_dir_all(&part).map_err(|e| Error::io(&part, e))?;
-        }
-    }
-    if !altered.is_empty() {
-        dir.save(&today)?;
-    }
+    remove_altered_partitions(lake, graph, date, &dir, &mut today)?;
     let mut prints = Fingerprints::new(ctx, lake, project.sources, project.config_hash.clone());
     let mut runner = Runner {
         ctx,
@@ -386,6 +445,64 @@ fn deps_complete(
     date: NaiveDate,
 ) -> bool {
     stage.deps.iter().all(|d| plans[d].complete(date))
+}
+
+/// Why `date` is not processed until `until` (UTC), judged against the lake: the first
+/// pipeline stage (reports aside) whose done windows end earlier, are stale, or whose
+/// partition is missing or altered. `None` when it is processed, or when the date has no
+/// interval state at all (it was never run through `run`).
+pub async fn incomplete(
+    ctx: &SessionContext,
+    lake: &Lake,
+    project: &Project<'_>,
+    date: NaiveDate,
+    until: NaiveDateTime,
+    digests: &mut std::collections::HashMap<String, String>,
+) -> Result<Option<String>> {
+    let graph = project.graph;
+    let mut today = StateDir::new(lake, &graph.version, date).load()?;
+    if today.stages.values().all(|r| r.is_empty()) {
+        return Ok(None);
+    }
+    mark_altered_partitions(lake, graph, date, &mut today, digests)?;
+    let yesterday = match date.pred_opt() {
+        Some(prev) => StateDir::new(lake, &graph.version, prev).load()?,
+        None => DayState::default(),
+    };
+    let mut prints = Fingerprints::new(ctx, lake, project.sources, project.config_hash.clone());
+    let plans = plan(graph, date, &today, &yesterday, &mut prints).await?;
+    for stage in graph
+        .stages
+        .iter()
+        .filter(|s| !s.rel_path.starts_with("reports"))
+    {
+        let Some(p) = plans.get(&stage.name) else {
+            continue;
+        };
+        if p.valid_until < until {
+            let why = p
+                .verdicts
+                .iter()
+                .find_map(|v| match v {
+                    plan::Verdict::Stale(r) => Some(format!(" ({r})")),
+                    plan::Verdict::Fresh => None,
+                })
+                .unwrap_or_default();
+            return Ok(Some(format!(
+                "stage {} is done until {} UTC{why}",
+                stage.name, p.valid_until
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether the lake holds raw data of `date` for any source table.
+pub fn has_raw_data(lake: &Lake, sources: &Sources, date: NaiveDate) -> bool {
+    sources
+        .tables
+        .iter()
+        .any(|t| Lake::partition_dir(&lake.raw_table_dir(&t.db, &t.name), date).exists())
 }
 
 /// Every raw source `stage` reads, directly or through the stages it reads.

@@ -44,6 +44,11 @@ impl PipelineExecutor<'_> {
                 holder.id
             ));
         }
+        if let Some((prev, why)) = out.previous_incomplete {
+            return Ok(format!(
+                "{date} reads {prev}, which is not processed to its end ({why}); skipped until it is"
+            ));
+        }
         let windows: std::collections::BTreeSet<_> =
             out.processed.iter().map(|p| p.window.label()).collect();
         detail.push_str(&format!(
@@ -75,6 +80,12 @@ impl PipelineExecutor<'_> {
             return Err(Error::input(format!(
                 "{date} is being processed by {}; the nightly run will retry",
                 holder.id
+            )));
+        }
+        if let Some((prev, why)) = out.previous_incomplete {
+            return Err(Error::input(format!(
+                "{date} reads {prev}, which is not processed to its end ({why}); \
+                 the nightly run will retry"
             )));
         }
         if !out.day_complete {
