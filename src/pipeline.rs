@@ -626,6 +626,9 @@ async fn bucketed_rows(
     let mut merge: Option<(arrow::datatypes::SchemaRef, _)> = None;
     let batch_size = ctx.copied_config().batch_size();
     for bucket in 0..buckets {
+        if bucket > 0 {
+            crate::intervals::crash_point(&stage.name, window, &format!("before_bucket_{bucket}"));
+        }
         // A long stage stops between buckets on SIGTERM: nothing of it is written yet.
         if bucket > 0 && crate::intervals::SHUTDOWN.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(Error::Interrupted {

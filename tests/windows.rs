@@ -631,6 +631,70 @@ fn rewrite_one_fix_message(path: &PathBuf, hour: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
+/// SIGTERM between two buckets of a stage stops the run with exit 3 and nothing of that stage
+/// window written; a rerun finishes the day with the bytes of an uninterrupted run.
+#[test]
+fn sigterm_between_buckets_exits_three_and_a_rerun_finishes() {
+    let clean_dir = tempfile::tempdir().unwrap();
+    let clean = fixture_lake(clean_dir.path());
+    let clean_root = clean.root().to_string_lossy().into_owned();
+    let whole_day = |root: &str| -> Vec<String> {
+        [
+            "run",
+            "--lake",
+            root,
+            "--date",
+            "2026-11-19",
+            "--no-checks",
+            "--buckets",
+            "4",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let clean_args = whole_day(&clean_root);
+    let clean_args: Vec<&str> = clean_args.iter().map(String::as_str).collect();
+    assert_eq!(ordertrail(&clean_args, &[]).status.code(), Some(0));
+
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture_lake(dir.path());
+    let root = lake.root().to_string_lossy().into_owned();
+    let args = whole_day(&root);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = ordertrail(
+        &args,
+        &[("ORDERTRAIL_TERM_AT", "flow_complete@00:00:before_bucket_2")],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("flow_complete: stopped by SIGTERM after 2 of its 4 buckets"),
+        "{err}"
+    );
+    let state = StateDir::new(&lake, "v1", date("2026-11-19"))
+        .load()
+        .unwrap();
+    assert!(
+        !state
+            .records("flow_complete")
+            .iter()
+            .any(|r| r.status == Status::Done),
+        "the interrupted stage is not done"
+    );
+    let out = ordertrail(&args, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_same_files(
+        &stage_files(&clean),
+        &stage_files(&lake),
+        "SIGTERM between buckets, then a rerun, against an uninterrupted run",
+    );
+}
+
 /// SIGTERM between two windows stops the run after the window in progress with exit 3 (work
 /// left undone), never 0; a rerun finishes the day.
 #[test]

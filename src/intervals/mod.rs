@@ -671,7 +671,8 @@ impl Runner<'_> {
 }
 
 /// Test hooks: `ORDERTRAIL_CRASH_AT=<stage>@<HH:MM>:<point>` aborts the process at that point of
-/// that stage window (points: `before_commit`, `after_commit`, `after_state`), as a crash would.
+/// that stage window (points: `before_commit`, `after_commit`, `after_state`, and
+/// `before_bucket_<k>` in a bucketed run), as a crash would.
 pub fn crash_point(stage: &str, window: Window, point: &str) {
     let here = format!("{stage}@{}:{point}", window.clock(window.start));
     if std::env::var("ORDERTRAIL_CRASH_AT").is_ok_and(|spec| spec == here) {
