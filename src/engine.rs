@@ -365,7 +365,20 @@ async fn listing_table(
         Some(schema) => schema,
         None => match options.infer_schema(&ctx.state(), &url).await {
             Ok(schema) => schema,
-            Err(e) => return Err(unreadable_table(dir, e)),
+            // A damaged partition must not stop queries of the other dates: take the schema
+            // from a readable file; a query reading the damaged one fails, naming it.
+            Err(e) => match readable_schema(dir) {
+                Some((schema, damaged)) => {
+                    tracing::warn!(
+                        "{} is not a readable Parquet file; queries of its partition fail \
+                         until it is written again ({})",
+                        damaged.display(),
+                        damaged_hint(damaged.parent().unwrap_or(dir))
+                    );
+                    schema
+                }
+                None => return Err(unreadable_table(dir, e)),
+            },
         },
     };
     let config = ListingTableConfig::new(url)
@@ -374,9 +387,26 @@ async fn listing_table(
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
-/// The error for a table whose files cannot be read: names the first damaged file, when one
-/// is, and says what to do.
-fn unreadable_table(dir: &Path, e: datafusion::error::DataFusionError) -> Error {
+/// What to do about a damaged file in `partition`.
+fn damaged_hint(partition: &Path) -> String {
+    let date = partition
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("trade_date="));
+    match date {
+        Some(d) => format!(
+            "it was damaged outside ordertrail: `ordertrail run --date {d}` redoes it (a raw \
+             partition must be landed again: sync or load that day)"
+        ),
+        None => format!(
+            "it was damaged outside ordertrail: remove it ({}) and write it again",
+            partition.display()
+        ),
+    }
+}
+
+/// The Parquet files under a table folder, sorted.
+fn parquet_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
@@ -390,7 +420,35 @@ fn unreadable_table(dir: &Path, e: datafusion::error::DataFusionError) -> Error 
         }
     }
     files.sort();
-    let damaged = files.into_iter().find(|f| {
+    files
+}
+
+/// When some of a table's files are damaged and others are not: the file schema of the first
+/// readable one (without schema metadata, as DataFusion infers it) and the first damaged file.
+fn readable_schema(dir: &Path) -> Option<(arrow::datatypes::SchemaRef, std::path::PathBuf)> {
+    let mut schema = None;
+    let mut damaged = None;
+    for f in parquet_files(dir) {
+        let read = std::fs::File::open(&f).ok().and_then(|file| {
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).ok()
+        });
+        match read {
+            Some(builder) if schema.is_none() => {
+                let fields = builder.schema().fields().clone();
+                schema = Some(Arc::new(arrow::datatypes::Schema::new(fields)));
+            }
+            Some(_) => {}
+            None if damaged.is_none() => damaged = Some(f),
+            None => {}
+        }
+    }
+    Some((schema?, damaged?))
+}
+
+/// The error for a table whose files cannot be read: names the first damaged file, when one
+/// is, and says what to do.
+fn unreadable_table(dir: &Path, e: datafusion::error::DataFusionError) -> Error {
+    let damaged = parquet_files(dir).into_iter().find(|f| {
         std::fs::File::open(f)
             .map_err(|e| e.to_string())
             .and_then(|file| {
@@ -399,26 +457,10 @@ fn unreadable_table(dir: &Path, e: datafusion::error::DataFusionError) -> Error 
             .is_err()
     });
     match damaged {
-        Some(file) => {
-            let partition = file.parent().unwrap_or(dir);
-            let date = partition
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_prefix("trade_date="));
-            Error::input_hint(
-                format!("{} is not a readable Parquet file: {e}", file.display()),
-                match date {
-                    Some(d) => format!(
-                        "it was damaged outside ordertrail: `ordertrail run --date {d}` redoes \
-                         it (a raw partition must be landed again: sync or load that day)"
-                    ),
-                    None => format!(
-                        "it was damaged outside ordertrail: remove it ({}) and write it again",
-                        partition.display()
-                    ),
-                },
-            )
-        }
+        Some(file) => Error::input_hint(
+            format!("{} is not a readable Parquet file: {e}", file.display()),
+            damaged_hint(file.parent().unwrap_or(dir)),
+        ),
         None => Error::input(format!(
             "cannot read the tables under {}: {e}",
             dir.display()
