@@ -39,3 +39,9 @@ compare orders="100000" date="2026-11-19" mariadb="":
 # 100k, 1M and 10M orders. Generated days are cached in ~/.cache/ordertrail/bench/<N>.
 bench *sizes:
     nice -n 10 python3 bench/run.py {{sizes}}
+
+# Faults on a generated week (kills, SIGTERM, concurrent dates, deleted and corrupted
+# partitions); counts silently wrong and divergent files. `just chaos 20 300`.
+chaos trials="20" orders="300":
+    cargo build --release
+    python3 bench/chaos.py --trials {{trials}} --orders {{orders}}
