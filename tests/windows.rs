@@ -906,7 +906,7 @@ fn a_damaged_claim_is_explained_then_taken_over() {
     std::fs::create_dir_all(&state.dir).unwrap();
     let claim = state.claim_path();
     std::fs::write(&claim, b"{\"id\": \"half-writ").unwrap();
-    let mut args = run_args(&root, "24:00");
+    let mut args = run_args(&root, "02:00");
     args.extend(["--claim-timeout", "10m"]);
     let out = ordertrail(&args, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
