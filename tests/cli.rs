@@ -287,12 +287,7 @@ fn a_raw_column_missing_from_the_lake_is_an_error() {
         &lake.raw_table_dir("ems", "route"),
         date("2026-11-19"),
     );
-    let file = std::fs::read_dir(&part)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let file = part.join(ordertrail::lake::PART_FILE);
     let batches = read_parquet(&file);
     let index = batches[0].schema().index_of("parent_route_id").unwrap();
     let dropped: Vec<_> = batches

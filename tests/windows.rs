@@ -62,25 +62,7 @@ async fn whole_days(lake: &Lake) {
 
 /// Every file under the lake's stage outputs, by relative path.
 fn stage_files(lake: &Lake) -> BTreeMap<String, Vec<u8>> {
-    let root = lake.root().join("stages");
-    let mut out = BTreeMap::new();
-    let mut todo = vec![root.clone()];
-    while let Some(dir) = todo.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                let rel = p
-                    .strip_prefix(&root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
+    files_below(&lake.root().join("stages"))
 }
 
 fn assert_same_files(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>, what: &str) {
@@ -102,21 +84,9 @@ async fn report_files(lake: &Lake, out: &Path) -> BTreeMap<String, Vec<u8>> {
             .await
             .unwrap();
     }
-    let mut files = BTreeMap::new();
-    let mut todo = vec![out.to_path_buf()];
-    while let Some(dir) = todo.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                if !p.ends_with(".tmp") {
-                    todo.push(p);
-                }
-            } else {
-                let rel = p.strip_prefix(out).unwrap().to_string_lossy().into_owned();
-                files.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
+    // The reports' own scratch folder aside.
+    let mut files = files_below(out);
+    files.retain(|name, _| !name.starts_with(".tmp/"));
     files
 }
 
@@ -770,12 +740,7 @@ fn a_deleted_or_altered_partition_is_redone() {
     assert_eq!((digest("session_fill"), digest("lifecycle")), before);
 
     // Rewritten outside the pipeline (half its rows): same, and nothing is trusted from it.
-    let file = std::fs::read_dir(part("lifecycle"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let file = part("lifecycle").join(ordertrail::lake::PART_FILE);
     let batches = read_parquet(&file);
     write_parquet(&file, &[batches[0].slice(0, batches[0].num_rows() / 2)]);
     let out = ordertrail(&run, &[]);
@@ -1035,24 +1000,6 @@ async fn two_dates_at_once_equal_one_after_the_other() {
             &format!("trial {trial}: two dates at once against one after the other"),
         );
     }
-}
-
-/// Every file below `root`, by relative path.
-fn files_below(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut todo = vec![root.to_path_buf()];
-    while let Some(dir) = todo.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 /// A generated week (five dates, ids unique across them, GTC orders filled after midnight)

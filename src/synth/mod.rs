@@ -177,6 +177,13 @@ pub fn generate(lake: &Lake, sources: &Sources, opts: &GenOptions) -> Result<Gen
         }
         days.push((date, tables));
     }
+    // The last date has no overnight orders: nothing may be left over (it would be lost).
+    if !carried.is_empty() {
+        return Err(Error::input(format!(
+            "gen: {} rows fall after the last generated date (a bug in the generator)",
+            carried.len()
+        )));
+    }
     Ok(GenSummary { days })
 }
 

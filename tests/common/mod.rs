@@ -183,6 +183,24 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Every file below `root`, by path relative to it.
+pub fn files_below(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
 /// The record batches of a Parquet file.
 pub fn read_parquet(path: &Path) -> Vec<RecordBatch> {
     parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
