@@ -10,7 +10,10 @@ For a lake made by `ordertrail gen --orders N --date D --lake DIR --seed 1`:
    (from `--metrics FILE` when the binary has it, else from the per-stage lines it prints).
 2. DuckDB: runs every stage file of sql/v1 (not checks) in the same dependency order on the same
    raw Parquet, after the mechanical rewrites listed in REWRITES below, writing each output to
-   <out>/duckdb/stages/<stage>/trade_date=D/part-0.parquet (as ordertrail writes Parquet).
+   <out>/duckdb/stages/<stage>/trade_date=D/[bucket=0/]part-0.parquet. DuckDB runs each stage in
+   one piece (`$buckets` = 1, `$bucket` = 0), so a stage written in buckets has one bucket there
+   (its readers' `where bucket = $bucket` then reads all of it), where ordertrail runs it per
+   bucket of the lake.
 3. Row equality: per stage, ordertrail's output partition and DuckDB's, both cast to
    ordertrail's column types, compared with EXCEPT ALL in both directions.
 4. MariaDB (--mariadb): loads the raw day into the database `ordertrail_bench` (timed apart) and
@@ -183,6 +186,8 @@ def load_stages(sql_dir: Path) -> list[dict]:
         ctes = set(re.findall(r"\b(\w+)\s+as\s*\(", body, re.IGNORECASE))
         refs = set(re.findall(r"\b(?:from|join)\s+([a-z_][\w.]*)", body, re.IGNORECASE))
         s["deps"] = sorted(r for r in refs if r in stages and r not in ctes and r != s["name"])
+        m = re.search(r"(?m)^-- bucket_by: (\w+)", s["sql"])
+        s["bucket_by"] = m.group(1) if m else None
     order, done = [], set()
     while len(order) < len(stages):
         ready = sorted(n for n, s in stages.items() if n not in done and all(d in done for d in s["deps"]))
@@ -307,7 +312,7 @@ def stage_params(sql: str, date: dt.date) -> dict:
         "trade_date": date,
         "window_start": dt.datetime.combine(date, dt.time()),
         "window_end": dt.datetime.combine(date + dt.timedelta(days=1), dt.time()),
-        # Bucketed stages in one piece, as ordertrail runs them when the input fits its memory.
+        # Stages in one piece: one bucket (see the module's docstring).
         "bucket": 0,
         "buckets": 1,
     }
@@ -324,6 +329,8 @@ def run_duckdb(con, stages, date: dt.date, out: Path) -> dict:
         sql = to_duckdb(strip_comments(s["sql"])).strip().rstrip(";")
         s["duckdb_sql"] = sql
         part = out / s["name"] / f"trade_date={date}"
+        if s["bucket_by"]:
+            part = part / "bucket=0"
         shutil.rmtree(out / s["name"], ignore_errors=True)
         part.mkdir(parents=True)
         target = part / "part-0.parquet"
@@ -334,20 +341,27 @@ def run_duckdb(con, stages, date: dt.date, out: Path) -> dict:
             (out / f"{s['name']}.duckdb.sql").write_text(sql)
             raise SystemExit(f"compare.py: DuckDB failed on stage {s['name']} (rewritten SQL in {out}/{s['name']}.duckdb.sql):\n{e}")
         times[s["name"]] = time.perf_counter() - t0
-        con.execute(
-            f"create or replace view {s['name']} as select * from read_parquet('{out / s['name']}/*/*.parquet', "
-            f"hive_partitioning = true, hive_types = {{'trade_date': DATE}})"
-        )
+        stage_view(con, s, out)
         print(f"  duckdb {s['name']:<24} {times[s['name']]:8.2f} s", flush=True)
     return times
 
 
-def compare_rows(con, stage: str, ot_file: Path, duck_file: Path, samples: int = 3) -> dict:
-    """EXCEPT ALL both ways over the two outputs, cast to ordertrail's column types."""
-    if not ot_file.exists():
+def stage_view(con, s: dict, out: Path):
+    """The stage's DuckDB output as a view, hive-partitioned like ordertrail's."""
+    types = "{'trade_date': DATE, 'bucket': BIGINT}" if s["bucket_by"] else "{'trade_date': DATE}"
+    con.execute(
+        f"create or replace view {s['name']} as select * from read_parquet('{out / s['name']}/**/*.parquet', "
+        f"hive_partitioning = true, hive_types = {types})"
+    )
+
+
+def compare_rows(con, stage: str, ot_part: Path, duck_part: Path, samples: int = 3) -> dict:
+    """EXCEPT ALL both ways over the two outputs (every file of each partition, bucket
+    folders too), cast to ordertrail's column types."""
+    if not any(ot_part.rglob("*.parquet")):
         return {"equal": None, "note": "no ordertrail output"}
-    ot = f"read_parquet('{ot_file}', hive_partitioning = false)"
-    dk = f"read_parquet('{duck_file}', hive_partitioning = false)"
+    ot = f"read_parquet('{ot_part}/**/*.parquet', hive_partitioning = false)"
+    dk = f"read_parquet('{duck_part}/**/*.parquet', hive_partitioning = false)"
     ot_cols = con.execute(f"describe select * from {ot}").fetchall()
     dk_cols = {r[0]: r[1] for r in con.execute(f"describe select * from {dk}").fetchall()}
     names = [c[0] for c in ot_cols]
@@ -488,9 +502,11 @@ def run_mariadb(lake: Path, date: dt.date, sources_sql: Path, mdir: Path, work: 
     for f, stage in zip(ports, stages_run):
         statements = [s for s in re.split(r";\s*\n", strip_comments(f.read_text())) if s.strip()]
         if stage in from_lake:
-            parquet = stage_dir / stage / f"trade_date={date}" / "part-0.parquet"
-            if not parquet.exists():
-                sys.exit(f"compare.py: --mariadb-from-lake {stage}: ordertrail's output {parquet} is missing; run the stages first")
+            part = stage_dir / stage / f"trade_date={date}"
+            if not any(part.rglob("*.parquet")):
+                sys.exit(f"compare.py: --mariadb-from-lake {stage}: ordertrail's output {part} is missing; run the stages first")
+            # every file of the partition (bucket folders too)
+            parquet = f"{part}/**/*.parquet"
             t0 = time.perf_counter()
             for st in statements:
                 if not re.match(r"\s*insert\b", st, re.IGNORECASE):
@@ -578,10 +594,7 @@ def main():
     if last:
         dk_times, dk_wall = last["duckdb"], last["duckdb_wall"]
         for s in stages:
-            con.execute(
-                f"create or replace view {s['name']} as select * from read_parquet('{out / 'duckdb/stages' / s['name']}/*/*.parquet', "
-                f"hive_partitioning = true, hive_types = {{'trade_date': DATE}})"
-            )
+            stage_view(con, s, out / "duckdb/stages")
     else:
         t0 = time.perf_counter()
         dk_times = run_duckdb(con, stages, date, out / "duckdb/stages")
@@ -592,9 +605,9 @@ def main():
     version = args.sql.name
     equality = {}
     for s in stages:
-        ot_file = args.lake / "stages" / version / s["name"] / f"trade_date={date}" / "part-0.parquet"
-        dk_file = out / "duckdb/stages" / s["name"] / f"trade_date={date}" / "part-0.parquet"
-        equality[s["name"]] = r = compare_rows(con, s["name"], ot_file, dk_file)
+        ot_part = args.lake / "stages" / version / s["name"] / f"trade_date={date}"
+        dk_part = out / "duckdb/stages" / s["name"] / f"trade_date={date}"
+        equality[s["name"]] = r = compare_rows(con, s["name"], ot_part, dk_part)
         if r.get("equal") is False:
             print(f"  rows differ in {s['name']}: {json.dumps({k: v for k, v in r.items() if k != 'samples'}, default=str)}")
             for label, row in r.get("samples", []):

@@ -42,7 +42,7 @@ def sh(cmd, **kw):
 
 
 def timed(cmd, log):
-    """Run cmd under /usr/bin/time -v; return (exit code, wall s, peak RSS KiB)."""
+    """Run cmd under /usr/bin/time -v; return (exit code, wall s, peak RSS KiB, CPU s)."""
     started = time.monotonic()
     with open(log, "w") as out:
         # info: each stage's "done" line (time, buckets, peak RSS) is in the log as it ends,
@@ -52,7 +52,14 @@ def timed(cmd, log):
     wall = time.monotonic() - started
     text = Path(log).read_text(errors="replace")
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
-    return proc.returncode, wall, int(m.group(1)) if m else None
+    return proc.returncode, wall, int(m.group(1)) if m else None, cpu_seconds(text)
+
+
+def cpu_seconds(text):
+    """User plus system CPU seconds from `/usr/bin/time -v` output, or None."""
+    user = re.search(r"User time \(seconds\): ([\d.]+)", text)
+    system = re.search(r"System time \(seconds\): ([\d.]+)", text)
+    return float(user.group(1)) + float(system.group(1)) if user and system else None
 
 
 def from_log(log):
@@ -67,7 +74,7 @@ def from_log(log):
     seconds = 0.0
     for part in wall.group(1).split(":"):
         seconds = seconds * 60 + float(part)
-    return int(code.group(1)), seconds, int(rss.group(1))
+    return int(code.group(1)), seconds, int(rss.group(1)), cpu_seconds(text)
 
 
 def machine():
@@ -103,7 +110,7 @@ def generate(binary, lake, orders, logs):
         shutil.rmtree(lake)
     lake.mkdir(parents=True)
     print(f"  generating {orders} orders into {lake} ...", flush=True)
-    code, wall, rss = timed(
+    code, wall, rss, _ = timed(
         [str(binary), "gen", "--orders", str(orders), "--date", DATE, "--lake", str(lake), "--seed", str(SEED)],
         logs / f"gen-{orders}.log",
     )
@@ -116,13 +123,25 @@ def generate(binary, lake, orders, logs):
     return info
 
 
-def bench_config(lake, records_per_file):
-    """config/ordertrail.toml with CAT files of `records_per_file` events: the shipped config
-    splits at 40 (fixture-sized), which at 10M orders makes 833k files."""
+def buckets_for(orders):
+    """The lake's bucket count for a day of `orders`: about 300k orders a bucket, so that two
+    buckets at once fit a 2G limit (8 at 1M, 32 at 10M)."""
+    n = 8
+    while orders / n > 320_000:
+        n *= 2
+    return n
+
+
+def bench_config(lake, records_per_file, buckets):
+    """config/ordertrail.toml with CAT files of `records_per_file` events and the lake's bucket
+    count (the shipped config's records_per_file fits the fixtures, not 10M orders)."""
     text = (ROOT / "config" / "ordertrail.toml").read_text()
     text, n = re.subn(r"(?m)^records_per_file = \d+", f"records_per_file = {records_per_file}", text)
     if n == 0:
         sys.exit("bench: config/ordertrail.toml has no records_per_file line to change")
+    text, n = re.subn(r"(?m)^buckets = \d+", f"buckets = {buckets}", text)
+    if n == 0:
+        sys.exit("bench: config/ordertrail.toml has no buckets line to change")
     path = lake / "bench-config.toml"
     path.write_text(text)
     return path
@@ -134,9 +153,15 @@ def bench_size(binary, orders, args, logs):
         gen = json.loads((lake / "gen.json").read_text())
     else:
         gen = generate(binary, lake, orders, logs)
-        shutil.rmtree(lake / ".tmp", ignore_errors=True)
-    limit = ["--memory-limit", args.memory_limit, "--config", str(bench_config(lake, args.records_per_file))]
-    result = {"orders": orders, "generation": gen, "records_per_file": args.records_per_file, "commands": {}}
+        # The cached day keeps its raw tables; stages, state and reports start afresh (a lake
+        # keeps the bucket count it was first written with).
+        for folder in (".tmp", "stages", "state", "reports"):
+            shutil.rmtree(lake / folder, ignore_errors=True)
+    buckets = args.buckets or buckets_for(orders)
+    config = bench_config(lake, args.records_per_file, buckets)
+    limit = ["--memory-limit", args.memory_limit, "--config", str(config)]
+    result = {"orders": orders, "generation": gen, "records_per_file": args.records_per_file,
+              "buckets": buckets, "commands": {}}
     steps = [
         # --restate: the lake is reused between benchmarks; redo every window whatever its state
         ("run", ["run", "--lake", str(lake), "--date", DATE, "--restate", *limit]),
@@ -154,11 +179,12 @@ def bench_size(binary, orders, args, logs):
                                             "error": "stopped before it finished (not timed)"}
                 print("    stopped before it finished", flush=True)
                 break
-            code, wall, rss = timing
+            code, wall, rss, cpu = timing
         else:
-            code, wall, rss = timed([str(binary), *cmd, "--metrics", str(metrics)], log)
+            code, wall, rss, cpu = timed([str(binary), *cmd, "--metrics", str(metrics)], log)
         entry = {"command": "ordertrail " + " ".join(cmd), "exit_code": code, "wall_s": round(wall, 2),
-                 "peak_rss_mib": round(rss / 1024) if rss else None}
+                 "peak_rss_mib": round(rss / 1024) if rss else None,
+                 "cpu_s": round(cpu, 1) if cpu is not None else None}
         if code not in (0, 1) or not metrics.exists():
             tail = log.read_text(errors="replace").splitlines()
             entry["error"] = next((l for l in tail if l.startswith("ordertrail:")), "see log")
@@ -217,15 +243,22 @@ def render(doc):
                      + (f" CAT files of {r['records_per_file']:,} events." if r.get("records_per_file") else ""))
         lines.append("")
         for name, c in r["commands"].items():
-            lines.append(f"- `{c['command']}`: {c['wall_s']} s wall, peak RSS {c['peak_rss_mib']} MiB, "
+            cpu = (f", CPU {c['cpu_s']} s ({c['cpu_s'] / c['wall_s']:.2f} cores)"
+                   if c.get("cpu_s") and c["wall_s"] else "")
+            lines.append(f"- `{c['command']}`: {c['wall_s']} s wall{cpu}, peak RSS {c['peak_rss_mib']} MiB, "
                          f"exit {c['exit_code']}" + (f" — **{c['error']}**" if "error" in c else "")
                          + (f" (failed checks: {', '.join(c['failed_checks'])})" if c.get("failed_checks") else ""))
-        lines += ["", "| step | rows | seconds | msgs/s | peak RSS MiB |", "| --- | --- | --- | --- | --- |"]
+        if r.get("buckets"):
+            lines.append(f"Lake of {r['buckets']} buckets.")
+        lines += ["", "| step | rows | seconds | msgs/s | peak RSS MiB | runs | cores busy |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
         for name, c in r["commands"].items():
             for s in c.get("stages", []):
                 rate = f"{r['messages'] / (s['elapsed_ms'] / 1000):,.0f}" if r["messages"] and s["elapsed_ms"] else "-"
                 rss = f"{s['peak_rss_kib'] / 1024:.0f}" if s.get("peak_rss_kib") else "-"
-                lines.append(f"| {s['stage']} | {s['rows']:,} | {fmt_ms(s['elapsed_ms'])} | {rate} | {rss} |")
+                busy = f"{s['cpu_ms'] / s['elapsed_ms']:.2f}" if s.get("cpu_ms") and s["elapsed_ms"] else "-"
+                lines.append(f"| {s['stage']} | {s['rows']:,} | {fmt_ms(s['elapsed_ms'])} | {rate} | {rss} "
+                             f"| {s.get('buckets', '-')} | {busy} |")
             checks = c.get("checks", [])
             if checks:
                 total = sum(x["elapsed_ms"] for x in checks)
@@ -233,9 +266,9 @@ def render(doc):
                 peaks = [x["peak_rss_kib"] for x in checks if x.get("peak_rss_kib")]
                 lines.append(f"| checks ({len(checks)}; slowest: "
                              + ", ".join(f"{x['check']} {fmt_ms(x['elapsed_ms'])}" for x in slow)
-                             + f") | - | {fmt_ms(total)} | - | {f'{max(peaks) / 1024:.0f}' if peaks else '-'} |")
+                             + f") | - | {fmt_ms(total)} | - | {f'{max(peaks) / 1024:.0f}' if peaks else '-'} | - | - |")
             if c.get("report_files_ms") is not None:
-                lines.append(f"| report files | - | {fmt_ms(c['report_files_ms'])} | - | - |")
+                lines.append(f"| report files | - | {fmt_ms(c['report_files_ms'])} | - | - | - | - |")
     return "\n".join(lines) + "\n"
 
 
@@ -260,6 +293,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("sizes", nargs="*", type=int, default=[100_000, 1_000_000, 10_000_000])
     p.add_argument("--memory-limit", default="2G")
+    p.add_argument("--buckets", type=int,
+                   help="the lake's bucket count [default: 8 up to 2.5M orders, doubling with the day]")
     p.add_argument("--records-per-file", type=int, default=1_000_000,
                    help="CAT events per file in the benchmark's config [default: 1000000]")
     p.add_argument("--cache-dir", default=os.environ.get(

@@ -35,9 +35,8 @@ use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMerge
 use crate::engine;
 use crate::error::{Error, IoContext, Result};
 use crate::intervals::Window;
-use crate::lake::Lake;
-use crate::pipeline::{bucket_params, output_ordering, tables_bytes};
-use crate::stages::{StageGraph, sql_error};
+use crate::pipeline::{bucket_params, output_ordering};
+use crate::stages::sql_error;
 
 /// Failing rows kept per check in the results (the count is always exact).
 pub const SAMPLE_ROWS: usize = 20;
@@ -237,11 +236,11 @@ pub fn register_recon(ctx: &SessionContext, file: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// Run every check for `date`; `lake` and `graph` size the buckets of bucketed checks.
+/// Run every check for `date`. A check whose SQL uses `$bucket` runs once per bucket of the
+/// lake, `jobs` buckets at a time (see `engine::run_buckets`), and its buckets' rows are
+/// merged in its `order by`.
 pub async fn run(
     ctx: &SessionContext,
-    lake: &Lake,
-    graph: &StageGraph,
     checks: &[Check],
     date: NaiveDate,
 ) -> Result<Vec<CheckResult>> {
@@ -249,20 +248,9 @@ pub async fn run(
     for check in checks {
         let started = Instant::now();
         let rss = crate::metrics::RssPeak::start();
-        let rows = engine::with_spilling_fallback(ctx, &check.name, || async {
-            let (first, doublings) = match check.bucketed {
-                true => (
-                    engine::bucket_count(ctx, tables_bytes(lake, graph, &check.reads, date)),
-                    engine::bucket_doublings(ctx),
-                ),
-                false => (1, 0),
-            };
-            engine::with_more_buckets(&check.name, first, doublings, |buckets| {
-                failing_rows(ctx, check, date, buckets)
-            })
-            .await
-        })
-        .await?;
+        let rows =
+            engine::with_spilling_fallback(ctx, &check.name, || failing_rows(ctx, check, date))
+                .await?;
         let result = judge(check, &rows, started.elapsed().as_millis(), rss.kib())?;
         tracing::info!(
             check = %check.name, status = ?result.status, failing = result.failing,
@@ -280,37 +268,50 @@ struct FailingRows {
     buckets: usize,
 }
 
-/// Run the check's query in `buckets` buckets (the parameters of bucket `b` of `buckets`;
-/// one piece is bucket 0 of 1) and merge the buckets' rows in the query's order.
-async fn failing_rows(
-    ctx: &SessionContext,
-    check: &Check,
-    date: NaiveDate,
-    buckets: usize,
-) -> Result<FailingRows> {
+/// Run the check's query (once, or once per bucket) and merge the buckets' rows in the
+/// query's order.
+async fn failing_rows(ctx: &SessionContext, check: &Check, date: NaiveDate) -> Result<FailingRows> {
     let err = |e| sql_error(&check.path, e);
-    let mut parts = Vec::with_capacity(buckets);
-    let mut merge = None;
-    for bucket in 0..buckets {
-        let df = ctx
-            .sql(&check.sql)
-            .await
-            .map_err(err)?
-            .with_param_values(bucket_params(Window::day(date), bucket, buckets))
-            .map_err(err)?;
-        if df.schema().fields().first().map(|f| f.name().as_str()) != Some("check_key") {
-            return Err(Error::Sql {
-                file: check.path.clone(),
-                location: None,
-                message: "a check's first column must be named check_key".into(),
-            });
-        }
-        let plan = df.create_physical_plan().await.map_err(err)?;
-        if merge.is_none() && buckets > 1 {
-            merge = Some((plan.schema(), output_ordering(&plan, &check.path)?));
-        }
-        parts.push(collect(plan, ctx.task_ctx()).await.map_err(err)?);
+    let plan = engine::bucket_plan(ctx);
+    let runs = if check.bucketed { plan.buckets } else { 1 };
+    let first = ctx
+        .sql(&check.sql)
+        .await
+        .map_err(err)?
+        .with_param_values(bucket_params(Window::day(date), 0, plan.buckets))
+        .map_err(err)?;
+    if first.schema().fields().first().map(|f| f.name().as_str()) != Some("check_key") {
+        return Err(Error::Sql {
+            file: check.path.clone(),
+            location: None,
+            message: "a check's first column must be named check_key".into(),
+        });
     }
+    let merge = match runs {
+        1 => None,
+        _ => {
+            let plan = first.create_physical_plan().await.map_err(err)?;
+            Some((plan.schema(), output_ordering(&plan, &check.path)?))
+        }
+    };
+    let parts = engine::run_buckets(ctx, runs, plan.jobs, |ctx, bucket| {
+        let (sql, path) = (check.sql.clone(), check.path.clone());
+        let buckets = plan.buckets;
+        async move {
+            let err = |e| sql_error(&path, e);
+            let plan = ctx
+                .sql(&sql)
+                .await
+                .map_err(err)?
+                .with_param_values(bucket_params(Window::day(date), bucket, buckets))
+                .map_err(err)?
+                .create_physical_plan()
+                .await
+                .map_err(err)?;
+            collect(plan, ctx.task_ctx()).await.map_err(err)
+        }
+    })
+    .await?;
     let batches = match merge {
         None => parts.into_iter().flatten().collect(),
         Some((schema, ordering)) => {
@@ -324,7 +325,10 @@ async fn failing_rows(
                 .map_err(err)?
         }
     };
-    Ok(FailingRows { batches, buckets })
+    Ok(FailingRows {
+        batches,
+        buckets: runs,
+    })
 }
 
 /// The result of a check whose query returned `rows`, taking `millis` and `peak_rss_kib`.

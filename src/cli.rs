@@ -105,10 +105,14 @@ pub struct EngineArgs {
     /// Memory the engine may use before spilling, e.g. 2G, 512M [default: half the RAM]
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memory_limit: Option<usize>,
-    /// Run each stage or check that can run in buckets (its SQL uses $bucket) in this many
-    /// buckets [default: chosen for each from its input size and the memory limit]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// The lake's bucket count: chain stages are written as this many bucket partitions
+    /// (recorded in the lake when its stages are first written; a lake keeps its count)
+    /// [default: 8]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub buckets: Option<u16>,
+    /// Buckets processed at once, sharing --memory-limit [default: the number of cores]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: Option<u16>,
 }
 
 #[derive(Debug, Clone, Args)]

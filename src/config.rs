@@ -122,11 +122,22 @@ pub struct ChecksConfig {
     pub alert_command: Option<String>,
 }
 
+/// How the lake is laid out.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LakeConfig {
+    /// Bucket partitions of the chain stages, for a lake whose stages are written first
+    /// (`--buckets` wins; a lake keeps the count it was first written with).
+    pub buckets: Option<usize>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
     pub calendar: CalendarConfig,
+    #[serde(default)]
+    pub lake: LakeConfig,
     #[serde(default)]
     pub checks: ChecksConfig,
     #[serde(default)]

@@ -22,16 +22,9 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::error::{Error, Result};
-use crate::lake::{Lake, PARTITION_COLUMN};
+use crate::lake::{BUCKET_COLUMN, Lake, PARTITION_COLUMN};
 use crate::sources::SourceTable;
 use crate::udf;
-
-mod bucket_scan;
-mod scratch;
-
-use bucket_scan::BucketedTable;
-pub use bucket_scan::SplitScope;
-pub use scratch::{ScratchPart, ScratchWriter};
 
 /// Spill files one external-sort merge pass reads at once. Each open run holds two of its
 /// largest batches, and DataFusion's default (no limit) lets one sort's merge take the whole
@@ -47,9 +40,12 @@ pub struct EngineOptions {
     pub memory_limit: usize,
     /// Parallelism; defaults to the number of cores.
     pub target_partitions: usize,
-    /// Buckets for every stage that can run in buckets (see [`bucket_count`]); `None`: chosen
-    /// per stage from its input size and `memory_limit`.
+    /// The lake's bucket count, when a lake with none recorded is written first (see
+    /// [`BucketPlan`]); `None`: [`DEFAULT_BUCKETS`].
     pub buckets: Option<usize>,
+    /// Buckets run at once (each with `target_partitions / jobs` threads); defaults to the
+    /// number of cores.
+    pub jobs: usize,
 }
 
 impl Default for EngineOptions {
@@ -60,6 +56,9 @@ impl Default for EngineOptions {
                 .map(|n| n.get())
                 .unwrap_or(2),
             buckets: None,
+            jobs: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
         }
     }
 }
@@ -87,6 +86,15 @@ const UNTRACKED_SHARE: f64 = 0.25;
 /// Bytes the engine's memory pool may hand out under a process memory limit of `limit`.
 pub fn pool_size(limit: usize) -> usize {
     limit - (limit as f64 * UNTRACKED_SHARE) as usize
+}
+
+/// The hive partition columns of a lake table: `trade_date`, and `bucket` for a bucketed stage.
+fn partition_cols(bucketed: bool) -> Vec<(String, DataType)> {
+    let mut cols = vec![(PARTITION_COLUMN.to_string(), DataType::Date32)];
+    if bucketed {
+        cols.push((BUCKET_COLUMN.to_string(), DataType::Int64));
+    }
+    cols
 }
 
 /// A fresh context for one run over `lake`.
@@ -140,101 +148,141 @@ pub fn new_context(lake: &Lake, options: &EngineOptions) -> Result<SessionContex
     // Spill files are LZ4-compressed: at 1M orders session_fill under 2G spilled 4.1 GB instead
     // of 10.7 GB, no slower (87 s vs 91 s); at 10M the uncompressed spill passed 25 GB.
     config.options_mut().execution.spill_compression = SpillCompression::Lz4Frame;
-    let config = config
-        .with_extension(Arc::new(Bucketing {
-            forced: options.buckets,
-            memory_limit: options.memory_limit,
-        }))
-        .with_extension(Arc::new(bucket_scan::Splits::default()));
+    let config = config.with_extension(Arc::new(BucketPlan {
+        buckets: options.buckets.unwrap_or(DEFAULT_BUCKETS),
+        jobs: options.jobs.max(1),
+    }));
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     udf::register_all(&ctx);
     Ok(ctx)
 }
 
-/// How many buckets a bucketed stage runs in (kept in the session's configuration).
-#[derive(Debug)]
-struct Bucketing {
-    forced: Option<usize>,
-    memory_limit: usize,
+/// Buckets of a lake whose count was never given.
+pub const DEFAULT_BUCKETS: usize = 8;
+
+/// Most buckets a lake may have.
+pub const MAX_BUCKETS: usize = 1000;
+
+/// How the chain work is split: the lake's bucket count (`$buckets`) and how many buckets run
+/// at once (kept in the session's configuration; see `pipeline`, "Buckets").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketPlan {
+    pub buckets: usize,
+    pub jobs: usize,
 }
 
-/// Input bytes (Parquet, compressed) per byte of memory limit that one bucket may read. A
-/// stage's hash joins hold up to its whole input decoded (about 5-10x the Parquet size) while
-/// sorts and aggregates spill. Calibrated at 1M orders under 2G, where inputs of 0.24-0.43 GB
-/// run in one piece; at 10M, `flow_complete` (4.4 GB of input) ran in 16 buckets under 2G
-/// without falling back (see bench/NOTES.md..
-const INPUT_BYTES_PER_LIMIT_BYTE: f64 = 0.25;
-
-/// Most buckets a stage is split into.
-const MAX_BUCKETS: usize = 256;
-
-/// The number of buckets a bucketed stage reading `input_bytes` of Parquet runs in: the
-/// `--buckets` option if given, else the smallest power of two that keeps each bucket's share
-/// of the input within [`INPUT_BYTES_PER_LIMIT_BYTE`] of the memory limit.
-pub fn bucket_count(ctx: &SessionContext, input_bytes: u64) -> usize {
-    let state = ctx.state();
-    let Some(bucketing) = state.config().get_extension::<Bucketing>() else {
-        return 1;
-    };
-    if let Some(n) = bucketing.forced {
-        return n.clamp(1, MAX_BUCKETS);
-    }
-    let per_bucket = (bucketing.memory_limit as f64 * INPUT_BYTES_PER_LIMIT_BYTE).max(1.0);
-    let needed = (input_bytes as f64 / per_bucket).ceil().max(1.0) as usize;
-    needed.next_power_of_two().min(MAX_BUCKETS)
-}
-
-/// Times a bucketed stage that ran out of memory is run again in twice as many buckets before
-/// the engine falls back to sort-merge joins (see [`with_more_buckets`]).
-const BUCKET_DOUBLINGS: u32 = 2;
-
-/// How many times a bucketed stage may double its buckets on running out of memory: none
-/// when `--buckets` fixed the count or the session already plans sort-merge joins (the
-/// fallback), else [`BUCKET_DOUBLINGS`].
-pub fn bucket_doublings(ctx: &SessionContext) -> u32 {
-    let forced = ctx
-        .state()
+/// The session's [`BucketPlan`] (one bucket, one job for a context made elsewhere).
+pub fn bucket_plan(ctx: &SessionContext) -> BucketPlan {
+    ctx.state()
         .config()
-        .get_extension::<Bucketing>()
-        .is_some_and(|b| b.forced.is_some());
-    match forced || spilling_plans(ctx) {
-        true => 0,
-        false => BUCKET_DOUBLINGS,
+        .get_extension::<BucketPlan>()
+        .map(|p| *p)
+        .unwrap_or(BucketPlan {
+            buckets: 1,
+            jobs: 1,
+        })
+}
+
+/// Set the session's bucket count (the lake's, once resolved; see `pipeline::context_for`).
+pub fn set_buckets(ctx: &SessionContext, buckets: usize) {
+    let plan = BucketPlan {
+        buckets,
+        ..bucket_plan(ctx)
+    };
+    ctx.state_ref()
+        .write()
+        .config_mut()
+        .set_extension(Arc::new(plan));
+}
+
+/// A context for one of `jobs` buckets running at once: the session's tables, functions,
+/// memory pool and settings, with the cores shared between the jobs.
+pub fn job_context(ctx: &SessionContext, jobs: usize) -> SessionContext {
+    let state = ctx.state();
+    let partitions = (state.config().target_partitions() / jobs.max(1)).max(1);
+    // The catalogs are the session's (shared): creating a default catalog would replace its
+    // tables for every context.
+    let mut config = state
+        .config()
+        .clone()
+        .with_create_default_catalog_and_schema(false);
+    config.options_mut().execution.target_partitions = partitions;
+    let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
+        .with_config(config)
+        .build();
+    SessionContext::new_with_state(state)
+}
+
+/// Run `runs` bucket runs, `jobs` at a time, each on a tokio task with a context of its own
+/// ([`job_context`]: same tables and memory pool, the cores shared): `run(ctx, k)` computes
+/// bucket `k`. The results come back in bucket order; the first error stops the runs not yet
+/// started and aborts those running.
+///
+/// Stages and checks that run per bucket both go through here.
+pub async fn run_buckets<T, F, Fut>(
+    ctx: &SessionContext,
+    runs: usize,
+    jobs: usize,
+    run: F,
+) -> Result<Vec<T>>
+where
+    F: Fn(SessionContext, usize) -> Fut,
+    Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    use futures::{StreamExt, TryStreamExt};
+    let jobs = jobs.clamp(1, runs.max(1));
+    let job_ctx = match jobs {
+        1 => ctx.clone(),
+        n => job_context(ctx, n),
+    };
+    futures::stream::iter(0..runs)
+        .map(|k| {
+            let task = AbortOnDrop(tokio::spawn(run(job_ctx.clone(), k)));
+            async move {
+                let mut task = task;
+                (&mut task.0).await.map_err(|e| {
+                    Error::input(format!("bucket {k} of a run stopped unexpectedly: {e}"))
+                })?
+            }
+        })
+        .buffered(jobs)
+        .try_collect()
+        .await
+}
+
+/// A spawned task that is aborted when its handle is dropped (a bucket run whose stage failed).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
-/// Run `attempt` in `first` buckets and, each time it runs out of memory, again in twice as
-/// many (at most `doublings` times, up to [`MAX_BUCKETS`]). The bucket count is
-/// chosen from the input's Parquet size, a guess at what its hash joins will hold; doubling
-/// halves each bucket's build sides and keeps the fast plan, where the sort-merge fallback
-/// is 2-3x slower. The last error is returned when doubling no longer helps.
-///
-/// `what` names the stage for the log.
-pub async fn with_more_buckets<T, F, Fut>(
-    what: &str,
-    first: usize,
-    doublings: u32,
-    mut attempt: F,
-) -> Result<T>
-where
-    F: FnMut(usize) -> Fut,
-    Fut: std::future::Future<Output = Result<T>>,
-{
-    let mut buckets = first.max(1);
-    let mut doubled = 0;
-    loop {
-        match attempt(buckets).await {
-            Err(e) if e.is_out_of_memory() && doubled < doublings && buckets * 2 <= MAX_BUCKETS => {
-                tracing::warn!(
-                    "{what}: out of memory in {buckets} bucket(s); running it again in {} ({e})",
-                    buckets * 2
-                );
-                buckets *= 2;
-                doubled += 1;
-            }
-            other => return other,
-        }
-    }
+/// Register `files` (Parquet files of `schema`) as the table `name`: part of a partition, or
+/// rows written aside.
+pub async fn register_files(
+    ctx: &SessionContext,
+    name: &str,
+    files: &[std::path::PathBuf],
+    schema: arrow::datatypes::SchemaRef,
+) -> Result<()> {
+    let urls = files
+        .iter()
+        .map(|f| {
+            let abs = std::path::absolute(f).map_err(|e| Error::io(f, e))?;
+            Ok(ListingTableUrl::parse(abs.display().to_string())?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let format = ParquetFormat::default().with_options(ctx.state().table_options().parquet.clone());
+    let options = ListingOptions::new(Arc::new(format)).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(schema);
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
+    Ok(())
 }
 
 /// Rows per batch in spilling plans: every sort and merge holds a few batches of full-width
@@ -319,8 +367,7 @@ fn set_spilling_plans(ctx: &SessionContext, restore: Option<PlanSettings>) -> Pl
 pub async fn register_source(ctx: &SessionContext, lake: &Lake, table: &SourceTable) -> Result<()> {
     let dir = lake.raw_table_dir(&table.db, &table.name);
     ensure_schema(ctx, &table.db)?;
-    let provider = listing_table(ctx, &dir, Some(table.schema())).await?;
-    let provider = Arc::new(BucketedTable::new(provider));
+    let provider = listing_table(ctx, &dir, Some(table.schema()), false).await?;
     ctx.register_table(
         TableReference::partial(table.db.as_str(), table.name.as_str()),
         provider,
@@ -331,9 +378,15 @@ pub async fn register_source(ctx: &SessionContext, lake: &Lake, table: &SourceTa
 /// Register (or re-register after a write) a stage's output table under its bare name.
 /// The order its files were written in is read from their metadata (Parquet
 /// `sorting_columns`, see `Lake::sorted_partition_writer`): a query that needs that order
-/// merges the files instead of sorting them.
-pub async fn register_stage(ctx: &SessionContext, dir: &Path, stage: &str) -> Result<()> {
-    let provider = Arc::new(BucketedTable::new(listing_table(ctx, dir, None).await?));
+/// merges the files instead of sorting them. A bucketed stage's table also has the partition
+/// column `bucket` (BIGINT), so `where bucket = $bucket` reads that bucket's folder only.
+pub async fn register_stage(
+    ctx: &SessionContext,
+    dir: &Path,
+    stage: &str,
+    bucketed: bool,
+) -> Result<()> {
+    let provider = listing_table(ctx, dir, None, bucketed).await?;
     ctx.deregister_table(stage)?;
     ctx.register_table(stage, provider)?;
     Ok(())
@@ -353,6 +406,7 @@ async fn listing_table(
     ctx: &SessionContext,
     dir: &Path,
     schema: Option<arrow::datatypes::SchemaRef>,
+    bucketed: bool,
 ) -> Result<Arc<ListingTable>> {
     let abs = std::path::absolute(dir).map_err(|e| Error::io(dir, e))?;
     let url = ListingTableUrl::parse(format!("{}/", abs.display()))?;
@@ -360,7 +414,7 @@ async fn listing_table(
     let format = ParquetFormat::default().with_options(ctx.state().table_options().parquet.clone());
     let options = ListingOptions::new(Arc::new(format))
         .with_file_extension(".parquet")
-        .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Date32)]);
+        .with_table_partition_cols(partition_cols(bucketed));
     let schema = match schema {
         Some(schema) => schema,
         None => match options.infer_schema(&ctx.state(), &url).await {
@@ -389,10 +443,11 @@ async fn listing_table(
 
 /// What to do about a damaged file in `partition`.
 fn damaged_hint(partition: &Path) -> String {
+    // A bucket folder's date is its parent's.
     let date = partition
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_prefix("trade_date="));
+        .ancestors()
+        .filter_map(|p| p.file_name().and_then(|n| n.to_str()))
+        .find_map(|n| n.strip_prefix("trade_date="));
     match date {
         Some(d) => format!(
             "it was damaged outside ordertrail: `ordertrail run --date {d}` redoes it (a raw \
@@ -488,50 +543,6 @@ mod tests {
         ))
     }
 
-    /// Buckets grow with the input, in powers of two, up to MAX_BUCKETS; `--buckets` wins.
-    #[test]
-    fn bucket_count_follows_input_size_and_option() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = Lake::new(dir.path());
-        let gib = 1usize << 30;
-        let options = EngineOptions {
-            memory_limit: gib,
-            target_partitions: 2,
-            buckets: None,
-        };
-        let ctx = new_context(&lake, &options).unwrap();
-        // The pool gets the limit less the untracked share; buckets follow the whole limit
-        // (INPUT_BYTES_PER_LIMIT_BYTE was calibrated against it).
-        assert_eq!(pool_size(gib), 768 << 20);
-        assert!(matches!(
-            ctx.runtime_env().memory_pool.memory_limit(),
-            datafusion::execution::memory_pool::MemoryLimit::Finite(n) if n == pool_size(gib)
-        ));
-        let per_bucket = (gib as f64 * INPUT_BYTES_PER_LIMIT_BYTE) as u64;
-        assert_eq!(bucket_count(&ctx, 0), 1);
-        assert_eq!(bucket_count(&ctx, per_bucket), 1);
-        assert_eq!(bucket_count(&ctx, per_bucket + 1), 2);
-        assert_eq!(bucket_count(&ctx, 3 * per_bucket), 4);
-        assert_eq!(bucket_count(&ctx, u64::MAX / 2), MAX_BUCKETS);
-        let forced = new_context(
-            &lake,
-            &EngineOptions {
-                buckets: Some(3),
-                ..options
-            },
-        )
-        .unwrap();
-        assert_eq!(bucket_count(&forced, 0), 3);
-        assert_eq!(bucket_count(&forced, u64::MAX / 2), 3);
-        // Doubling on out-of-memory: not when forced, nor on the spilling fallback.
-        assert_eq!(bucket_doublings(&ctx), BUCKET_DOUBLINGS);
-        assert_eq!(bucket_doublings(&forced), 0);
-        let saved = set_spilling_plans(&ctx, None);
-        assert_eq!(bucket_doublings(&ctx), 0);
-        set_spilling_plans(&ctx, Some(saved));
-        assert_eq!(bucket_doublings(&ctx), BUCKET_DOUBLINGS);
-    }
-
     /// A sort far bigger than the pool spills (LZ4-compressed runs, merged at most
     /// SPILL_MERGE_FAN_IN at a time) and still returns every row in order.
     #[tokio::test]
@@ -542,6 +553,7 @@ mod tests {
             memory_limit: 64 << 20,
             target_partitions: 2,
             buckets: None,
+            jobs: 1,
         };
         let ctx = new_context(&lake, &options).unwrap();
         let rows = 1_000_000u64;
@@ -594,45 +606,46 @@ mod tests {
         assert_eq!(settings(&ctx), before, "settings are restored afterwards");
     }
 
-    /// Out of memory doubles the buckets, twice at most; other errors are returned at once.
-    #[tokio::test]
-    async fn out_of_memory_in_buckets_doubles_them() {
-        let mut tried = Vec::new();
-        let result = with_more_buckets("stage", 4, BUCKET_DOUBLINGS, |n| {
-            tried.push(n);
-            async move { if n < 16 { Err(out_of_memory()) } else { Ok(n) } }
+    /// Bucket runs come back in bucket order, at most `jobs` run at once, each on a context
+    /// with its share of the cores and the session's tables; the first error is returned and
+    /// the runs not started yet never start.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bucket_runs_keep_their_order_and_stop_at_an_error() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(4));
+        ctx.sql("create table t as values (1)").await.unwrap();
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let out = run_buckets(&ctx, 6, 2, |job, k| {
+            let (running, most) = (running.clone(), most.clone());
+            async move {
+                let now = running.fetch_add(1, SeqCst) + 1;
+                most.fetch_max(now, SeqCst);
+                // A later bucket finishes first: the order is still the buckets'.
+                tokio::time::sleep(std::time::Duration::from_millis(30 - 5 * k as u64)).await;
+                let rows = job.sql("select * from t").await?.collect().await?;
+                running.fetch_sub(1, SeqCst);
+                Ok((k, job.state().config().target_partitions(), rows.len()))
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(out, (0..6).map(|k| (k, 2, 1)).collect::<Vec<_>>());
+        assert_eq!(most.load(SeqCst), 2, "two jobs at a time");
+
+        let started = Arc::new(AtomicUsize::new(0));
+        let result: Result<Vec<()>> = run_buckets(&ctx, 10, 1, |_, k| {
+            started.fetch_add(1, SeqCst);
+            async move {
+                match k {
+                    2 => Err(Error::input("bucket 2 failed")),
+                    _ => Ok(()),
+                }
+            }
         })
         .await;
-        assert_eq!(result.unwrap(), 16);
-        assert_eq!(tried, vec![4, 8, 16]);
-
-        let mut tried = Vec::new();
-        let result: Result<usize> = with_more_buckets("stage", 1, BUCKET_DOUBLINGS, |n| {
-            tried.push(n);
-            async { Err(out_of_memory()) }
-        })
-        .await;
-        assert!(result.unwrap_err().is_out_of_memory());
-        assert_eq!(tried, vec![1, 2, 4], "two doublings, then the error");
-
-        let mut tried = Vec::new();
-        let result: Result<usize> =
-            with_more_buckets("stage", MAX_BUCKETS, BUCKET_DOUBLINGS, |n| {
-                tried.push(n);
-                async { Err(out_of_memory()) }
-            })
-            .await;
-        assert!(result.is_err());
-        assert_eq!(tried, vec![MAX_BUCKETS], "never past MAX_BUCKETS");
-
-        let mut tried = Vec::new();
-        let result: Result<usize> = with_more_buckets("stage", 2, BUCKET_DOUBLINGS, |n| {
-            tried.push(n);
-            async { Err(Error::input("bad input")) }
-        })
-        .await;
-        assert!(!result.unwrap_err().is_out_of_memory());
-        assert_eq!(tried, vec![2]);
+        assert!(result.unwrap_err().to_string().contains("bucket 2 failed"));
+        assert_eq!(started.load(SeqCst), 3, "nothing started after the failure");
     }
 
     #[tokio::test]

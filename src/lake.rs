@@ -3,12 +3,15 @@
 //! ```text
 //! <lake>/raw/<source_db>/<table>/trade_date=YYYY-MM-DD/part-0.parquet    replica data
 //! <lake>/stages/<sql version>/<stage>/trade_date=YYYY-MM-DD/part-0.parquet stage outputs
-//! <lake>/.tmp/                                                            partitions being written
+//! <lake>/stages/<sql version>/<stage>/trade_date=YYYY-MM-DD/bucket=N/part-K.parquet
+//!                                                     outputs of stages written in buckets
+//! <lake>/stages/<sql version>/_buckets                the lake's bucket count
+//! <lake>/.tmp/                                        partitions being written
 //! ```
 //!
-//! A partition is always written aside under `.tmp/` and then swapped into place with one
-//! atomic rename, so readers see the old partition or the new one, never a mix and never a
-//! half-written file. Files are written deterministically: the same rows in the same order give
+//! A partition (all its files) is always written aside under `.tmp/` and then swapped into
+//! place with one atomic rename, so readers see the old partition or the new one, never a mix
+//! and never a half-written file. Files are written deterministically: the same rows in the same order give
 //! the same bytes. This module knows nothing about SQL or stages.
 
 use std::fs;
@@ -34,8 +37,14 @@ pub const PARTITION_COLUMN: &str = "trade_date";
 const WRITE_BATCH_ROWS: usize = 8192;
 /// Rows per Parquet row group.
 const ROW_GROUP_ROWS: usize = 256 * 1024;
+/// Encoded bytes at which a row group is closed early (see [`FileWriter`]).
+const ROW_GROUP_BYTES: usize = 8 << 20;
 /// File name of the single file in a partition written by ordertrail.
 pub const PART_FILE: &str = "part-0.parquet";
+/// Name of the hive partition column under `trade_date` of a bucketed stage's partition.
+pub const BUCKET_COLUMN: &str = "bucket";
+/// File under `stages/<version>/` that records the lake's bucket count.
+const BUCKETS_FILE: &str = "_buckets";
 
 #[derive(Debug, Clone)]
 pub struct Lake {
@@ -176,7 +185,100 @@ impl Lake {
         schema: &SchemaRef,
         sorted_by: &[String],
     ) -> Result<PartitionWriter> {
-        self.ensure_writable()?;
+        let staging = Staging::new(self, Lake::partition_dir(table_dir, date))?;
+        let file = staging.file(Path::new(PART_FILE), schema, sorted_by)?;
+        Ok(PartitionWriter { staging, file })
+    }
+}
+
+/// `<partition>/bucket=N`: the folder of bucket `bucket` of a bucketed stage's partition. The
+/// number is written plainly (`bucket=7`, not `bucket=007`): DataFusion turns `bucket = 7` into
+/// the folder name to list, so any other spelling would be found by no query.
+pub fn bucket_dir(partition: &Path, bucket: usize) -> PathBuf {
+    partition.join(format!("{BUCKET_COLUMN}={bucket}"))
+}
+
+/// `part-<run>.parquet`: the file the run `run` of a stage writes in each bucket folder (a
+/// stage run in one piece is run 0; one run per bucket writes `part-<bucket>`).
+pub fn run_file(run: usize) -> String {
+    format!("part-{run}.parquet")
+}
+
+/// The bucket of a partition file's folder (`.../bucket=7/part-3.parquet` is 7), if any.
+pub fn bucket_of_path(file: &Path) -> Option<usize> {
+    file.parent()?
+        .file_name()?
+        .to_str()?
+        .strip_prefix(BUCKET_COLUMN)?
+        .strip_prefix('=')?
+        .parse()
+        .ok()
+}
+
+/// The lake-wide bucket count of the stages of SQL version folder `stages_dir`
+/// (`stages/<version>/_buckets`), if recorded.
+pub fn recorded_buckets(stages_dir: &Path) -> Result<Option<usize>> {
+    let path = stages_dir.join(BUCKETS_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => text.trim().parse().map(Some).map_err(|_| {
+            Error::input_hint(
+                format!("{}: not a bucket count: {:?}", path.display(), text.trim()),
+                "the file holds the number of buckets the lake's stages were written in; \
+                 restore it, or restate every date into a new lake",
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(&path, e)),
+    }
+}
+
+/// Record the bucket count of `stages_dir` (atomically; see [`recorded_buckets`]).
+pub fn record_buckets(stages_dir: &Path, buckets: usize) -> Result<()> {
+    fs::create_dir_all(stages_dir).at(stages_dir)?;
+    let path = stages_dir.join(BUCKETS_FILE);
+    let tmp = stages_dir.join(format!(".{BUCKETS_FILE}.{}", std::process::id()));
+    fs::write(&tmp, format!("{buckets}\n")).at(&tmp)?;
+    fs::rename(&tmp, &path).at(&path)?;
+    Ok(())
+}
+
+/// A whole partition being written aside (one file or many, e.g. one per bucket), swapped into
+/// place by [`Staging::commit`] in one atomic rename: readers see the old set of files or the
+/// new one. Dropped without a commit, it removes what was written.
+#[derive(Debug)]
+pub struct Staging {
+    dir: PathBuf,
+    target: PathBuf,
+    committed: std::sync::atomic::AtomicBool,
+}
+
+impl Staging {
+    /// Start writing the partition `target` (e.g. `<table>/trade_date=D`).
+    pub fn new(lake: &Lake, target: PathBuf) -> Result<Staging> {
+        lake.ensure_writable()?;
+        let dir = unique_tmp_dir(&lake.root.join(".tmp"))?;
+        Ok(Staging {
+            dir,
+            target,
+            committed: Default::default(),
+        })
+    }
+
+    /// Where the file `rel` is while it is written aside.
+    pub fn path_of(&self, rel: &Path) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    /// The partition this will replace.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// A new file at `rel` (relative to the partition) for rows that arrive sorted by
+    /// `sorted_by` (ascending, NULLs last; none: no order). The file's metadata says so
+    /// (Parquet `sorting_columns`), and readers take the order from there: a file is never
+    /// assumed sorted by what its SQL says today.
+    pub fn file(&self, rel: &Path, schema: &SchemaRef, sorted_by: &[String]) -> Result<FileWriter> {
         let sorting = sorted_by
             .iter()
             .map(|c| {
@@ -190,9 +292,11 @@ impl Lake {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let staging = unique_tmp_dir(&self.root.join(".tmp"))?;
-        let file_path = staging.join(PART_FILE);
-        let file = HashingFile::new(fs::File::create(&file_path).at(&file_path)?);
+        let path = self.dir.join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).at(parent)?;
+        }
+        let file = HashingFile::new(fs::File::create(&path).at(&path)?);
         let schema = plain_schema(schema);
         let properties = match sorting.is_empty() {
             true => writer_properties()?,
@@ -201,9 +305,9 @@ impl Lake {
                 .build(),
         };
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))?;
-        Ok(PartitionWriter {
-            staging,
-            target: Lake::partition_dir(table_dir, date),
+        Ok(FileWriter {
+            target: self.target.join(rel),
+            path,
             schema,
             writer: Some(writer),
             pending: Vec::new(),
@@ -211,6 +315,84 @@ impl Lake {
             rows: 0,
         })
     }
+
+    /// Keep the file `from` (of the partition being replaced) as `rel` in the new set: a hard
+    /// link, so an unchanged file costs no copy.
+    pub fn keep(&self, from: &Path, rel: &Path) -> Result<()> {
+        let to = self.dir.join(rel);
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent).at(parent)?;
+        }
+        fs::hard_link(from, &to)
+            .or_else(|_| fs::copy(from, &to).map(|_| ()))
+            .at(&to)
+    }
+
+    /// Swap the written set into place atomically (the old set, if any, is removed when this
+    /// is dropped). Only the first commit swaps.
+    pub fn commit(&self) -> Result<()> {
+        if self.committed.swap(true, Ordering::SeqCst) {
+            return Err(Error::input(format!(
+                "partition {} committed twice",
+                self.target.display()
+            )));
+        }
+        swap_into_place(&self.dir, &self.target)
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // Not committed (error or crash path), or the old set after a swap: remove it. Best
+        // effort; a leftover under .tmp/ is never read.
+        if self.dir.exists() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// SHA-256 of one file (hex), streamed.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    let mut h = sha2::Sha256::default();
+    fs::File::open(path)
+        .and_then(|mut file| std::io::copy(&mut file, &mut h))
+        .at(path)?;
+    Ok(hex(&sha2::Digest::finalize(h)))
+}
+
+/// The digest of a partition's set of files: SHA-256 over each file's path relative to the
+/// partition (`/`-separated) and its SHA-256, in path order. A file added, removed, moved or
+/// changed changes it.
+pub fn files_digest(files: &std::collections::BTreeMap<String, String>) -> String {
+    let mut h = sha2::Sha256::default();
+    for (rel, sha) in files {
+        sha2::Digest::update(&mut h, format!("{rel} {sha}\n").as_bytes());
+    }
+    hex(&sha2::Digest::finalize(h))
+}
+
+/// The files under a partition folder (recursively), by path relative to it, sorted.
+pub fn partition_files(part: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut files = Vec::new();
+    let mut todo = vec![part.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for entry in fs::read_dir(&dir).at(&dir)? {
+            let path = entry.at(&dir)?.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let rel = path.strip_prefix(part).unwrap_or(&path);
+                let rel = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                files.push((rel, path));
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// The Parquet settings of every file ordertrail writes.
@@ -265,10 +447,36 @@ pub fn write_error(target: &Path, e: parquet::errors::ParquetError) -> Error {
     }
 }
 
-/// A partition being written aside; see [`Lake::partition_writer`].
+/// A partition of one file being written aside; see [`Lake::partition_writer`].
 pub struct PartitionWriter {
-    staging: PathBuf,
+    staging: Staging,
+    file: FileWriter,
+}
+
+impl PartitionWriter {
+    pub fn schema(&self) -> &SchemaRef {
+        self.file.schema()
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.file.write(batch)
+    }
+
+    /// Finish the file and swap it into place atomically.
+    pub fn commit(self) -> Result<Written> {
+        let written = self.file.finish()?;
+        self.staging.commit()?;
+        Ok(written)
+    }
+}
+
+/// One Parquet file of a partition being written aside; see [`Staging::file`]. Rows are
+/// handed to the Parquet writer in batches of a fixed size and row groups end at a fixed
+/// row count or encoded size, so the same rows give the same bytes however they arrived.
+pub struct FileWriter {
+    /// Where the file will be once its partition is committed (for error messages).
     target: PathBuf,
+    path: PathBuf,
     schema: SchemaRef,
     writer: Option<ArrowWriter<HashingFile>>,
     pending: Vec<RecordBatch>,
@@ -276,7 +484,7 @@ pub struct PartitionWriter {
     rows: u64,
 }
 
-impl PartitionWriter {
+impl FileWriter {
     pub fn schema(&self) -> &SchemaRef {
         &self.schema
     }
@@ -303,6 +511,11 @@ impl PartitionWriter {
             writer
                 .write(&without_unused_null_buffers(&head)?)
                 .map_err(|e| write_error(&self.target, e))?;
+            // Many files may be open at once (a partition split by bucket): a row group is
+            // also closed at an encoded size, which the rows alone decide.
+            if writer.in_progress_size() >= ROW_GROUP_BYTES {
+                writer.flush().map_err(|e| write_error(&self.target, e))?;
+            }
         }
         self.rows += n as u64;
         self.pending_rows = tail.num_rows();
@@ -314,35 +527,24 @@ impl PartitionWriter {
         Ok(())
     }
 
-    /// Finish the file and swap it into place atomically.
-    pub fn commit(mut self) -> Result<Written> {
+    /// Finish the file (still aside until its partition is committed).
+    pub fn finish(mut self) -> Result<Written> {
         if self.pending_rows > 0 {
             self.flush_pending(self.pending_rows)?;
         }
         let writer = self
             .writer
             .take()
-            .ok_or_else(|| Error::input("partition writer used after commit"))?;
+            .ok_or_else(|| Error::input("file writer used after finish"))?;
         let (sha256, bytes) = writer
             .into_inner()
             .map_err(|e| write_error(&self.target, e))?
-            .finish(&self.staging)?;
-        swap_into_place(&self.staging, &self.target)?;
+            .finish(&self.path)?;
         Ok(Written {
             rows: self.rows,
             bytes,
             sha256,
         })
-    }
-}
-
-impl Drop for PartitionWriter {
-    fn drop(&mut self) {
-        // Not committed (error or crash path): remove the half-written file. Best effort; a
-        // leftover under .tmp/ is never read.
-        if self.staging.exists() {
-            let _ = fs::remove_dir_all(&self.staging);
-        }
     }
 }
 

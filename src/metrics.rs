@@ -60,8 +60,8 @@ impl Metrics {
                 "rows": s.rows,
                 "bytes": s.bytes,
                 "elapsed_ms": ms(s.elapsed),
+                "cpu_ms": s.cpu.map(ms),
                 "buckets": s.buckets,
-                "splits": s.splits,
                 "peak_rss_kib": s.peak_rss_kib,
             })).collect::<Vec<_>>(),
             "reused_stages": self.reused,
@@ -121,6 +121,23 @@ fn observe(kib: u64) {
 /// other monitors report, so the steps' peaks are sampled instead (a spike shorter than the
 /// interval can be missed). Each step has its own peak, so steps measured at the same time
 /// (tests in parallel) do not reset each other's.
+/// CPU time (user and system) the process has used so far, from `getrusage`; `None` where it
+/// cannot be read. A step's CPU time over its wall time is how many cores it kept busy.
+pub fn process_cpu() -> Option<Duration> {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    // SAFETY: getrusage fills the struct it is given; it is read only when the call succeeds.
+    let usage = unsafe {
+        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
+            return None;
+        }
+        usage.assume_init()
+    };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    Some(time(usage.ru_utime) + time(usage.ru_stime))
+}
+
 pub struct RssPeak {
     peak: Arc<AtomicU64>,
 }

@@ -46,9 +46,13 @@ pub struct Stage {
     /// ascending: its partition files are written sorted so and say so in their metadata
     /// (a query that needs that order then merges instead of sorting).
     pub output_order: Option<Vec<String>>,
-    /// The SQL uses `$bucket` / `$buckets`: the runner may run it once per bucket of its keys,
-    /// to bound memory, and merge the buckets in `output_order` (see `pipeline`).
+    /// The SQL uses `$bucket`: the runner runs it once per bucket of the lake (see
+    /// `pipeline`, "Buckets"), each run reading its bucket of the inputs.
     pub bucketed: bool,
+    /// `-- bucket_by: column`: the output is written as bucket partitions
+    /// (`trade_date=D/bucket=N/`), each row in the bucket of its `column`
+    /// (`bucket(column, $buckets)`); readers get the partition column `bucket`.
+    pub bucket_by: Option<String>,
 }
 
 /// An incremental stage computes one time window at a time: its rows for the window replace
@@ -201,13 +205,36 @@ impl StageGraph {
                 .transpose()?
                 .unwrap_or(false);
             let bucketed = uses_bucket_parameters(sql);
-            if bucketed && output_order.is_none() {
+            let bucket_by = header_value(sql, "bucket_by:");
+            if let Some(col) = &bucket_by
+                && (col.is_empty() || !col.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            {
+                return Err(Error::input_hint(
+                    format!(
+                        "{}: `-- bucket_by: {col}` is not a column name",
+                        path.display()
+                    ),
+                    "name one output column whose value decides a row's bucket, e.g. \
+                     `-- bucket_by: chain_id`",
+                ));
+            }
+            if bucketed && bucket_by.is_none() {
                 return Err(Error::Sql {
                     file: path.clone(),
                     location: None,
-                    message: "a stage that uses $bucket must end in `order by` of plain \
-                              columns, ascending, that identify a row: its buckets are merged \
-                              in that order"
+                    message: "a stage that uses $bucket runs once per bucket and must say which \
+                              bucket its rows belong to: add `-- bucket_by: <column>` to its \
+                              header"
+                        .into(),
+                });
+            }
+            if bucket_by.is_some() && output_order.is_none() {
+                return Err(Error::Sql {
+                    file: path.clone(),
+                    location: None,
+                    message: "a stage written in buckets must end in `order by` of plain \
+                              columns, ascending, that identify a row: each bucket's file is \
+                              written in that order"
                         .into(),
                 });
             }
@@ -225,6 +252,7 @@ impl StageGraph {
                     join_order_as_written,
                     output_order: output_order.clone(),
                     bucketed,
+                    bucket_by,
                 },
             );
         }

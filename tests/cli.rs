@@ -68,6 +68,16 @@ fn stages_lists_the_dag() {
             .to_string()
     };
     assert!(line("lifecycle").contains("lifecycle.sql [b]"), "{stdout}");
+    // Where the day is split: flow by ClOrdID, flow_complete on by chain.
+    assert!(line("flow").ends_with("bucket_by: cl_ord_id"), "{stdout}");
+    assert!(
+        line("flow_complete").ends_with("bucket_by: chain_id"),
+        "{stdout}"
+    );
+    assert!(
+        line("lifecycle").ends_with("bucket_by: chain_id"),
+        "{stdout}"
+    );
     assert!(
         line("sequencing").contains("checks/sequencing.sql [b]"),
         "{stdout}"
@@ -114,7 +124,7 @@ fn broken_sql_reports_file_line_and_column() {
     assert!(stderr.contains(&expected), "want {expected} in:\n{stderr}");
     assert!(stderr.starts_with("ordertrail: "), "{stderr}");
     // Nothing of the failed stage was written.
-    assert!(!stage_file(&lake, "flow_complete", date("2026-11-19")).exists());
+    assert!(!stage_part(&lake, "flow_complete", date("2026-11-19")).exists());
 
     // A parse error also carries its position.
     std::fs::write(&file, "select\n  a,, b\nfrom flow order by 1").unwrap();

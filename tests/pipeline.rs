@@ -33,13 +33,7 @@ async fn rerun_gives_identical_bytes() {
         first
             .iter()
             .flat_map(|(d, runs)| runs.iter().map(move |r| (r.stage.clone(), *d)))
-            .map(|(s, d)| {
-                (
-                    s.clone(),
-                    d,
-                    std::fs::read(stage_file(lake, &s, d)).unwrap(),
-                )
-            })
+            .map(|(s, d)| (s.clone(), d, stage_bytes(lake, &s, d)))
             .collect::<Vec<_>>()
     };
     let before = snapshot(&lake);
@@ -49,14 +43,14 @@ async fn rerun_gives_identical_bytes() {
     for ((stage, d, a), (_, _, b)) in before.iter().zip(&after) {
         assert!(a == b, "{stage} {d}: bytes differ between runs");
     }
-    // The digest the writer computes as it writes is the file's SHA-256 (interval state
-    // compares it with digests of files read back).
+    // The digest the writer computes as it writes is the partition's digest read back
+    // (interval state compares the two).
     for (d, runs) in &second {
         for r in runs {
-            let bytes = std::fs::read(stage_file(&lake, &r.stage, *d)).unwrap();
+            let part = stage_part(&lake, &r.stage, *d);
             assert_eq!(
                 r.sha256,
-                ordertrail::intervals::fingerprint::sha256_hex(&bytes),
+                ordertrail::intervals::fingerprint::partition_digest(&part).unwrap(),
                 "{} {d}",
                 r.stage
             );
@@ -223,8 +217,8 @@ async fn spilling_plans_write_the_same_bytes() {
 
     for (d, stage_runs) in &runs {
         for r in stage_runs {
-            let a = std::fs::read(stage_file(&fast, &r.stage, *d)).unwrap();
-            let b = std::fs::read(stage_file(&spilling, &r.stage, *d)).unwrap();
+            let a = stage_bytes(&fast, &r.stage, *d);
+            let b = stage_bytes(&spilling, &r.stage, *d);
             assert!(
                 a == b,
                 "{} {d}: spilling plans wrote different bytes",
@@ -234,11 +228,12 @@ async fn spilling_plans_write_the_same_bytes() {
     }
 }
 
-/// A stage whose SQL uses `$bucket` can run in buckets of its keys (to bound memory); the
-/// buckets are merged in the stage's order, so its partition is byte-identical to the one
-/// piece run's. Checked on the fixture days and on a generated day.
+/// The chain stages are written as bucket partitions and run per bucket: a lake of 3 buckets
+/// holds the same rows as a lake of 1, every row is in the folder of its `bucket_by` value's
+/// bucket, and the files are readable as hive partitions (`bucket` is a column). Checked on
+/// the fixture days and on a generated day.
 #[tokio::test]
-async fn bucketed_stages_write_the_same_bytes() {
+async fn bucket_partitions_hold_the_rows_of_one_bucket() {
     let dir = tempfile::tempdir().unwrap();
     let generated = |name: &str| {
         let lake = ordertrail::lake::Lake::new(dir.path().join(name));
@@ -267,30 +262,47 @@ async fn bucketed_stages_write_the_same_bytes() {
         buckets: Some(n),
         ..small_engine()
     };
-    for (one_piece, bucketed, dates) in &days {
-        let a = run_dates_with(one_piece, &sql_dir(), dates, &with_buckets(1)).await;
-        let b = run_dates_with(bucketed, &sql_dir(), dates, &with_buckets(3)).await;
-        let mut split = std::collections::BTreeSet::new();
+    let graph = graph(&sql_dir());
+    for (one, three, dates) in &days {
+        let a = run_dates_with(one, &sql_dir(), dates, &with_buckets(1)).await;
+        let b = run_dates_with(three, &sql_dir(), dates, &with_buckets(3)).await;
+        let mut per_bucket = std::collections::BTreeSet::new();
         for ((d, runs_a), (_, runs_b)) in a.iter().zip(&b) {
             for (ra, rb) in runs_a.iter().zip(runs_b) {
                 assert_eq!(ra.buckets, 1, "{}", ra.stage);
                 if rb.buckets == 3 {
-                    split.insert(rb.stage.clone());
-                    // Each bucketed stage reads a bucket-filtered input from a split.
-                    assert!(rb.splits > 0, "{} {d}: no input was split", rb.stage);
+                    per_bucket.insert(rb.stage.clone());
                 }
-                let x = std::fs::read(stage_file(one_piece, &ra.stage, *d)).unwrap();
-                let y = std::fs::read(stage_file(bucketed, &rb.stage, *d)).unwrap();
+                assert_eq!(ra.rows, rb.rows, "{} {d}", ra.stage);
                 assert!(
-                    x == y,
-                    "{} {d}: 3 buckets wrote different bytes than one piece",
+                    to_ndjson(&read_stage(one, &ra.stage, *d))
+                        == to_ndjson(&read_stage(three, &rb.stage, *d)),
+                    "{} {d}: 3 buckets hold other rows than 1",
                     ra.stage
                 );
+                let stage = graph.get(&rb.stage).unwrap();
+                let Some(key) = &stage.bucket_by else {
+                    continue;
+                };
+                // Every file is in the bucket folder of its rows' key.
+                let part = stage_part(three, &rb.stage, *d);
+                for (rel, file) in ordertrail::lake::partition_files(&part).unwrap() {
+                    let bucket = ordertrail::lake::bucket_of_path(&file)
+                        .unwrap_or_else(|| panic!("{} {d}: {rel} is not in a bucket", rb.stage));
+                    assert!(bucket < 3, "{rel}");
+                    for batch in read_parquet(&file) {
+                        let keys = batch.column_by_name(key).unwrap();
+                        ordertrail::udf::bucket::for_each_bucket(keys, 3, |b| {
+                            assert_eq!(b.unwrap_or(0) as usize, bucket, "{} {d} {rel}", rb.stage)
+                        })
+                        .unwrap();
+                    }
+                }
             }
         }
-        let split: Vec<_> = split.into_iter().collect();
+        let per_bucket: Vec<_> = per_bucket.into_iter().collect();
         assert_eq!(
-            split,
+            per_bucket,
             [
                 "business_fill",
                 "flow_complete",
@@ -298,11 +310,25 @@ async fn bucketed_stages_write_the_same_bytes() {
                 "order_events",
                 "session_fill"
             ],
-            "stages run in buckets"
+            "stages run per bucket"
         );
-        // Nothing is left of the buckets or the splits.
-        let left = walk_files(&bucketed.root().join(".tmp"));
+        // Nothing is left of the runs aside.
+        let left = walk_files(&three.root().join(".tmp"));
         assert!(left.is_empty(), "left in the lake's .tmp: {left:?}");
+        // The lake records its count, and refuses another.
+        let ctx = ordertrail::pipeline::context_for(
+            three,
+            &sources(),
+            &graph,
+            &config(),
+            &with_buckets(4),
+        )
+        .await;
+        let err = ctx
+            .err()
+            .expect("a lake of 3 buckets opened as 4")
+            .to_string();
+        assert!(err.contains("written in 3 buckets, not 4"), "{err}");
     }
 }
 
@@ -354,7 +380,9 @@ async fn joins_as_written_probe_the_records_in_order() {
         ordertrail::pipeline::context_for(&lake, &sources, &graph, &config(), &small_engine())
             .await
             .unwrap();
-    let stage = graph.get("session_fill").unwrap();
+    // business_fill reads its bucket of session_fill, one file written in its order (a chain
+    // bucket of flow_complete holds one file per ClOrdID bucket, so session_fill sorts).
+    let stage = graph.get("business_fill").unwrap();
     assert!(stage.join_order_as_written);
     // As if every input were big (the fixture day's are tiny; the engine's own choice would
     // collect them anyway).

@@ -302,11 +302,12 @@ reports = [
         "cat_order_events",
         "daily_summary",
     ] {
-        let a = std::fs::read(stage_file(&whole, stage, date("2026-11-19"))).unwrap();
-        let b = std::fs::read(stage_file(&lake, stage, date("2026-11-19"))).unwrap();
+        let a = stage_bytes(&whole, stage, date("2026-11-19"));
+        let b = stage_bytes(&lake, stage, date("2026-11-19"));
         assert!(
             a == b,
-            "{stage}: scheduled windows + nightly equal the whole-day run"
+            "{stage}: scheduled windows + nightly equal the whole-day run: {}",
+            differing_files(&a, &b)
         );
     }
     assert!(config.reports.join("2026-11-19").join("finra_cat").exists());

@@ -281,8 +281,8 @@ async fn synced_fixture_day_runs_like_fixtures() {
     for ((d, runs), (_, runs_b)) in a.iter().zip(&b) {
         assert_eq!(runs.len(), runs_b.len());
         for run in runs {
-            let fa = std::fs::read(common::stage_file(&fixture, &run.stage, *d)).expect("read");
-            let fb = std::fs::read(common::stage_file(&synced, &run.stage, *d)).expect("read");
+            let fa = common::stage_bytes(&fixture, &run.stage, *d);
+            let fb = common::stage_bytes(&synced, &run.stage, *d);
             assert!(fa == fb, "stage {} {d} differs after sync", run.stage);
             compared += 1;
         }
@@ -393,12 +393,13 @@ reports = [{ destination = "finra_cat", priority = 1 }]
     let lake = Lake::new(dir.path().join("scheduled").join("lake"));
     let graph = common::graph(&common::sql_dir());
     for stage in &graph.stages {
-        let a = std::fs::read(common::stage_file(&fixture, &stage.name, d19)).expect("read");
-        let b = std::fs::read(common::stage_file(&lake, &stage.name, d19)).expect("read");
+        let a = common::stage_bytes(&fixture, &stage.name, d19);
+        let b = common::stage_bytes(&lake, &stage.name, d19);
         assert!(
             a == b,
-            "stage {} differs after the scheduled day",
-            stage.name
+            "stage {} differs after the scheduled day: {}",
+            stage.name,
+            common::differing_files(&a, &b)
         );
     }
     db.drop_all().await;

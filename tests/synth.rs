@@ -77,7 +77,7 @@ async fn gen_day_passes_every_check_with_every_event_status() {
         .unwrap();
     let list = checks::load(&sql_dir().join("checks")).unwrap();
     assert!(list.len() >= 18, "{} checks", list.len());
-    let results = checks::run(&ctx, &lake, &graph, &list, d).await.unwrap();
+    let results = checks::run(&ctx, &list, d).await.unwrap();
     let failing: Vec<_> = results
         .iter()
         .filter(|r| !r.keys.is_empty())

@@ -70,7 +70,7 @@ async fn run_list(
     out: Option<&Path>,
 ) -> Result<Vec<CheckResult>> {
     require_inputs(project, lake, list, date)?;
-    let results = checks::run(ctx, lake, &project.graph, list, date).await?;
+    let results = checks::run(ctx, list, date).await?;
     let summary = checks::summary(date, &results);
     print!("{summary}");
     match out {

@@ -110,5 +110,8 @@ pub fn engine_options(args: &EngineArgs) -> EngineOptions {
         options.memory_limit = limit;
     }
     options.buckets = args.buckets.map(usize::from);
+    if let Some(jobs) = args.jobs {
+        options.jobs = usize::from(jobs);
+    }
     options
 }

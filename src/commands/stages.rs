@@ -9,7 +9,8 @@ pub fn run(args: StagesArgs) -> Result<i32> {
     let project = Project::load(&args.sql)?;
     let graph = &project.graph;
     println!(
-        "{} stages in {} (dependency order; [b]: may run in buckets)",
+        "{} stages in {} (dependency order; [b]: runs once per bucket; bucket_by: written in \
+         bucket partitions of that column)",
         graph.stages.len(),
         graph.dir.display()
     );
@@ -17,8 +18,12 @@ pub fn run(args: StagesArgs) -> Result<i32> {
         let mut reads: Vec<String> = stage.deps.clone();
         reads.extend(stage.sources.iter().cloned());
         reads.extend(stage.config.iter().cloned());
+        let split = match &stage.bucket_by {
+            Some(col) => format!("  bucket_by: {col}"),
+            None => String::new(),
+        };
         println!(
-            "{:>3}. {:<24} {:<40} reads: {}",
+            "{:>3}. {:<24} {:<40} reads: {}{split}",
             i + 1,
             stage.name,
             format!(

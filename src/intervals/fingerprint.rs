@@ -167,12 +167,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-/// The largest value of the timestamp column `column` in the partition's Parquet statistics,
-/// as microseconds; `None` when unknown (no file, no statistics).
-pub fn max_timestamp(dir: &std::path::Path, column: &str) -> Option<i64> {
+/// The largest value of the timestamp column `column` in a Parquet file's statistics, as
+/// microseconds; `None` when unknown (no file, no statistics).
+pub fn max_timestamp(file: &std::path::Path, column: &str) -> Option<i64> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     use parquet::file::statistics::Statistics;
-    let file = std::fs::File::open(dir.join("part-0.parquet")).ok()?;
+    let file = std::fs::File::open(file).ok()?;
     let reader = SerializedFileReader::new(file).ok()?;
     let meta = reader.metadata();
     let idx = meta
@@ -191,21 +191,28 @@ pub fn max_timestamp(dir: &std::path::Path, column: &str) -> Option<i64> {
     Some(max)
 }
 
-/// SHA-256 of a partition's files (there is one, `part-0.parquet`), or "empty".
+/// The largest `column` of a partition's files (see [`max_timestamp`]); `None` when unknown
+/// for any of them.
+pub fn partition_max_timestamp(part: &std::path::Path, column: &str) -> Option<i64> {
+    let files = crate::lake::partition_files(part).ok()?;
+    files
+        .iter()
+        .map(|(_, f)| max_timestamp(f, column))
+        .try_fold(i64::MIN, |max, t| t.map(|t| max.max(t)))
+}
+
+/// The digest of a partition's files ([`crate::lake::files_digest`]), or "empty" when there
+/// is no partition.
 pub fn partition_digest(dir: &std::path::Path) -> Result<String> {
-    let mut files: Vec<_> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(_) => return Ok("empty".into()),
-    };
-    files.sort();
-    // Streamed: a partition can be gigabytes.
-    let mut h = Sha256::new();
-    for f in files {
-        std::fs::File::open(&f)
-            .and_then(|mut file| std::io::copy(&mut file, &mut h))
-            .map_err(|e| Error::io(&f, e))?;
+    if !dir.exists() {
+        return Ok("empty".into());
     }
-    Ok(hex(&h.finalize()))
+    let mut files = std::collections::BTreeMap::new();
+    // Streamed: a partition can be gigabytes.
+    for (rel, path) in crate::lake::partition_files(dir)? {
+        files.insert(rel, crate::lake::file_sha256(&path)?);
+    }
+    Ok(crate::lake::files_digest(&files))
 }
 
 async fn digest_source(

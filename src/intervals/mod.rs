@@ -598,7 +598,7 @@ impl Runner<'_> {
             && prints
                 .window_is_empty(&sources_read(self.graph, stage), window)
                 .await?
-            && fingerprint::max_timestamp(&part, &inc.event_time)
+            && fingerprint::partition_max_timestamp(&part, &inc.event_time)
                 .is_some_and(|t| t < window.start.and_utc().timestamp_micros())
         {
             record.status = Status::Done;
@@ -619,8 +619,8 @@ impl Runner<'_> {
                     sha256: record.output_digest.clone(),
                     elapsed: Duration::ZERO,
                     buckets: 0,
-                    splits: 0,
                     peak_rss_kib: None,
+                    cpu: None,
                 },
             }));
         }

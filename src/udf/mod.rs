@@ -1,7 +1,7 @@
 //! Scalar functions that SQL cannot express cleanly. Each is one file; business rules stay in
 //! the SQL that calls them.
 
-pub(crate) mod bucket;
+pub mod bucket;
 pub(crate) mod fields;
 pub mod fix;
 pub(crate) mod strings;

@@ -5,9 +5,8 @@
 -- threshold: 0
 -- Reads: lifecycle, oms.orders, idmap.id_map, ems.route (this and the previous trade date).
 -- Design: 002 section 11.6 (TRADE_ID has a valid ORDER_ID; PARENT_ID resolves).
--- Buckets: id map and route rows are compared with orders of their order id, requests within
--- their chain, so the runner may run it once per bucket of that key (see `bucket`) to bound
--- its joins' memory.
+-- Buckets: id map and route rows are compared with orders of their order id (an order's chain
+-- id), requests within their chain, so it runs once per chain bucket.
 with orders as (
     select distinct order_id from oms.orders
     where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
@@ -15,10 +14,10 @@ with orders as (
 ),
 
 history as (
-    select * exclude (trade_date), trade_date as rec_date
+    select * exclude (trade_date, bucket), trade_date as rec_date
     from lifecycle
     where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
-      and bucket(chain_id, $buckets) = $bucket
+      and bucket = $bucket
 ),
 
 requests as (

@@ -6,13 +6,13 @@
 -- Reads: lifecycle (this and the previous trade date: an order acknowledged yesterday may fill
 -- today). Design: 002 section 11.2 (O.RO after O.NO, T after O.RO, A.RJ and A.C
 -- after O.NO, M after T).
--- Buckets: every comparison is within one chain, so the runner may run it once per bucket of
--- chain_id (see `bucket`) to bound the memory of its joins at scale.
+-- Buckets: every comparison is within one chain, so it runs once per chain bucket, reading that
+-- bucket of lifecycle only.
 with records as (
-    select * exclude (trade_date), trade_date as rec_date
+    select * exclude (trade_date, bucket), trade_date as rec_date
     from lifecycle
     where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
-      and bucket(chain_id, $buckets) = $bucket
+      and bucket = $bucket
 ),
 
 -- execution reports of each order, from upstream and towards the client; a flow is

@@ -9,7 +9,7 @@
 -- order's reports with its chain: the runner may run it once per bucket of that key
 -- (`flow_key`: the ClOrdID upstream, the chain towards the client) to bound its joins' memory.
 with history as (
-    select * exclude (trade_date), trade_date as rec_date
+    select * exclude (trade_date, bucket), trade_date as rec_date
     from lifecycle
     where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
       and bucket(case when gateway = 'outbound' then cl_ord_id else chain_id end, $buckets) = $bucket

@@ -12,23 +12,23 @@
 -- event_time: create_time
 -- join_order: as_written
 --
--- Buckets: by chain_id; a bucket reads its chains' records, and the routes of their orders
--- and upstream ClOrdIDs only ($buckets is picked by the runner from the input size and the
--- memory limit).
+-- bucket_by: chain_id
+-- Buckets: one run per chain bucket; a run reads its bucket of chains and records (by
+-- partition), and the routes of their orders and upstream ClOrdIDs.
 with -- The chains with input in this window (all of the day's, for a whole-day run).
 active_chains as (
     select chain_id from chain_activity
     where trade_date = $trade_date and last_activity >= $window_start
-      and bucket(chain_id, $buckets) = $bucket
+      and bucket = $bucket
 ),
 
 records as (
-    select r.* exclude (trade_date)
+    select r.* exclude (trade_date, bucket)
     from active_chains a
     join session_fill r on r.chain_id = a.chain_id
     where r.trade_date = $trade_date and r.create_time < $window_end
       -- implied by the join; said here so the scan of session_fill reads the bucket only
-      and bucket(r.chain_id, $buckets) = $bucket
+      and r.bucket = $bucket
 ),
 
 routes as (

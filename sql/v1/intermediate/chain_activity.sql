@@ -9,6 +9,8 @@
 -- Window: activity in [$window_start, $window_end); a chain's row is replaced by its latest.
 -- unique_key: chain_id
 -- event_time: last_activity
+-- bucket_by: chain_id
+-- Written in chain buckets, so that each run of a chain stage reads its own chains.
 with activity as (
     select chain_id, create_time
     from flow_complete

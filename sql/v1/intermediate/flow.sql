@@ -8,6 +8,9 @@
 -- unique_key: gateway, src_id
 -- event_time: create_time
 -- Design: 002 section 6.2 (format conversion and unification, the flow table).
+-- bucket_by: cl_ord_id
+-- Written in buckets of the ClOrdID (NULL: bucket 0), so that each run of flow_complete reads
+-- the messages of its ClOrdIDs only.
 --
 -- msg_type | name          | req/rsp | FIX 35
 -- 0        | order_new     | req     | D, AB (multi-leg)

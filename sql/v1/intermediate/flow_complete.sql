@@ -12,24 +12,25 @@
 -- event_time: create_time
 -- join_order: as_written
 --
--- Buckets: by the ClOrdID a message carries or answers (own_cl_ord_id), the key of every id
--- map lookup; a bucket reads the id map rows of its ClOrdIDs only. The runner picks $buckets
--- from the input size and the memory limit (1 = the whole day in one piece).
+-- bucket_by: chain_id
+-- Buckets: one run per bucket of the ClOrdID a message carries or answers (own_cl_ord_id), the
+-- key of every id map lookup: a run reads its bucket of flow (written in buckets of cl_ord_id)
+-- and the id map rows of its ClOrdIDs. Here the day is split by order chain: each row is
+-- written to the bucket of its chain_id, where every later stage reads it.
 --
 -- req_key names the client request a message belongs to: 'req:<client ClOrdID>' for requests
 -- and everything answering them (upstream traffic via the id map), 'msg:<gateway>:<src_id>'
 -- for a message that carries no usable ClOrdID. chain_id groups the messages of one order:
 -- the internal order id, or the req_key for requests that never became an order.
-with flow_today as (
-    select * exclude (trade_date) from flow
-    where trade_date = $trade_date and create_time < $window_end
-),
-
 -- This bucket's messages, and the session rejects whose own_cl_ord_id is the rejected
--- message's (cl_ord_id NULL; decided after the reject is completed).
-bucket_flow as (
-    select * from flow_today
-    where bucket(cl_ord_id, $buckets) = $bucket or cl_ord_id is null
+-- message's (cl_ord_id NULL, so in bucket 0 of flow; decided after the reject is completed).
+with bucket_flow as (
+    select * exclude (trade_date, bucket) from flow
+    where trade_date = $trade_date and create_time < $window_end and bucket = $bucket
+    union all
+    select * exclude (trade_date, bucket) from flow
+    where trade_date = $trade_date and create_time < $window_end
+      and bucket = 0 and cl_ord_id is null and $bucket <> 0
 ),
 
 id_map as (

@@ -24,23 +24,24 @@
 -- event_time: create_time
 -- join_order: as_written
 --
--- Buckets: by chain_id; a bucket reads its chains' records only ($buckets is picked by the
--- runner from the input size and the memory limit).
+-- bucket_by: chain_id
+-- Buckets: one run per chain bucket; a run reads its bucket of chains and records (by
+-- partition).
 with -- The chains with input in this window (all of the day's, for a whole-day run).
 active_chains as (
     select chain_id from chain_activity
     where trade_date = $trade_date and last_activity >= $window_start
-      and bucket(chain_id, $buckets) = $bucket
+      and bucket = $bucket
 ),
 
 records as (
-    select b.* exclude (trade_date), b.trade_date as rec_date
+    select b.* exclude (trade_date, bucket), b.trade_date as rec_date
     from active_chains a
     join business_fill b on b.chain_id = a.chain_id
     where b.trade_date >= $trade_date - interval '1 day' and b.trade_date <= $trade_date
       and b.create_time < $window_end
       -- implied by the join; said here so the scan of business_fill reads the bucket only
-      and bucket(b.chain_id, $buckets) = $bucket
+      and b.bucket = $bucket
 ),
 
 statuses as (

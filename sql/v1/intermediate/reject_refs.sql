@@ -18,7 +18,7 @@
 -- When a sequence number was reused on a session (a reset), the lowest src_id and ClOrdID
 -- among the messages it names are kept.
 with flow_today as (
-    select * exclude (trade_date) from flow
+    select * exclude (trade_date, bucket) from flow
     where trade_date = $trade_date and create_time < $window_end
 ),
 

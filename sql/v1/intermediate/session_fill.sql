@@ -13,8 +13,9 @@
 -- event_time: create_time
 -- join_order: as_written
 --
--- Buckets: by chain_id; a bucket reads its chains' messages and orders only ($buckets is
--- picked by the runner from the input size and the memory limit).
+-- bucket_by: chain_id
+-- Buckets: one run per chain bucket; a run reads its bucket of chains and messages (by
+-- partition), and the orders of its chains.
 --
 -- Chain-wide values are GROUP BY aggregates joined back (they spill to disk), and the
 -- "most recent" pointers are window frames ending at the current row: no unbounded frames.
@@ -22,17 +23,17 @@ with -- The chains with input in this window (all of the day's, for a whole-day 
 active_chains as (
     select chain_id from chain_activity
     where trade_date = $trade_date and last_activity >= $window_start
-      and bucket(chain_id, $buckets) = $bucket
+      and bucket = $bucket
 ),
 
 messages as (
-    select m.* exclude (trade_date), m.trade_date as msg_date
+    select m.* exclude (trade_date, bucket), m.trade_date as msg_date
     from active_chains a
     join flow_complete m on m.chain_id = a.chain_id
     where m.trade_date >= $trade_date - interval '1 day' and m.trade_date <= $trade_date
       and m.create_time < $window_end
       -- implied by the join; said here so the scan of flow_complete reads the bucket only
-      and bucket(m.chain_id, $buckets) = $bucket
+      and m.bucket = $bucket
 ),
 
 orders as (

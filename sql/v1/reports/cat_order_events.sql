@@ -27,7 +27,7 @@
 -- non-NULL fields, a list a JSON array (both omitted when empty); decimals are written exactly.
 -- join_order: as_written
 with events as (
-    select * exclude (trade_date) from order_events where trade_date = $trade_date
+    select * exclude (trade_date, bucket) from order_events where trade_date = $trade_date
 ),
 
 destinations as (

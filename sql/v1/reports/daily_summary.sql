@@ -8,7 +8,7 @@
 -- from those fills (exact decimals); cancels: cancels confirmed; rejects: client requests
 -- rejected by inbound, risk management or the upstream.
 with records as (
-    select * exclude (trade_date) from lifecycle where trade_date = $trade_date
+    select * exclude (trade_date, bucket) from lifecycle where trade_date = $trade_date
 ),
 
 facts as (

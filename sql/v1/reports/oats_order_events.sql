@@ -11,7 +11,7 @@
 -- written; the others are the record's fields after '#OE#', comma separated, in column order
 -- (NULL is an empty field).
 with events as (
-    select * exclude (trade_date) from order_events where trade_date = $trade_date
+    select * exclude (trade_date, bucket) from order_events where trade_date = $trade_date
 ),
 
 destinations as (

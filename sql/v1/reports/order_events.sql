@@ -11,10 +11,11 @@
 -- OATS stages map these events to their formats.
 -- join_order: as_written
 --
--- Buckets: by chain_id; a bucket reads its chains' records, and the requests its events name
--- as OrigClOrdID ($buckets is picked by the runner from the input size and the memory limit).
+-- bucket_by: chain_id
+-- Buckets: one run per chain bucket; a run reads its bucket of records (by partition), and the
+-- requests its events name as OrigClOrdID wherever they are.
 with lifecycle_days as (
-    select * exclude (trade_date), trade_date as rec_date
+    select * exclude (trade_date, bucket), trade_date as rec_date, bucket as rec_bucket
     from lifecycle
     where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
 ),
@@ -22,7 +23,7 @@ with lifecycle_days as (
 -- This bucket's order chains.
 history as (
     select * from lifecycle_days
-    where bucket(chain_id, $buckets) = $bucket
+    where rec_bucket = $bucket
 ),
 
 -- How each upstream request was first answered.
@@ -132,6 +133,7 @@ final as (
         e.create_time,
         e.event_kind,
         e.order_id,
+        e.chain_id,
         e.cl_ord_id,
         e.req_cl_ord_id,
         e.orig_cl_ord_id,

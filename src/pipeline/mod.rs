@@ -4,8 +4,8 @@
 //! Parameters are bound by DataFusion as typed values, never pasted into the SQL text:
 //! `$trade_date` is the DATE being processed, `$window_start` and `$window_end` the TIMESTAMP
 //! bounds of the time window (the whole day unless a window run says otherwise), `$bucket`
-//! and `$buckets` the part of the keys a bucketed stage computes (0 of 1 when it runs in one
-//! piece; see [`bucketed_rows`]).
+//! the bucket a stage run per bucket computes and `$buckets` the lake's bucket count (see
+//! "Buckets" at [`run_stage_planned`]).
 //!
 //! An incremental stage (see [`crate::stages::Incremental`]) run for a window that does not start
 //! the day merges its window's rows into the day's partition: earlier rows with the same key,
@@ -18,18 +18,19 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use datafusion::common::ParamValues;
 use datafusion::common::ScalarValue;
-use datafusion::execution::SendableRecordBatchStream;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
-use futures::StreamExt;
 
 use crate::config::Config;
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::intervals::Window;
-use crate::lake::{Lake, PARTITION_COLUMN, RemoveOnDrop};
+use crate::lake::Lake;
 use crate::sources::Sources;
-use crate::stages::{Stage, StageGraph, sql_error};
+use crate::stages::{Stage, StageGraph};
+
+mod stage_write;
+use stage_write::run_stage_planned;
 
 /// What one stage produced.
 #[derive(Debug, Clone)]
@@ -41,12 +42,12 @@ pub struct StageRun {
     /// SHA-256 of the partition the stage left for the day.
     pub sha256: String,
     pub elapsed: Duration,
-    /// Buckets the stage ran in (1: in one piece; see [`bucketed_rows`]).
+    /// Runs the stage was computed in (its buckets; 1: in one piece).
     pub buckets: usize,
-    /// Input tables split by bucket so that each bucket read its share only (0 in one piece).
-    pub splits: u64,
     /// The process's peak resident memory while the stage ran, sampled (KiB).
     pub peak_rss_kib: Option<u64>,
+    /// CPU time (user and system) the process used while the stage ran.
+    pub cpu: Option<Duration>,
 }
 
 /// The parameters every stage may use, for the whole trade date.
@@ -60,7 +61,7 @@ pub fn window_params(window: Window) -> ParamValues {
 }
 
 /// The parameters of one bucket's run of a stage: the window's, plus `$bucket` (0-based) and
-/// `$buckets` (see [`bucketed_rows`]). A stage run in one piece gets bucket 0 of 1.
+/// `$buckets`, the lake's bucket count. A stage run in one piece gets bucket 0.
 pub fn bucket_params(window: Window, bucket: usize, buckets: usize) -> ParamValues {
     params_in_bucket(window, (bucket, buckets), [])
 }
@@ -108,6 +109,8 @@ pub async fn context_for(
     options: &engine::EngineOptions,
 ) -> Result<SessionContext> {
     let ctx = engine::new_context(lake, options)?;
+    let buckets = lake_buckets(lake, graph, options.buckets, config.lake.buckets)?;
+    engine::set_buckets(&ctx, buckets);
     config.register(&ctx)?;
     crate::checks::register_recon(&ctx, None)?;
     for table in &sources.tables {
@@ -118,10 +121,49 @@ pub async fn context_for(
     for stage in &graph.stages {
         let dir = lake.stage_table_dir(&graph.version, &stage.name);
         if has_files(&dir) {
-            engine::register_stage(&ctx, &dir, &stage.name).await?;
+            engine::register_stage(&ctx, &dir, &stage.name, stage.bucket_by.is_some()).await?;
         }
     }
     Ok(ctx)
+}
+
+/// The lake's bucket count for `graph`'s SQL version: the recorded one; when none is recorded
+/// yet, `flag` (`--buckets`), else `configured` (`[lake] buckets`, for new lakes), else
+/// [`engine::DEFAULT_BUCKETS`], recorded now. A `--buckets` other than the lake's is an error:
+/// buckets of two counts must never mix.
+pub fn lake_buckets(
+    lake: &Lake,
+    graph: &StageGraph,
+    flag: Option<usize>,
+    configured: Option<usize>,
+) -> Result<usize> {
+    let dir = lake.root().join("stages").join(&graph.version);
+    let recorded = crate::lake::recorded_buckets(&dir)?;
+    match (recorded, flag) {
+        (Some(have), Some(want)) if have != want => Err(Error::input_hint(
+            format!(
+                "the lake {} was written in {have} buckets, not {want} (recorded in {})",
+                lake.root().display(),
+                dir.join("_buckets").display()
+            ),
+            format!(
+                "drop --buckets to use {have}; to change the count, restate every date into a \
+                 new lake: ordertrail run --lake NEW --buckets {want} --date D"
+            ),
+        )),
+        (Some(have), _) => Ok(have),
+        (None, flag) => {
+            let n = flag.or(configured).unwrap_or(engine::DEFAULT_BUCKETS);
+            if n == 0 || n > engine::MAX_BUCKETS {
+                return Err(Error::input(format!(
+                    "a lake has 1 to {} buckets, not {n}",
+                    engine::MAX_BUCKETS
+                )));
+            }
+            crate::lake::record_buckets(&dir, n)?;
+            Ok(n)
+        }
+    }
 }
 
 /// Run `names` (and the stages they read; all stages when empty) for `date`.
@@ -334,24 +376,18 @@ pub async fn run_stage(
 ) -> Result<StageRun> {
     let started = Instant::now();
     let rss = crate::metrics::RssPeak::start();
+    let cpu = crate::metrics::process_cpu();
     set_joins_as_written(ctx, stage.join_order_as_written);
-    let result = engine::with_spilling_fallback(ctx, &stage.name, || async {
-        let (first, doublings) = match stage.bucketed {
-            true => (
-                engine::bucket_count(ctx, input_bytes(lake, graph, stage, window.date())),
-                engine::bucket_doublings(ctx),
-            ),
-            false => (1, 0),
-        };
-        engine::with_more_buckets(&stage.name, first, doublings, |buckets| {
-            run_stage_planned(ctx, lake, graph, stage, window, started, buckets)
-        })
-        .await
+    let result = engine::with_spilling_fallback(ctx, &stage.name, || {
+        run_stage_planned(ctx, lake, graph, stage, window, started)
     })
     .await;
     set_joins_as_written(ctx, false);
     result.map(|run| StageRun {
         peak_rss_kib: rss.kib(),
+        cpu: crate::metrics::process_cpu()
+            .zip(cpu)
+            .map(|(end, start)| end - start),
         ..run
     })
 }
@@ -373,327 +409,6 @@ pub fn set_joins_as_written(ctx: &SessionContext, as_written: bool) {
     let optimizer = &mut state.config_mut().options_mut().optimizer;
     optimizer.join_reordering = !as_written;
     optimizer.repartition_joins = !as_written || !optimizer.prefer_hash_join;
-}
-
-/// One attempt at `stage` for `window`, in `buckets` buckets (1: in one piece; always 1 for a
-/// stage that is not bucketed).
-async fn run_stage_planned(
-    ctx: &SessionContext,
-    lake: &Lake,
-    graph: &StageGraph,
-    stage: &Stage,
-    window: Window,
-    started: Instant,
-    buckets: usize,
-) -> Result<StageRun> {
-    let date = window.date();
-    let err = |e| sql_error(&stage.path, e);
-    let df = ctx.sql(&stage.sql).await.map_err(err)?;
-    let df = df.with_param_values(window_params(window)).map_err(err)?;
-    if !is_ordered(df.logical_plan()) {
-        return Err(Error::Sql {
-            file: stage.path.clone(),
-            location: None,
-            message: "the query has no final ORDER BY; stage outputs must be deterministic".into(),
-        });
-    }
-    let schema = df.schema().as_arrow().clone();
-    if schema.column_with_name(PARTITION_COLUMN).is_some() {
-        return Err(Error::Sql {
-            file: stage.path.clone(),
-            location: None,
-            message: format!(
-                "the query outputs a column named {PARTITION_COLUMN}; that is the partition \
-                 column the runner adds, select it under another name or not at all"
-            ),
-        });
-    }
-    let schema = std::sync::Arc::new(schema);
-    let dir = lake.stage_table_dir(&graph.version, &stage.name);
-    let merge = match &stage.incremental {
-        Some(inc) if !window.starts_the_day() && Lake::partition_dir(&dir, date).exists() => {
-            Some(inc)
-        }
-        _ => None,
-    };
-    let (rows, splits) = match buckets {
-        1 => (df.execute_stream().await.map_err(err)?, 0),
-        n => bucketed_rows(ctx, stage, window, n).await?,
-    };
-    let (written, window_rows) = match merge {
-        None => {
-            let mut writer = lake.sorted_partition_writer(&dir, date, &schema, sorted_by(stage))?;
-            write_all(&mut writer, rows, stage).await?;
-            crate::intervals::crash_point(&stage.name, window, "before_commit");
-            let written = writer.commit()?;
-            let rows = written.rows;
-            (written, rows)
-        }
-        Some(inc) => merge_window(ctx, lake, stage, inc, window, rows, &schema, &dir).await?,
-    };
-    crate::intervals::crash_point(&stage.name, window, "after_commit");
-    engine::register_stage(ctx, &dir, &stage.name).await?;
-    Ok(StageRun {
-        stage: stage.name.clone(),
-        rows: window_rows,
-        bytes: written.bytes,
-        sha256: written.sha256,
-        elapsed: started.elapsed(),
-        buckets,
-        splits,
-        peak_rss_kib: None,
-    })
-}
-
-/// Write the window's rows aside, then rewrite the day's partition as: the rows it had before
-/// the window's start that the window does not replace, plus the window's rows, in key order.
-/// Returns what was written and how many rows the window produced.
-#[allow(clippy::too_many_arguments)]
-async fn merge_window(
-    ctx: &SessionContext,
-    lake: &Lake,
-    stage: &Stage,
-    inc: &crate::stages::Incremental,
-    window: Window,
-    rows: SendableRecordBatchStream,
-    schema: &arrow::datatypes::SchemaRef,
-    dir: &std::path::Path,
-) -> Result<(crate::lake::Written, u64)> {
-    let date = window.date();
-    let scratch = crate::lake::unique_tmp_dir(&lake.root().join(".tmp"))?;
-    // Removed however the merge ends (a failed merge must not leave the window's rows behind).
-    let _scratch = RemoveOnDrop(scratch.clone());
-    let scratch_table = scratch.join(&stage.name);
-    let mut writer =
-        lake.sorted_partition_writer(&scratch_table, date, schema, sorted_by(stage))?;
-    write_all(&mut writer, rows, stage).await?;
-    let window_rows = writer.commit()?.rows;
-    let window_table = format!("__window_{}", stage.name);
-    engine::register_stage(ctx, &scratch_table, &window_table).await?;
-
-    let cols = column_list(schema);
-    let same_key = inc
-        .unique_key
-        .iter()
-        .map(|k| format!("w.{k} = b.{k}", k = q(k)))
-        .collect::<Vec<_>>()
-        .join(" and ");
-    let order = inc
-        .unique_key
-        .iter()
-        .map(|k| q(k))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "select {cols} from {stage} b \
-         where b.trade_date = $trade_date and b.{time} < $window_start \
-           and not exists (select 1 from {window_table} w where {same_key}) \
-         union all \
-         select {cols} from {window_table} where trade_date = $trade_date \
-         order by {order}",
-        stage = q(&stage.name),
-        time = q(&inc.event_time),
-    );
-    // Both sides are Parquet files with statistics: let the engine pick the build side.
-    set_joins_as_written(ctx, false);
-    let result = async {
-        let merged = ctx
-            .sql(&sql)
-            .await?
-            .with_param_values(window_params(window))?;
-        merged.execute_stream().await
-    }
-    .await
-    .map_err(|e| {
-        Error::input_hint(
-            format!(
-                "merging window {window} of stage {} into its day failed: {e}",
-                stage.name
-            ),
-            format!(
-                "check the stage's `-- unique_key:` and `-- event_time:` columns in {}",
-                stage.path.display()
-            ),
-        )
-    });
-    let mut writer = lake.sorted_partition_writer(dir, date, schema, sorted_by(stage))?;
-    write_all(&mut writer, result?, stage).await?;
-    crate::intervals::crash_point(&stage.name, window, "before_commit");
-    let written = writer.commit()?;
-    ctx.deregister_table(&window_table)?;
-    Ok((written, window_rows))
-}
-
-/// Write every batch of `rows` (a stage's output) to `writer`; an engine error names the stage.
-async fn write_all(
-    writer: &mut crate::lake::PartitionWriter,
-    mut rows: SendableRecordBatchStream,
-    stage: &Stage,
-) -> Result<()> {
-    while let Some(batch) = rows.next().await {
-        writer.write(&batch.map_err(|e| sql_error(&stage.path, e))?)?;
-    }
-    Ok(())
-}
-
-/// The order a stage's rows come out in, recorded in its files (none when its `order by` is
-/// not plain columns).
-fn sorted_by(stage: &Stage) -> &[String] {
-    stage.output_order.as_deref().unwrap_or(&[])
-}
-
-/// `"a", "b", ...`: the schema's columns, quoted.
-fn column_list(schema: &arrow::datatypes::SchemaRef) -> String {
-    schema
-        .fields()
-        .iter()
-        .map(|f| q(f.name()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A quoted SQL identifier.
-fn q(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// Bytes of Parquet a stage reads for `date`: the partitions of `date` and the day before of
-/// every stage and raw source it reads (what stages read at most; see their `Reads:`).
-fn input_bytes(lake: &Lake, graph: &StageGraph, stage: &Stage, date: NaiveDate) -> u64 {
-    let tables = stage.deps.iter().chain(&stage.sources);
-    tables_bytes(lake, graph, tables, date)
-}
-
-/// Bytes of Parquet in the partitions of `date` and the day before of `tables`: stages by
-/// name, raw sources as `db.table`; other names (configuration tables) count nothing.
-pub fn tables_bytes<'a>(
-    lake: &Lake,
-    graph: &StageGraph,
-    tables: impl IntoIterator<Item = &'a String>,
-    date: NaiveDate,
-) -> u64 {
-    let dirs = tables.into_iter().filter_map(|t| match t.split_once('.') {
-        None => graph
-            .get(t)
-            .map(|s| lake.stage_table_dir(&graph.version, &s.name)),
-        Some((db, table)) => Some(lake.raw_table_dir(db, table)),
-    });
-    let days = [date.pred_opt(), Some(date)];
-    dirs.flat_map(|t| {
-        days.iter()
-            .flatten()
-            .map(move |d| Lake::partition_dir(&t, *d))
-    })
-    .map(|dir| dir_bytes(&dir))
-    .sum()
-}
-
-fn dir_bytes(dir: &std::path::Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|e| e.metadata().ok())
-                .filter(|m| m.is_file())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-/// Bucketed stages. A stage whose SQL uses `$bucket` and `$buckets` (see the `bucket` UDF) is
-/// run once per bucket, each run restricted to the keys `bucket(key, $buckets) = $bucket`, so
-/// that its hash joins hold a bucket's share of the input instead of the whole day. The
-/// inputs filtered by bucket are split once and each bucket reads its share only (see
-/// `engine::SplitScope`). Each bucket's rows, sorted by the stage's `ORDER BY`, are written
-/// aside to a scratch Parquet file (`engine::ScratchWriter`), then the buckets are merged in that order: the partition holds the same rows in the same order,
-/// and the same bytes, as a single run's.
-///
-/// Returns the merged rows (which keep the buckets' files until dropped) and how many
-/// splits were made.
-async fn bucketed_rows(
-    ctx: &SessionContext,
-    stage: &Stage,
-    window: Window,
-    buckets: usize,
-) -> Result<(SendableRecordBatchStream, u64)> {
-    use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
-    use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
-
-    let err = |e| sql_error(&stage.path, e);
-    let splits = engine::SplitScope::begin(ctx);
-    let mut files = Vec::with_capacity(buckets);
-    let mut merge: Option<(arrow::datatypes::SchemaRef, _)> = None;
-    let batch_size = ctx.copied_config().batch_size();
-    for bucket in 0..buckets {
-        if bucket > 0 {
-            crate::intervals::crash_point(&stage.name, window, &format!("before_bucket_{bucket}"));
-        }
-        // A long stage stops between buckets on SIGTERM: nothing of it is written yet.
-        if bucket > 0 && crate::intervals::SHUTDOWN.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(Error::Interrupted {
-                stage: stage.name.clone(),
-                done: bucket,
-                buckets,
-            });
-        }
-        let started = Instant::now();
-        let df = ctx.sql(&stage.sql).await.map_err(err)?;
-        let df = df
-            .with_param_values(bucket_params(window, bucket, buckets))
-            .map_err(err)?;
-        let plan = df.create_physical_plan().await.map_err(err)?;
-        let (schema, _) = match &merge {
-            Some(m) => m,
-            None => {
-                let ordering = output_ordering(&plan, &stage.path)?;
-                merge.insert((plan.schema(), ordering))
-            }
-        };
-        let mut file =
-            engine::ScratchWriter::create(&ctx.runtime_env(), schema.clone(), "bucket rows")
-                .map_err(err)?;
-        let mut rows =
-            datafusion::physical_plan::execute_stream(plan, ctx.task_ctx()).map_err(err)?;
-        while let Some(batch) = rows.next().await {
-            file.write(&batch.map_err(err)?).map_err(err)?;
-        }
-        let written = file.rows();
-        files.push(engine::ScratchPart {
-            schema: schema.clone(),
-            file: file.finish().map_err(err)?,
-            batch_size,
-        });
-        tracing::debug!(
-            stage = %stage.name, bucket, buckets, rows = written,
-            ms = started.elapsed().as_millis() as u64, "bucket done"
-        );
-    }
-    let made = splits.made();
-    drop(splits);
-    let Some((schema, ordering)) = merge else {
-        return Err(Error::input(format!(
-            "stage {} ran in no buckets",
-            stage.name
-        )));
-    };
-    let parts = files
-        .into_iter()
-        .map(|f| Arc::new(f) as Arc<dyn PartitionStream>)
-        .collect();
-    let merge_err = |e| {
-        Error::input(format!(
-            "merging the {buckets} buckets of stage {} failed: {e}",
-            stage.name
-        ))
-    };
-    let buckets_exec =
-        StreamingTableExec::try_new(schema, parts, None, [ordering.clone()], false, None)
-            .map_err(merge_err)?;
-    let merged = SortPreservingMergeExec::new(ordering, Arc::new(buckets_exec));
-    let rows = datafusion::physical_plan::execute_stream(Arc::new(merged), ctx.task_ctx())
-        .map_err(merge_err)?;
-    Ok((rows, made))
 }
 
 /// The order of a bucketed stage's or check's plan, in which its buckets are merged (its
