@@ -232,8 +232,24 @@ pub fn recorded_buckets(stages_dir: &Path) -> Result<Option<usize>> {
     }
 }
 
+/// Record the bucket count of `stages_dir` when none is; a different recorded count is an error
+/// (another process started the lake with it).
+pub fn ensure_buckets(stages_dir: &Path, buckets: usize) -> Result<()> {
+    match recorded_buckets(stages_dir)? {
+        None => record_buckets(stages_dir, buckets),
+        Some(have) if have == buckets => Ok(()),
+        Some(have) => Err(Error::input_hint(
+            format!(
+                "the lake's stages ({}) are written in {have} buckets, not {buckets}",
+                stages_dir.display()
+            ),
+            "run again: the count the lake has is used",
+        )),
+    }
+}
+
 /// Record the bucket count of `stages_dir` (atomically; see [`recorded_buckets`]).
-pub fn record_buckets(stages_dir: &Path, buckets: usize) -> Result<()> {
+fn record_buckets(stages_dir: &Path, buckets: usize) -> Result<()> {
     fs::create_dir_all(stages_dir).at(stages_dir)?;
     let path = stages_dir.join(BUCKETS_FILE);
     let tmp = stages_dir.join(format!(".{BUCKETS_FILE}.{}", std::process::id()));

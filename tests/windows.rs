@@ -1181,10 +1181,7 @@ fn a_date_waits_for_the_day_before() {
             && stderr.contains("--date 2026-11-19"),
         "{stderr}"
     );
-    // Nothing but the lake's bucket count.
-    let mut files = stage_files(&lake);
-    files.remove("v1/_buckets");
-    assert!(files.is_empty(), "{:?}", files.keys());
+    assert!(!lake.root().join("stages").exists() || stage_files(&lake).is_empty());
     // Half of the day before is not enough either.
     let half = ordertrail(
         &[

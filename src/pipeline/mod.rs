@@ -129,8 +129,8 @@ pub async fn context_for(
 
 /// The lake's bucket count for `graph`'s SQL version: the recorded one; when none is recorded
 /// yet, `flag` (`--buckets`), else `configured` (`[lake] buckets`, for new lakes), else
-/// [`engine::DEFAULT_BUCKETS`], recorded now. A `--buckets` other than the lake's is an error:
-/// buckets of two counts must never mix.
+/// [`engine::DEFAULT_BUCKETS`] (recorded when the first stage is written in buckets). A
+/// `--buckets` other than the lake's is an error: buckets of two counts must never mix.
 pub fn lake_buckets(
     lake: &Lake,
     graph: &StageGraph,
@@ -160,7 +160,6 @@ pub fn lake_buckets(
                     engine::MAX_BUCKETS
                 )));
             }
-            crate::lake::record_buckets(&dir, n)?;
             Ok(n)
         }
     }

@@ -60,6 +60,12 @@ pub(super) async fn run_stage_planned(
     let schema = Arc::new(df.schema().as_arrow().clone());
     check_output_columns(stage, &schema)?;
     let dir = lake.stage_table_dir(&graph.version, &stage.name);
+    if stage.bucket_by.is_some() {
+        crate::lake::ensure_buckets(
+            &lake.root().join("stages").join(&graph.version),
+            plan.buckets,
+        )?;
+    }
     let part = Lake::partition_dir(&dir, date);
     let merge = stage
         .incremental
