@@ -296,7 +296,7 @@ impl StageJob {
         let scratch = Staging::new(&self.lake, self.staging.target().to_path_buf())?;
         let scratch_file = Path::new("window.parquet");
         let mut writer = scratch.file(scratch_file, &self.schema, sorted_by(stage))?;
-        write_stream(&mut writer, rows, stage).await?;
+        for_each_batch(rows, stage, |batch| writer.write(batch)).await?;
         let window_rows = writer.finish()?.rows;
         let start = window.start.and_utc().timestamp_micros();
         if window_rows == 0
@@ -412,15 +412,8 @@ struct BucketSink<'a> {
 }
 
 impl BucketSink<'_> {
-    async fn write_all(
-        &mut self,
-        mut rows: SendableRecordBatchStream,
-        stage: &Stage,
-    ) -> Result<()> {
-        while let Some(batch) = rows.next().await {
-            self.write(&batch.map_err(|e| sql_error(&stage.path, e))?)?;
-        }
-        Ok(())
+    async fn write_all(&mut self, rows: SendableRecordBatchStream, stage: &Stage) -> Result<()> {
+        for_each_batch(rows, stage, |batch| self.write(batch)).await
     }
 
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -480,14 +473,14 @@ impl BucketSink<'_> {
     }
 }
 
-/// Write every batch of `rows` (a stage's output) to `writer`; an engine error names the stage.
-async fn write_stream(
-    writer: &mut crate::lake::FileWriter,
+/// Hand every batch of `rows` (a stage's output) to `f`; an engine error names the stage.
+async fn for_each_batch(
     mut rows: SendableRecordBatchStream,
     stage: &Stage,
+    mut f: impl FnMut(&RecordBatch) -> Result<()>,
 ) -> Result<()> {
     while let Some(batch) = rows.next().await {
-        writer.write(&batch.map_err(|e| sql_error(&stage.path, e))?)?;
+        f(&batch.map_err(|e| sql_error(&stage.path, e))?)?;
     }
     Ok(())
 }
