@@ -212,9 +212,23 @@ fn statuses(lake: &Lake, d: NaiveDate) -> BTreeMap<(String, i64), i32> {
     out
 }
 
-fn ordertrail(args: &[&str], env: &[(&str, &str)]) -> Output {
+/// The binary with `args`, run from the repository. `run` gets the fixture config's bucket
+/// count: the CLI's default config (8) would start these lakes with another count than the
+/// library runs they are compared with byte for byte (`small_engine`, 3).
+fn cli(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ordertrail"));
     cmd.args(args).current_dir(repo());
+    if args.first() == Some(&"run") {
+        let buckets = small_engine()
+            .buckets
+            .expect("the tests' engine names its buckets");
+        cmd.args(["--buckets", &buckets.to_string()]);
+    }
+    cmd
+}
+
+fn ordertrail(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = cli(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -284,9 +298,7 @@ async fn crashes_and_kills_recover_to_the_same_bytes() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ordertrail"))
-        .args(&args)
-        .current_dir(repo())
+    let mut child = cli(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -322,9 +334,7 @@ fn concurrent_runs_process_each_window_once() {
     let root = lake.root().to_string_lossy().into_owned();
     let args = run_args(&root, "16:00");
     let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_ordertrail"))
-            .args(&args)
-            .current_dir(repo())
+        cli(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -992,9 +1002,7 @@ async fn two_dates_at_once_equal_one_after_the_other() {
         let lake = fixture_lake(dir.path());
         let root = lake.root().to_string_lossy().into_owned();
         let spawn = |d: &str| {
-            Command::new(env!("CARGO_BIN_EXE_ordertrail"))
-                .args(["run", "--lake", &root, "--date", d, "--no-checks"])
-                .current_dir(repo())
+            cli(&["run", "--lake", &root, "--date", d, "--no-checks"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -1113,9 +1121,7 @@ fn a_generated_week_with_two_dates_at_once_equals_one_after_the_other() {
     assert_eq!(run(&concurrent, &dates[0]).status.code(), Some(0));
     let root = concurrent.to_str().unwrap();
     let spawn = |d: &str| {
-        Command::new(env!("CARGO_BIN_EXE_ordertrail"))
-            .args(["run", "--lake", root, "--date", d])
-            .current_dir(repo())
+        cli(&["run", "--lake", root, "--date", d])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
