@@ -214,7 +214,7 @@ fn statuses(lake: &Lake, d: NaiveDate) -> BTreeMap<(String, i64), i32> {
 
 /// The binary with `args`, run from the repository. `run` gets the fixture config's bucket
 /// count: the CLI's default config (8) would start these lakes with another count than the
-/// library runs they are compared with byte for byte (`small_engine`, 3). A test that names its
+/// library runs they are compared with byte for byte (`small_engine`). A test that names its
 /// own count keeps it.
 fn cli(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ordertrail"));

@@ -56,7 +56,12 @@ pub fn small_engine() -> EngineOptions {
         target_partitions: 2,
         // The fixture config's count, for lakes that the project's own config (8) would
         // otherwise start: lakes compared byte for byte must have the same count.
-        buckets: Some(3),
+        buckets: Some(
+            config()
+                .lake
+                .buckets
+                .expect("data-fixtures/ordertrail.toml names the lake's bucket count"),
+        ),
         jobs: 2,
     }
 }
