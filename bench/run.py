@@ -167,6 +167,8 @@ def bench_size(binary, orders, args, logs):
         ("run", ["run", "--lake", str(lake), "--date", DATE, "--restate", *limit]),
         ("report", ["report", "--lake", str(lake), "--date", DATE, "--out", str(lake / "reports"), *limit]),
     ]
+    if args.no_report:
+        steps = steps[:1]
     for name, cmd in steps:
         metrics = logs / f"{name}-{orders}.json"
         log = logs / f"{name}-{orders}.log"
@@ -202,7 +204,9 @@ def bench_size(binary, orders, args, logs):
     messages = next((s["rows"] for s in stages if s["stage"] == "stg_fix_msg"), None)
     result["messages"] = messages
     cmds = result["commands"].values()
-    result["complete"] = len(result["commands"]) == 2 and all("error" not in c for c in cmds)
+    result["complete"] = len(result["commands"]) == len(steps) and all("error" not in c for c in cmds)
+    if args.no_report:
+        result["note"] = "run only (--no-report): the report was not timed"
     result["wall_s"] = round(sum(c["wall_s"] for c in cmds), 2)
     result["peak_rss_mib"] = max((c["peak_rss_mib"] or 0) for c in cmds)
     if messages and result["complete"]:
@@ -212,6 +216,10 @@ def bench_size(binary, orders, args, logs):
 
 def fmt_ms(ms):
     return f"{ms / 1000:.1f}" if ms >= 100 else f"{ms / 1000:.2f}"
+
+
+def done(r):
+    return ("yes" if r["complete"] else "NO") + (" (run only)" if r.get("note") else "")
 
 
 def render(doc):
@@ -227,10 +235,10 @@ def render(doc):
     runs = sorted(doc["runs"].values(), key=lambda r: (r["orders"], r["memory_limit"]))
     for r in runs:
         lines.append(
-            f"| {r['orders']:,} | {r['messages'] or '-':,} | {'yes' if r['complete'] else 'NO'} | {r['wall_s']} "
+            f"| {r['orders']:,} | {r['messages'] or '-':,} | {done(r)} | {r['wall_s']} "
             f"| {r.get('messages_per_s', '-'):,} | {r['peak_rss_mib']} | {r['memory_limit']} | {r['commit']} | {r['date']} |"
             if r["messages"] else
-            f"| {r['orders']:,} | - | {'yes' if r['complete'] else 'NO'} | {r['wall_s']} | - | {r['peak_rss_mib']} "
+            f"| {r['orders']:,} | - | {done(r)} | {r['wall_s']} | - | {r['peak_rss_mib']} "
             f"| {r['memory_limit']} | {r['commit']} | {r['date']} |"
         )
     for r in runs:
@@ -250,6 +258,8 @@ def render(doc):
                          + (f" (failed checks: {', '.join(c['failed_checks'])})" if c.get("failed_checks") else ""))
         if r.get("buckets"):
             lines.append(f"Lake of {r['buckets']} buckets.")
+        if r.get("note"):
+            lines.append(f"Note: {r['note']}.")
         lines += ["", "| step | rows | seconds | msgs/s | peak RSS MiB | runs | cores busy |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
         for name, c in r["commands"].items():
@@ -299,6 +309,8 @@ def main():
                    help="CAT events per file in the benchmark's config [default: 1000000]")
     p.add_argument("--cache-dir", default=os.environ.get(
         "ORDERTRAIL_BENCH_DIR", str(Path.home() / ".cache/ordertrail/bench")))
+    p.add_argument("--no-report", action="store_true",
+                   help="time `run` (stages and checks) only, not `report`")
     p.add_argument("--no-build", action="store_true", help="use the release binary as it is")
     p.add_argument("--binary", help="the ordertrail binary [default: the release build]")
     p.add_argument("--results", default=str(ROOT / "bench"), help="where results.{json,md} go")
