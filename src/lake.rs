@@ -37,8 +37,9 @@ pub const PARTITION_COLUMN: &str = "trade_date";
 const WRITE_BATCH_ROWS: usize = 8192;
 /// Rows per Parquet row group.
 const ROW_GROUP_ROWS: usize = 256 * 1024;
-/// Encoded bytes at which a row group is closed early (see [`FileWriter`]).
-const ROW_GROUP_BYTES: usize = 8 << 20;
+/// Memory a file's in-progress row group may hold (encoded pages, values not yet encoded,
+/// dictionaries) before it is closed early (see [`FileWriter`]).
+const ROW_GROUP_MEMORY: usize = 8 << 20;
 /// File name of the single file in a partition written by ordertrail.
 pub const PART_FILE: &str = "part-0.parquet";
 /// Name of the hive partition column under `trade_date` of a bucketed stage's partition.
@@ -527,9 +528,11 @@ impl FileWriter {
             writer
                 .write(&without_unused_null_buffers(&head)?)
                 .map_err(|e| write_error(&self.target, e))?;
-            // Many files may be open at once (a partition split by bucket): a row group is
-            // also closed at an encoded size, which the rows alone decide.
-            if writer.in_progress_size() >= ROW_GROUP_BYTES {
+            // Many files may be open at once (a partition split by bucket: 32 at 10M), so a
+            // row group is also closed once it holds this much memory, which the rows alone
+            // decide. Its encoded size is the smaller part: at 1M orders, `flow` written in 32
+            // buckets held ~48 MiB per open file with a limit on the encoded size alone.
+            if writer.memory_size() >= ROW_GROUP_MEMORY {
                 writer.flush().map_err(|e| write_error(&self.target, e))?;
             }
         }
