@@ -531,7 +531,8 @@ impl FileWriter {
             // Many files may be open at once (a partition split by bucket: 32 at 10M), so a
             // row group is also closed once it holds this much memory, which the rows alone
             // decide. Its encoded size is the smaller part: at 1M orders, `flow` written in 32
-            // buckets held ~48 MiB per open file with a limit on the encoded size alone.
+            // buckets peaked 1145 MiB above the same run in 8 buckets (~48 MiB per extra open
+            // file) with a limit on the encoded size alone.
             if writer.memory_size() >= ROW_GROUP_MEMORY {
                 writer.flush().map_err(|e| write_error(&self.target, e))?;
             }
@@ -891,6 +892,52 @@ mod tests {
             w.commit().unwrap().sha256
         };
         assert_eq!(write_struct(true), write_struct(false));
+    }
+
+    /// A file of wide rows closes row groups at the writer-memory limit, long before
+    /// ROW_GROUP_ROWS, and where it closes them depends on the rows alone: the same rows in
+    /// other batches give the same bytes.
+    #[test]
+    fn row_groups_closed_by_memory_do_not_depend_on_batching() {
+        use arrow::array::StringArray;
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path());
+        let table = lake.stage_table_dir("v1", "t");
+        let date: NaiveDate = "2026-11-20".parse().unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, false)]));
+        // About 13 MiB encoded, in fewer rows than ROW_GROUP_ROWS.
+        let rows = 250_000usize;
+        let values: Vec<String> = (0..rows as u64)
+            .map(|i| {
+                // 160 bytes that do not compress: ten 64-bit mixes of the row number.
+                (1..=10u64)
+                    .map(|k| format!("{:016x}", (i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15 ^ k)))
+                    .collect()
+            })
+            .collect();
+        let write = |chunk: usize| {
+            let mut w = lake.partition_writer(&table, date, &schema).unwrap();
+            for part in values.chunks(chunk) {
+                let array = StringArray::from(part.to_vec());
+                w.write(&RecordBatch::try_new(schema.clone(), vec![Arc::new(array)]).unwrap())
+                    .unwrap();
+            }
+            w.commit().unwrap().sha256
+        };
+        let whole = write(rows);
+        let file = Lake::partition_dir(&table, date).join(PART_FILE);
+        let reader =
+            parquet::file::reader::SerializedFileReader::new(fs::File::open(&file).unwrap())
+                .unwrap();
+        let groups = parquet::file::reader::FileReader::metadata(&reader)
+            .row_groups()
+            .len();
+        assert!(
+            groups > 1,
+            "{rows} rows of 160 bytes in {groups} row group(s)"
+        );
+        assert_eq!(whole, write(997));
+        assert_eq!(whole, write(8192 * 3 + 5));
     }
 
     #[test]
