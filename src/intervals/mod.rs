@@ -680,12 +680,23 @@ pub fn crash_point(stage: &str, window: Window, point: &str) {
         std::process::abort();
     }
     // `ORDERTRAIL_TERM_AT=<stage>@<HH:MM>:<point>` sends the process SIGTERM there, as an
-    // operator stopping the run would, and gives the handler a moment to see it.
+    // operator stopping the run would, and waits until the handler has seen it: on a loaded
+    // machine a fixed pause let the run go on past the point being tested.
     if std::env::var("ORDERTRAIL_TERM_AT").is_ok_and(|spec| spec == here) {
         // SAFETY: raise() only delivers a signal to this process; the handler is tokio's.
         unsafe {
             libc::raise(libc::SIGTERM);
         }
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        let wait = || {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !SHUTDOWN.load(Ordering::Relaxed) && std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        };
+        // Blocking here must not hold the worker the handler's task needs.
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
+            _ => wait(),
+        }
     }
 }
