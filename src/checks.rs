@@ -7,12 +7,13 @@
 //! (exit code 1). This module runs checks and writes their results; the rules are the SQL.
 //!
 //! A check whose joins grow with the day can run in buckets, like a stage (see `pipeline`,
-//! "Bucketed stages"): its SQL filters every input by `bucket(key, $buckets) = $bucket` on the
-//! keys it joins on, so that each failing row is found in exactly one bucket. The runner picks
-//! `$buckets` from the size of the tables it reads and `--memory-limit`, runs the query once
-//! per bucket and merges the buckets' failing rows in the check's `order by`: the results are
-//! the same as one piece's. Unlike a stage's, a check's inputs are not split (its scans read
-//! a few columns, where a split copies whole rows): each bucket reads them again.
+//! "Bucketed stages"): its SQL filters every input on the keys it joins on, by the lake's
+//! bucket partitions (`bucket = $bucket`) or by `bucket(key, $buckets) = $bucket`, so that each
+//! failing row is found in exactly one bucket. The runner runs the query once per bucket and
+//! merges the buckets' failing rows in the check's `order by`: the results are the same as one
+//! piece's. A check that reads bucket partitions runs once per lake bucket, each run reading
+//! its bucket's files; one keyed by `bucket(key, ...)` alone reads its inputs whole in every
+//! run, so it runs in fewer, larger buckets ([`key_runs`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -236,9 +237,9 @@ pub fn register_recon(ctx: &SessionContext, file: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// Run every check for `date`. A check whose SQL uses `$bucket` runs once per bucket of the
-/// lake, `jobs` buckets at a time (see `engine::run_buckets`), and its buckets' rows are
-/// merged in its `order by`.
+/// Run every check for `date`. A check whose SQL uses `$bucket` runs once per bucket (of the
+/// lake, or fewer: see [`key_runs`]), `jobs` buckets at a time (see `engine::run_buckets`), and
+/// its buckets' rows are merged in its `order by`.
 pub async fn run(
     ctx: &SessionContext,
     checks: &[Check],
@@ -273,13 +274,31 @@ struct FailingRows {
 async fn failing_rows(ctx: &SessionContext, check: &Check, date: NaiveDate) -> Result<FailingRows> {
     let err = |e| sql_error(&check.path, e);
     let plan = engine::bucket_plan(ctx);
-    let runs = if check.bucketed { plan.buckets } else { 1 };
-    let first = ctx
+    let mut first = ctx
         .sql(&check.sql)
         .await
         .map_err(err)?
         .with_param_values(bucket_params(Window::day(date), 0, plan.buckets))
         .map_err(err)?;
+    let buckets = match check.bucketed {
+        false => 1,
+        true => {
+            let optimized = ctx.state().optimize(first.logical_plan()).map_err(err)?;
+            match reads_bucket_partitions(&optimized).map_err(err)? {
+                true => plan.buckets,
+                false => key_runs(plan.buckets),
+            }
+        }
+    };
+    if buckets != plan.buckets {
+        first = ctx
+            .sql(&check.sql)
+            .await
+            .map_err(err)?
+            .with_param_values(bucket_params(Window::day(date), 0, buckets))
+            .map_err(err)?;
+    }
+    let runs = buckets;
     if first.schema().fields().first().map(|f| f.name().as_str()) != Some("check_key") {
         return Err(Error::Sql {
             file: check.path.clone(),
@@ -296,7 +315,7 @@ async fn failing_rows(ctx: &SessionContext, check: &Check, date: NaiveDate) -> R
     };
     let parts = engine::run_buckets(ctx, runs, plan.jobs, |ctx, bucket| {
         let (sql, path) = (check.sql.clone(), check.path.clone());
-        let buckets = plan.buckets;
+        let buckets = buckets;
         async move {
             let err = |e| sql_error(&path, e);
             let plan = ctx
@@ -329,6 +348,55 @@ async fn failing_rows(ctx: &SessionContext, check: &Check, date: NaiveDate) -> R
         batches,
         buckets: runs,
     })
+}
+
+/// How many runs a check that keys its inputs by `bucket(key, $buckets)` only makes in a lake
+/// of `lake_buckets`. Such a check reads every input whole in each run (hashing its keys to
+/// keep its bucket's), so its cost grows with runs x day; and it holds only keys in its joins,
+/// a small share of the whole rows a chain stage's bucket holds: one run per 8 lake buckets
+/// (one run at 1M orders in 8 buckets, 4 at 10M in 32; `bench/NOTES.md` has the figures).
+pub fn key_runs(lake_buckets: usize) -> usize {
+    lake_buckets.div_ceil(KEY_RUN_SHARE).max(1)
+}
+
+/// Lake buckets per run of a check keyed by `bucket(key, ...)` only (see [`key_runs`]).
+const KEY_RUN_SHARE: usize = 8;
+
+/// Whether an (optimized) plan reads the `bucket` partition column of a bucketed table: then
+/// `$bucket` names lake bucket partitions and the check must run once per lake bucket. A check
+/// that never reads that column keys its inputs by `bucket(key, $buckets)` alone, and may run
+/// in fewer buckets ([`key_runs`]).
+fn reads_bucket_partitions(
+    plan: &datafusion::logical_expr::LogicalPlan,
+) -> datafusion::error::Result<bool> {
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    use datafusion::logical_expr::LogicalPlan;
+    let mut reads = false;
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            let has_column = scan
+                .source
+                .schema()
+                .column_with_name(crate::lake::BUCKET_COLUMN)
+                .is_some();
+            let projected = scan
+                .projected_schema
+                .fields()
+                .iter()
+                .any(|f| f.name() == crate::lake::BUCKET_COLUMN);
+            let filtered = scan.filters.iter().any(|f| {
+                f.column_refs()
+                    .iter()
+                    .any(|c| c.name == crate::lake::BUCKET_COLUMN)
+            });
+            if has_column && (projected || filtered) {
+                reads = true;
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(reads)
 }
 
 /// The result of a check whose query returned `rows`, taking `millis` and `peak_rss_kib`.
@@ -554,5 +622,69 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("order by"), "{err}");
+    }
+
+    /// Which checks must run once per lake bucket: those that read the `bucket` partition
+    /// column, however they name it; the others may run in fewer buckets.
+    #[tokio::test]
+    async fn a_check_reading_bucket_partitions_runs_per_lake_bucket() {
+        use arrow::array::{Int64Array, StringArray};
+        let ctx = SessionContext::new();
+        crate::udf::register_all(&ctx);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("chain_id", DataType::Utf8, true),
+            Field::new(crate::lake::BUCKET_COLUMN, DataType::Int64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec!["a", "b"])),
+                Arc::new(Int64Array::from(vec![0, 1])),
+            ],
+        )
+        .unwrap();
+        let table = MemTable::try_new(schema, vec![vec![batch]]).unwrap();
+        ctx.register_table("lifecycle", Arc::new(table)).unwrap();
+        let reads = |sql: &'static str| {
+            let ctx = ctx.clone();
+            async move {
+                let df = ctx
+                    .sql(sql)
+                    .await
+                    .unwrap()
+                    .with_param_values(bucket_params(
+                        Window::day(NaiveDate::from_ymd_opt(2026, 11, 19).unwrap()),
+                        0,
+                        4,
+                    ))
+                    .unwrap();
+                let plan = ctx.state().optimize(df.logical_plan()).unwrap();
+                reads_bucket_partitions(&plan).unwrap()
+            }
+        };
+        assert!(reads("select chain_id from lifecycle where bucket = $bucket").await);
+        assert!(
+            reads(
+                "select chain_id from (select chain_id, bucket as b from lifecycle) \
+                 where b = $bucket"
+            )
+            .await
+        );
+        assert!(reads("select * from lifecycle where chain_id in (select chain_id from lifecycle where bucket = $bucket)").await);
+        assert!(
+            !reads("select chain_id from lifecycle where bucket(chain_id, $buckets) = $bucket")
+                .await
+        );
+        assert!(
+            !reads(
+                "select * exclude (bucket) from lifecycle \
+                 where bucket(chain_id, $buckets) = $bucket"
+            )
+            .await
+        );
+        assert_eq!(key_runs(1), 1);
+        assert_eq!(key_runs(8), 1);
+        assert_eq!(key_runs(32), 4);
+        assert_eq!(key_runs(33), 5);
     }
 }
