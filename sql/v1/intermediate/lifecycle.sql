@@ -50,14 +50,21 @@ statuses as (
     where trade_date = $trade_date
 ),
 
+-- Risk management's decisions on this bucket's requests: oms.rms_event is not split by chain,
+-- so its rows are matched to the requests first (the small side first: a hash join holds its
+-- first side in memory) and only those are aggregated.
 rms_decisions as (
     select
-        cl_ord_id,
-        last_value(action order by create_time, id) as rms_action
-    from oms.rms_event
-    where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
-      and create_time < $window_end
-    group by cl_ord_id
+        e.cl_ord_id,
+        last_value(e.action order by e.create_time, e.id) as rms_action
+    from (
+        select distinct req_cl_ord_id from records
+        where base_kind in ('in_new_req', 'in_req')
+    ) k
+    join oms.rms_event e on e.cl_ord_id = k.req_cl_ord_id
+    where e.trade_date >= $trade_date - interval '1 day' and e.trade_date <= $trade_date
+      and e.create_time < $window_end
+    group by e.cl_ord_id
 ),
 
 requests as (
