@@ -237,9 +237,9 @@ pub fn register_recon(ctx: &SessionContext, file: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// Run every check for `date`. A check whose SQL uses `$bucket` runs once per bucket (of the
-/// lake, or fewer: see [`key_runs`]), `jobs` buckets at a time (see `engine::run_buckets`), and
-/// its buckets' rows are merged in its `order by`.
+/// Run every check for `date`. A check whose SQL uses `$bucket` runs once per bucket of the
+/// lake, `jobs` buckets at a time (or in fewer buckets one at a time: see [`key_runs`]; runs
+/// go through `engine::run_buckets`), and its buckets' rows are merged in its `order by`.
 pub async fn run(
     ctx: &SessionContext,
     checks: &[Check],
@@ -280,13 +280,13 @@ async fn failing_rows(ctx: &SessionContext, check: &Check, date: NaiveDate) -> R
         .map_err(err)?
         .with_param_values(bucket_params(Window::day(date), 0, plan.buckets))
         .map_err(err)?;
-    let buckets = match check.bucketed {
-        false => 1,
+    let (buckets, jobs) = match check.bucketed {
+        false => (1, 1),
         true => {
             let optimized = ctx.state().optimize(first.logical_plan()).map_err(err)?;
             match reads_bucket_partitions(&optimized).map_err(err)? {
-                true => plan.buckets,
-                false => key_runs(plan.buckets),
+                true => (plan.buckets, plan.jobs),
+                false => (key_runs(plan.buckets), 1),
             }
         }
     };
@@ -313,7 +313,7 @@ async fn failing_rows(ctx: &SessionContext, check: &Check, date: NaiveDate) -> R
             Some((plan.schema(), output_ordering(&plan, &check.path)?))
         }
     };
-    let parts = engine::run_buckets(ctx, runs, plan.jobs, |ctx, bucket| {
+    let parts = engine::run_buckets(ctx, runs, jobs, |ctx, bucket| {
         let (sql, path) = (check.sql.clone(), check.path.clone());
         let buckets = buckets;
         async move {
@@ -352,15 +352,17 @@ async fn failing_rows(ctx: &SessionContext, check: &Check, date: NaiveDate) -> R
 
 /// How many runs a check that keys its inputs by `bucket(key, $buckets)` only makes in a lake
 /// of `lake_buckets`. Such a check reads every input whole in each run (hashing its keys to
-/// keep its bucket's), so its cost grows with runs x day; and it holds only keys in its joins,
-/// a small share of the whole rows a chain stage's bucket holds: one run per 8 lake buckets
-/// (one run at 1M orders in 8 buckets, 4 at 10M in 32; `bench/NOTES.md` has the figures).
+/// keep its bucket's), so its time grows with runs x day; but its joins hold about as much
+/// per order as a chain stage's bucket (at 1M orders in 32 buckets, 4 runs two at a time
+/// peaked at 753 MiB against 278 MiB for 32), so runs may not grow much larger than the
+/// lake's buckets. Half as many runs as the lake has buckets, one at a time (both cores work
+/// within the run): each holds twice a bucket's orders, and the inputs are read half as often.
 pub fn key_runs(lake_buckets: usize) -> usize {
     lake_buckets.div_ceil(KEY_RUN_SHARE).max(1)
 }
 
 /// Lake buckets per run of a check keyed by `bucket(key, ...)` only (see [`key_runs`]).
-const KEY_RUN_SHARE: usize = 8;
+const KEY_RUN_SHARE: usize = 2;
 
 /// Whether an (optimized) plan reads the `bucket` partition column of a bucketed table: then
 /// `$bucket` names lake bucket partitions and the check must run once per lake bucket. A check
@@ -683,8 +685,8 @@ mod tests {
             .await
         );
         assert_eq!(key_runs(1), 1);
-        assert_eq!(key_runs(8), 1);
-        assert_eq!(key_runs(32), 4);
-        assert_eq!(key_runs(33), 5);
+        assert_eq!(key_runs(8), 4);
+        assert_eq!(key_runs(32), 16);
+        assert_eq!(key_runs(33), 17);
     }
 }
