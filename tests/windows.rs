@@ -469,6 +469,7 @@ async fn a_changed_stage_or_input_makes_exactly_its_windows_stale() {
             [
                 "business_fill",
                 "lifecycle",
+                "order_refs",
                 "order_events",
                 "cat_order_events",
                 "oats_order_events",

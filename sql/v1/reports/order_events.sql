@@ -6,24 +6,21 @@
 --   MODIFY  a replace the upstream accepted (new client order id; prior id = OrigClOrdID)
 --   CANCEL  a cancel confirmed to the client
 --   FILL    a fill reported to the client
--- Reads: lifecycle (this and the previous trade date, for the ids of earlier requests).
+-- Reads: lifecycle (this and the previous trade date, for the responses to yesterday's
+-- requests), order_refs (the ids of requests in other chains).
 -- Design: 002 section 7.4 (EventType: the report kinds refined into event types). The CAT and
 -- OATS stages map these events to their formats.
 -- join_order: as_written
 --
 -- bucket_by: chain_id
--- Buckets: one run per chain bucket; a run reads its bucket of records (by partition), and the
--- requests its events name as OrigClOrdID wherever they are.
-with lifecycle_days as (
-    select * exclude (trade_date, bucket), trade_date as rec_date, bucket as rec_bucket
+-- Buckets: one run per chain bucket; a run reads its bucket of records (by partition) and the
+-- day's order_refs.
+with -- This bucket's order chains.
+history as (
+    select * exclude (trade_date, bucket), trade_date as rec_date
     from lifecycle
     where trade_date >= $trade_date - interval '1 day' and trade_date <= $trade_date
-),
-
--- This bucket's order chains.
-history as (
-    select * from lifecycle_days
-    where rec_bucket = $bucket
+      and bucket = $bucket
 ),
 
 -- How each upstream request was first answered.
@@ -59,58 +56,35 @@ events as (
 -- Each event with its order key, its route's outcome and its replace's ack, one join at a time
 -- with the small side first (`small right join events`): a hash join holds its first side in
 -- memory, and the events are the big side.
--- When each client order id (ClOrdID) an event names as OrigClOrdID was received: its order
--- key date (looked up in every chain: a replace may name a request of another chain).
-order_keys as (
-    select h.cl_ord_id, min(h.create_time) as key_time
-    from (select distinct orig_cl_ord_id from events where orig_cl_ord_id is not null) k
-    join lifecycle_days h on h.cl_ord_id = k.orig_cl_ord_id
-    where h.base_kind in ('in_new_req', 'in_req')
-    group by h.cl_ord_id
+-- The ids an event names in other chains (a replace may name a request of another chain) are
+-- looked up in order_refs, once for the day.
+refs as (
+    select cl_ord_id, key_time, in_force
+    from order_refs
+    where trade_date = $trade_date
 ),
 
+-- When each client order id (ClOrdID) an event names as OrigClOrdID was received: its order
+-- key date.
 with_key as (
     select e.*, k.key_time
-    from order_keys k
+    from refs k
     right join events e on k.cl_ord_id = e.orig_cl_ord_id
     where e.event_kind is not null
 ),
 
--- A route sent for a client's replace request (an upstream replace, msg_type 1) modifies the
--- route of the order in force when it was sent: the request's own id when the firm had
--- accepted it by then (the MODIFY event is at the request's receipt), else the id it replaces
--- (its OrigClOrdID), which stays in force when the replace is refused.
-route_replaces as (
-    select
-        h.cl_ord_id,
-        case
-            when bool_or(h.req_status = 0) then h.cl_ord_id
-            else first_value(h.orig_cl_ord_id order by h.create_time, h.src_id)
-        end as in_force
-    from (select distinct req_cl_ord_id from with_key where event_kind = 'ROUTE' and msg_type = 1) k
-    join lifecycle_days h on h.cl_ord_id = k.req_cl_ord_id
-    where h.record_kind = 'in_req' and h.msg_type = 1 and h.orig_cl_ord_id is not null
-    group by h.cl_ord_id
-),
-
-replaced_keys as (
-    select h.cl_ord_id, min(h.create_time) as key_time
-    from (select distinct in_force from route_replaces) k
-    join lifecycle_days h on h.cl_ord_id = k.in_force
-    where h.base_kind in ('in_new_req', 'in_req')
-    group by h.cl_ord_id
-),
-
+-- A route sent for a client's replace request modifies the route of the client order id in
+-- force when it was sent (order_refs says which).
 with_replaces as (
     select w.*, rr.in_force as route_order_id
-    from route_replaces rr
+    from refs rr
     right join with_key w
       on rr.cl_ord_id = w.req_cl_ord_id and w.event_kind = 'ROUTE' and w.msg_type = 1
 ),
 
 with_route_key as (
     select w.*, rk.key_time as route_key_time
-    from replaced_keys rk
+    from refs rk
     right join with_replaces w on rk.cl_ord_id = w.route_order_id
 ),
 
