@@ -130,7 +130,27 @@ def _arrow_cast(args):
     z = TZ_TYPE.match(t)
     if z and z.group(1) == "UTC":
         return f"cast(make_timestamp({x}) as timestamptz)"  # integer microseconds -> instant
+    d = re.match(r"^'List\(Decimal128\((\d+),\s*(\d+)\)\)'$", t)
+    if d:
+        return f"cast({x} as decimal({d.group(1)}, {d.group(2)})[])"
     raise ValueError(f"arrow_cast(..., {t}): no rewrite")
+
+
+def _with_field_names(args):
+    # with_field_names(arrays_zip(a, b, ...), 'n1', 'n2', ...) -> a list of structs built by
+    # position, padded with NULLs to the longest list as arrays_zip pads.
+    m = re.match(r"^arrays_zip\s*\((.*)\)$", args[0], re.IGNORECASE | re.DOTALL)
+    if not m:
+        raise ValueError(f"with_field_names({args[0]}, ...): no rewrite")
+    lists, names = split_args(m.group(1)), [n.strip("'") for n in args[1:]]
+    longest = "greatest(" + ", ".join(f"len({x})" for x in lists) + ")"
+    fields = ", ".join(f'"{n}" := ({x})[i]' for n, x in zip(names, lists))
+    return f"list_transform(range(1, {longest} + 1), lambda i: struct_pack({fields}))"
+
+
+def _array_replace_all(args):
+    x, old, new = args
+    return f"list_transform({x}, lambda e: case when e = {old} then {new} else e end)"
 
 
 def _named_struct(args):
@@ -151,8 +171,12 @@ REWRITES = [
     ("VALUES columns column1.. -> col0..", lambda s: re.sub(r"\bcolumn(\d+)\b", lambda m: f"col{int(m.group(1)) - 1}", s)),
     ("integer literals in VALUES -> ::bigint", _values_bigint),
     ("to_local_time(arrow_cast(x, 'Timestamp(µs, \"Z\")')) -> timezone('Z', x)", lambda s: rewrite_calls(s, "to_local_time", _to_local_time)),
-    ("arrow_cast(ts, 'Int64') -> epoch_us(ts); arrow_cast(us, 'Timestamp(µs, \"UTC\")') -> make_timestamp(us)", lambda s: rewrite_calls(s, "arrow_cast", _arrow_cast)),
+    ("arrow_cast(ts, 'Int64') -> epoch_us(ts); arrow_cast(us, 'Timestamp(µs, \"UTC\")') -> make_timestamp(us); arrow_cast(x, 'List(Decimal128(p, s))') -> cast(x as decimal(p, s)[])", lambda s: rewrite_calls(s, "arrow_cast", _arrow_cast)),
     ("named_struct('k', v, ...) -> struct_pack(\"k\" := v, ...)", lambda s: rewrite_calls(s, "named_struct", _named_struct)),
+    ("array_replace_all(x, a, b) -> list_transform(x, lambda e: case when e = a then b else e end)", lambda s: rewrite_calls(s, "array_replace_all", _array_replace_all)),
+    ("with_field_names(arrays_zip(a, ..), 'n', ..) -> list_transform(range(..), lambda i: struct_pack(\"n\" := a[i], ..))", lambda s: rewrite_calls(s, "with_field_names", _with_field_names)),
+    ("make_array(..) -> list_value(..)", lambda s: re.sub(r"\bmake_array\s*\(", "list_value(", s, flags=re.IGNORECASE)),
+    ("cardinality(list) -> len(list)", lambda s: re.sub(r"\bcardinality\s*\(", "len(", s, flags=re.IGNORECASE)),
     ("to_char(ts, fmt) -> strftime(ts, fmt); chrono '%.6f' -> '.%f'", lambda s: re.sub(r"\bto_char\s*\(", "strftime(", s).replace("%.6f", ".%f")),
     ("decimal(p, s) with p <= 18 -> decimal(19, s)  (DuckDB multiplies two DECIMAL(<=18) into DECIMAL(18) and overflows; DataFusion widens to p1+p2+1)",
      lambda s: re.sub(r"\bdecimal\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)", lambda m: f"decimal({max(int(m.group(1)), 19)}, {m.group(2)})" if int(m.group(1)) <= 18 else m.group(0), s, flags=re.IGNORECASE)),
@@ -289,7 +313,9 @@ def register_config(con, config_path: Path):
     con.execute("create schema if not exists config")
     con.execute(
         "create or replace table config.destinations (destination varchar, report varchar, "
-        "submitter_id varchar, reporter_imid varchar, records_per_file ubigint)"
+        "submitter_id varchar, reporter_imid varchar, records_per_file ubigint, "
+        "sender_imid varchar, fulfillment_link_type varchar, firm_designated_id varchar, "
+        "firm_account_holder_type varchar, receiving_desk_type varchar)"
     )
     con.execute(
         "create or replace table config.destination_upstreams (destination varchar, upstream varchar, "
@@ -297,8 +323,10 @@ def register_config(con, config_path: Path):
     )
     for d in cfg.get("destinations", []):
         con.execute(
-            "insert into config.destinations values (?, ?, ?, ?, ?)",
-            [d["name"], d["report"], d.get("submitter_id"), d.get("reporter_imid"), d.get("records_per_file")],
+            "insert into config.destinations values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [d["name"], d["report"], d.get("submitter_id"), d.get("reporter_imid"), d.get("records_per_file"),
+             d.get("sender_imid"), d.get("fulfillment_link_type"), d.get("firm_designated_id"),
+             d.get("firm_account_holder_type"), d.get("receiving_desk_type")],
         )
         for up, u in sorted(d.get("upstreams", {}).items()):
             con.execute(
