@@ -354,7 +354,7 @@ async fn failing_rows(ctx: &SessionContext, check: &Check, date: NaiveDate) -> R
 /// of `lake_buckets`. Such a check reads every input whole in each run (hashing its keys to
 /// keep its bucket's), so its time grows with runs x day; but its joins hold about as much
 /// per order as a chain stage's bucket (at 1M orders in 32 buckets, 4 runs two at a time
-/// peaked at 753 MiB against 278 MiB for 32), so runs may not grow much larger than the
+/// peaked at 735 MiB against 271 MiB for 32), so runs may not grow much larger than the
 /// lake's buckets. Half as many runs as the lake has buckets, one at a time (both cores work
 /// within the run): each holds twice a bucket's orders, and the inputs are read half as often.
 pub fn key_runs(lake_buckets: usize) -> usize {
