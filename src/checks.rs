@@ -315,7 +315,6 @@ async fn failing_rows(ctx: &SessionContext, check: &Check, date: NaiveDate) -> R
     };
     let parts = engine::run_buckets(ctx, runs, jobs, |ctx, bucket| {
         let (sql, path) = (check.sql.clone(), check.path.clone());
-        let buckets = buckets;
         async move {
             let err = |e| sql_error(&path, e);
             let plan = ctx
