@@ -52,6 +52,48 @@ pub enum Command {
     Status(StatusArgs),
     /// Run the jobs of a schedule file: intraday windows, the nightly batch, catch-up.
     Schedule(ScheduleArgs),
+    /// Land source rows from NATS JetStream or RabbitMQ in the lake, acked after the commit.
+    Ingest(IngestArgs),
+    /// Publish a day's source rows to the feed, one JSON message per row.
+    Publish(PublishArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IngestArgs {
+    /// The feed configuration: broker, stream or queue, batches (see config/ingest.example.toml)
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The lake directory
+    #[arg(long, value_name = "DIR")]
+    pub lake: PathBuf,
+    /// Stop once the feed is caught up (nothing pending) instead of running until SIGTERM
+    #[arg(long)]
+    pub once: bool,
+    /// Source table declarations [default: sql/sources.sql]
+    #[arg(long, value_name = "FILE")]
+    pub sources: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PublishArgs {
+    /// The feed configuration (see config/ingest.example.toml)
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Publish a fixture directory's rows (CSV per source table)
+    #[arg(long, value_name = "DIR", conflicts_with = "lake")]
+    pub fixtures: Option<PathBuf>,
+    /// Publish the rows a lake holds for --date
+    #[arg(long, value_name = "DIR", requires = "date")]
+    pub lake: Option<PathBuf>,
+    /// Trade date to publish from --lake, YYYY-MM-DD
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<NaiveDate>,
+    /// Also publish every N-th message a second time (a publisher retrying)
+    #[arg(long, value_name = "N")]
+    pub repeat_every: Option<usize>,
+    /// Source table declarations [default: sql/sources.sql]
+    #[arg(long, value_name = "FILE")]
+    pub sources: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -409,6 +451,8 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Schedule(args) => commands::schedule::run(args).await,
         Command::Sync(args) => commands::sync::run(args).await,
         Command::Verify(args) => commands::verify::run(args).await,
+        Command::Ingest(args) => commands::ingest::run(args).await,
+        Command::Publish(args) => commands::ingest::publish(args).await,
     }
 }
 

@@ -69,7 +69,7 @@ pub fn load_dir(lake: &Lake, sources: &Sources, dir: &Path) -> Result<Vec<Loaded
 }
 
 /// Read a whole CSV file typed by the table's declared schema. Errors name the file and line.
-fn read_csv(path: &Path, table: &SourceTable) -> Result<RecordBatch> {
+pub fn read_csv(path: &Path, table: &SourceTable) -> Result<RecordBatch> {
     let schema: SchemaRef = table.schema();
     let file = File::open(path).at(path)?;
     check_header(path, table)?;

@@ -16,6 +16,7 @@
 //! - [`fixtures`]: loading CSV fixture days into the lake
 //! - [`synth`]: synthetic raw trading days at any scale, deterministic for a seed
 //! - [`sync`]: MySQL replica tables into the lake by time window, verified against the source
+//! - [`ingest`]: the real-time feed, NATS JetStream or RabbitMQ into the lake, acked after commit
 //! - [`calendar`]: NYSE trading days and holidays
 //! - [`cli`] and [`commands`]: the command line, one file per subcommand
 
@@ -27,6 +28,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod fixtures;
+pub mod ingest;
 pub mod intervals;
 pub mod lake;
 pub mod metrics;

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod demo;
+pub mod ingest;
 pub mod load;
 pub mod query;
 pub mod report;

@@ -49,6 +49,9 @@ pub async fn run(args: StatusArgs) -> Result<i32> {
     let mut prints = Fingerprints::new(&ctx, &lake, &project.sources, ip.config_hash.clone());
     let plans = plan(graph, args.date, &today, &yesterday, &mut prints).await?;
     print!("{}", render(&args, graph, &today, &plans, &dir)?);
+    for feed in crate::ingest::FeedState::load_all(&lake)? {
+        println!("{}", feed_line(&feed, args.date, chrono::Utc::now()));
+    }
     if args.log {
         println!("\nlog (every attempt):");
         for e in dir.read_log()? {
@@ -231,4 +234,32 @@ fn render(
         }
     }
     Ok(out)
+}
+
+/// One line per feed: what is pending and how far behind it is, and whether the date is
+/// complete in the lake.
+fn feed_line(
+    feed: &crate::ingest::FeedState,
+    date: chrono::NaiveDate,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let lag = match feed.caught_up_at {
+        Some(t) => format!(
+            "caught up at {} ({} s ago)",
+            t.format("%Y-%m-%d %H:%M:%S UTC"),
+            (now - t).num_seconds().max(0)
+        ),
+        None => "never caught up".into(),
+    };
+    let day = if feed.closed_dates.contains(&date) {
+        "closed (every table landed)"
+    } else if feed.open_dates.contains(&date) {
+        "open (rows may still come)"
+    } else {
+        "no rows from the feed"
+    };
+    format!(
+        "\nfeed {} ({}): {} pending, {lag}; {} rows landed, {} repeats skipped, {} quarantined; {date}: {day}",
+        feed.feed, feed.source, feed.pending, feed.rows, feed.duplicates, feed.quarantined
+    )
 }

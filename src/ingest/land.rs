@@ -1,0 +1,798 @@
+//! Landing a batch of feed messages in the lake: typed by `sql/sources.sql`, split by table and
+//! trade date, rows already landed recognised by their key, the rest written as one new file
+//! per partition, messages that cannot be typed written to the feed's quarantine with the
+//! reason and their bytes. Nothing here talks to a broker: the caller acks a batch only after
+//! [`Lander::land`] returned.
+//!
+//! A batch's partitions are each swapped into place atomically (the old files kept as hard
+//! links, the new one added). A crash between two partitions leaves some of the batch landed;
+//! its messages were not acked, so they come again and the rows already landed are skipped by
+//! key. The lake is the truth: the keys of a partition are read from its files the first time
+//! a batch touches it, not from a list the feed keeps.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, BinaryArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    UInt32Array, UInt64Array,
+};
+use arrow::compute::{concat_batches, take};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::row::{RowConverter, SortField};
+use chrono::{DateTime, NaiveDate, Utc};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::error::{Error, IoContext, Result};
+use crate::lake::{Lake, Staging, partition_files};
+use crate::sources::{SourceTable, Sources, UTC};
+
+/// One message of the feed: a source row as JSON.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// Where the broker knows it by: `nats:<stream sequence>`, or the AMQP message id.
+    pub id: String,
+    /// The subject or queue it came from.
+    pub source: String,
+    /// `db.table`, when the transport names it (subject, `type` property).
+    pub table: Option<String>,
+    pub payload: bytes::Bytes,
+    /// How often the broker has delivered it, this time included.
+    pub deliveries: u64,
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Landed {
+    pub rows: u64,
+    /// Rows whose key was already in the lake (or earlier in the batch) with the same values.
+    pub duplicates: u64,
+    pub quarantined: u64,
+    /// Trade dates that received rows.
+    pub dates: BTreeSet<NaiveDate>,
+    /// Partitions that got a file.
+    pub partitions: Vec<PathBuf>,
+}
+
+/// Keys landed in one partition, with a fingerprint of each row's values.
+type KeySet = HashMap<u64, u32>;
+
+pub struct Lander {
+    lake: Lake,
+    sources: Sources,
+    feed: String,
+    /// Per (table index, trade date): the keys in the lake, read on first use.
+    keys: HashMap<(usize, NaiveDate), KeySet>,
+    converters: Vec<RowConverter>,
+}
+
+/// Columns of the feed's quarantine table.
+pub fn quarantine_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new(
+            "received_at",
+            DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())),
+            false,
+        ),
+        Field::new("message_id", DataType::Utf8, false),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("table_name", DataType::Utf8, true),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("deliveries", DataType::UInt64, false),
+        Field::new("payload", DataType::Binary, false),
+    ]))
+}
+
+/// `<lake>/quarantine/feed/<feed>`: messages that could not be landed, by the UTC date they
+/// were received (`trade_date=` like every lake table, so `query` and other readers see a
+/// hive-partitioned table).
+pub fn quarantine_dir(lake: &Lake, feed: &str) -> PathBuf {
+    lake.root().join("quarantine").join("feed").join(feed)
+}
+
+struct Rejected {
+    message: usize,
+    table: Option<String>,
+    reason: String,
+}
+
+impl Lander {
+    pub fn new(lake: &Lake, sources: &Sources, feed: &str) -> Result<Lander> {
+        let converters = sources
+            .tables
+            .iter()
+            .map(|t| {
+                RowConverter::new(
+                    t.schema()
+                        .fields()
+                        .iter()
+                        .map(|f| SortField::new(f.data_type().clone()))
+                        .collect(),
+                )
+                .map_err(Error::from)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Lander {
+            lake: lake.clone(),
+            sources: sources.clone(),
+            feed: feed.to_string(),
+            keys: HashMap::new(),
+            converters,
+        })
+    }
+
+    /// Land a batch. When this returns Ok, every message is in a raw partition, recognised as
+    /// already there, or in the quarantine: the caller may ack them all.
+    pub fn land(&mut self, messages: &[Message], max_deliveries: u64) -> Result<Landed> {
+        let mut rejected = Vec::new();
+        let mut by_table: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (i, m) in messages.iter().enumerate() {
+            let named = m.table.clone().or_else(|| table_field(&m.payload));
+            if m.deliveries > max_deliveries {
+                rejected.push(Rejected {
+                    message: i,
+                    table: named,
+                    reason: format!(
+                        "delivered {} times, more than batch.max_deliveries = {max_deliveries}: \
+                         every earlier attempt to land it failed",
+                        m.deliveries
+                    ),
+                });
+                continue;
+            }
+            let Some(name) = named else {
+                rejected.push(Rejected {
+                    message: i,
+                    table: None,
+                    reason: "names no table (subject <prefix>.<db>.<table>, the `type` \
+                             property or a `_table` field)"
+                        .into(),
+                });
+                continue;
+            };
+            match self
+                .sources
+                .tables
+                .iter()
+                .position(|t| t.qualified_name() == name)
+            {
+                Some(t) => by_table.entry(t).or_default().push(i),
+                None => rejected.push(Rejected {
+                    message: i,
+                    table: Some(name.clone()),
+                    reason: format!(
+                        "unknown table {name}: not declared in {}",
+                        self.sources.path.display()
+                    ),
+                }),
+            }
+        }
+
+        // Typed rows, and which message each row came from.
+        let mut accepted: BTreeMap<(usize, NaiveDate), Vec<(RecordBatch, Vec<usize>)>> =
+            BTreeMap::new();
+        let mut landed = Landed::default();
+        let mut new_keys: HashMap<(usize, NaiveDate), KeySet> = HashMap::new();
+        for (t, idx) in by_table {
+            let table = self.sources.tables[t].clone();
+            let (batch, rows_from) = decode(&table, messages, &idx, &mut rejected)?;
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            let dates = row_dates(&batch, &table)?;
+            let keys = row_keys(&batch, &table, &self.converters[t])?;
+            let prints = fingerprints(&batch, &self.converters[t])?;
+            let mut per_date: BTreeMap<NaiveDate, Vec<u32>> = BTreeMap::new();
+            for row in 0..batch.num_rows() {
+                let Some(date) = dates[row] else {
+                    rejected.push(Rejected {
+                        message: rows_from[row],
+                        table: Some(table.qualified_name()),
+                        reason: format!("{} is NULL: no trade date", table.time_column()),
+                    });
+                    continue;
+                };
+                let lake_keys = self.keys_of(t, date)?;
+                let seen = lake_keys
+                    .get(&keys[row])
+                    .or_else(|| new_keys.get(&(t, date)).and_then(|k| k.get(&keys[row])));
+                match seen {
+                    Some(print) if *print == prints[row] => landed.duplicates += 1,
+                    Some(_) => rejected.push(Rejected {
+                        message: rows_from[row],
+                        table: Some(table.qualified_name()),
+                        reason: format!(
+                            "key {} was already landed with other values (trade date {date})",
+                            key_text(&batch, &table, row)
+                        ),
+                    }),
+                    None => {
+                        new_keys
+                            .entry((t, date))
+                            .or_default()
+                            .insert(keys[row], prints[row]);
+                        per_date.entry(date).or_default().push(row as u32);
+                    }
+                }
+            }
+            for (date, rows) in per_date {
+                let indices = UInt32Array::from(rows.clone());
+                let columns = batch
+                    .columns()
+                    .iter()
+                    .map(|c| take(c, &indices, None).map_err(Error::from))
+                    .collect::<Result<Vec<ArrayRef>>>()?;
+                let part = RecordBatch::try_new(batch.schema(), columns)?;
+                let from = rows.iter().map(|r| rows_from[*r as usize]).collect();
+                accepted.entry((t, date)).or_default().push((part, from));
+            }
+        }
+
+        // Write: one new file per partition, plus the quarantine's.
+        let stamp = file_stamp();
+        let mut stagings = Vec::new();
+        for ((t, date), parts) in &accepted {
+            let table = &self.sources.tables[*t];
+            let schema = table.schema();
+            let batches: Vec<RecordBatch> = parts.iter().map(|(b, _)| b.clone()).collect();
+            let rows = concat_batches(&schema, &batches)?;
+            let dir = Lake::partition_dir(&self.lake.raw_table_dir(&table.db, &table.name), *date);
+            stagings.push(add_file(
+                &self.lake,
+                &dir,
+                &format!("{stamp}-f.parquet"),
+                &rows,
+            )?);
+            landed.rows += rows.num_rows() as u64;
+            landed.dates.insert(*date);
+            landed.partitions.push(dir);
+        }
+        if !rejected.is_empty() {
+            rejected.sort_by_key(|r| r.message);
+            let batch = quarantine_batch(messages, &rejected)?;
+            let dir = Lake::partition_dir(
+                &quarantine_dir(&self.lake, &self.feed),
+                Utc::now().date_naive(),
+            );
+            stagings.push(add_file(
+                &self.lake,
+                &dir,
+                &format!("{stamp}-q.parquet"),
+                &batch,
+            )?);
+            landed.quarantined = rejected.len() as u64;
+        }
+        for staging in &stagings {
+            staging.commit()?;
+        }
+        for (k, v) in new_keys {
+            self.keys.entry(k).or_default().extend(v);
+        }
+        Ok(landed)
+    }
+
+    /// The keys of a partition, read from the lake the first time.
+    fn keys_of(&mut self, t: usize, date: NaiveDate) -> Result<&KeySet> {
+        if !self.keys.contains_key(&(t, date)) {
+            let table = &self.sources.tables[t];
+            let dir = Lake::partition_dir(&self.lake.raw_table_dir(&table.db, &table.name), date);
+            let mut set = KeySet::new();
+            for batch in read_partition(&dir, &table.schema())? {
+                let keys = row_keys(&batch, table, &self.converters[t])?;
+                let prints = fingerprints(&batch, &self.converters[t])?;
+                set.extend(keys.into_iter().zip(prints));
+            }
+            self.keys.insert((t, date), set);
+        }
+        Ok(&self.keys[&(t, date)])
+    }
+
+    /// Forget the keys of dates before `date` (their partitions are read again if a late row
+    /// comes), so memory follows the open days, not the feed's age.
+    pub fn forget_before(&mut self, date: NaiveDate) {
+        self.keys.retain(|(_, d), _| *d >= date);
+    }
+
+    /// Compact the partition into one file when it has at least `min_files` (all of them when
+    /// `min_files` is 1 and it has more than one). Rows keep their order (files by name, which
+    /// is the order they landed in). Returns whether it wrote.
+    pub fn compact(&self, dir: &Path, min_files: usize) -> Result<bool> {
+        compact(&self.lake, dir, min_files)
+    }
+
+    /// Make sure every declared table has a partition for `date` (an empty file where no row
+    /// came: "the feed had nothing" differs from "never landed"), and compact each into one
+    /// file.
+    pub fn close_date(&self, date: NaiveDate) -> Result<()> {
+        for table in &self.sources.tables {
+            let dir = Lake::partition_dir(&self.lake.raw_table_dir(&table.db, &table.name), date);
+            if dir.exists() {
+                compact(&self.lake, &dir, 2)?;
+            } else {
+                let mut w = self.lake.partition_writer(
+                    &self.lake.raw_table_dir(&table.db, &table.name),
+                    date,
+                    &table.schema(),
+                )?;
+                w.write(&RecordBatch::new_empty(table.schema()))?;
+                w.commit()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A name that sorts in landing order: nanoseconds since the epoch, zero-padded.
+fn file_stamp() -> String {
+    static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now = Utc::now().timestamp_nanos_opt().unwrap_or(0).max(0) as u64;
+    // Strictly increasing within the process, whatever the clock does.
+    let prev = LAST.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+    let n = if now > prev {
+        now
+    } else {
+        LAST.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+    };
+    format!("{n:020}")
+}
+
+/// Stage the partition `dir` with its current files kept and `rows` added as `name`.
+fn add_file(lake: &Lake, dir: &Path, name: &str, rows: &RecordBatch) -> Result<Staging> {
+    let staging = Staging::new(lake, dir.to_path_buf())?;
+    if dir.exists() {
+        for (rel, path) in partition_files(dir)? {
+            staging.keep(&path, Path::new(&rel))?;
+        }
+    }
+    let mut file = staging.file(Path::new(name), &rows.schema(), &[])?;
+    file.write(rows)?;
+    file.finish()?;
+    Ok(staging)
+}
+
+fn compact(lake: &Lake, dir: &Path, min_files: usize) -> Result<bool> {
+    if !dir.exists() {
+        return Ok(false);
+    }
+    let files: Vec<(String, PathBuf)> = partition_files(dir)?
+        .into_iter()
+        .filter(|(rel, _)| rel.ends_with(".parquet"))
+        .collect();
+    if files.len() < min_files.max(2) {
+        return Ok(false);
+    }
+    let schema =
+        ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&files[0].1).at(&files[0].1)?)?
+            .schema()
+            .clone();
+    let staging = Staging::new(lake, dir.to_path_buf())?;
+    let name = format!(
+        "{}-c.parquet",
+        files[0]
+            .0
+            .split('-')
+            .next()
+            .unwrap_or("00000000000000000000")
+    );
+    let mut out = staging.file(Path::new(&name), &schema, &[])?;
+    for (_, path) in &files {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).at(path)?)?
+            .with_batch_size(8192)
+            .build()?;
+        for batch in reader {
+            out.write(&batch?)?;
+        }
+    }
+    out.finish()?;
+    staging.commit()?;
+    Ok(true)
+}
+
+/// Every batch of a partition's files (none when the partition does not exist).
+pub fn read_partition(dir: &Path, schema: &SchemaRef) -> Result<Vec<RecordBatch>> {
+    let mut out = Vec::new();
+    if !dir.exists() {
+        return Ok(out);
+    }
+    for (rel, path) in partition_files(dir)? {
+        if !rel.ends_with(".parquet") {
+            continue;
+        }
+        let file = fs::File::open(&path).at(&path)?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| damaged(&path, e))?
+            .with_batch_size(8192)
+            .build()
+            .map_err(|e| damaged(&path, e))?;
+        for batch in reader {
+            let batch = batch?;
+            out.push(
+                RecordBatch::try_new(schema.clone(), batch.columns().to_vec()).map_err(|e| {
+                    Error::input_hint(
+                        format!(
+                            "{}: its columns differ from sql/sources.sql: {e}",
+                            path.display()
+                        ),
+                        "restate the partition (sync or load it again) before feeding it",
+                    )
+                })?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn damaged(path: &Path, e: parquet::errors::ParquetError) -> Error {
+    Error::input_hint(
+        format!("{} is not a readable Parquet file: {e}", path.display()),
+        "the feed reads a partition's keys before it adds rows: restore or rewrite the partition",
+    )
+}
+
+/// The `_table` field of a JSON object, when the transport did not name the table.
+fn table_field(payload: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        #[serde(rename = "_table")]
+        table: Option<String>,
+    }
+    serde_json::from_slice::<Named>(payload).ok()?.table
+}
+
+/// Decode the messages `idx` (all of `table`) into one batch: all at once when they are all
+/// well-formed, else one by one, rejecting each that does not type. Returns the rows and, per
+/// row, the message it came from.
+fn decode(
+    table: &SourceTable,
+    messages: &[Message],
+    idx: &[usize],
+    rejected: &mut Vec<Rejected>,
+) -> Result<(RecordBatch, Vec<usize>)> {
+    let schema = table.schema();
+    let mut all = Vec::with_capacity(idx.iter().map(|i| messages[*i].payload.len() + 1).sum());
+    for i in idx {
+        all.extend_from_slice(&messages[*i].payload);
+        all.push(b'\n');
+    }
+    if let Ok(batch) = decode_bytes(&schema, &all, idx.len())
+        && batch.num_rows() == idx.len()
+    {
+        return Ok((batch, idx.to_vec()));
+    }
+    let mut batches = Vec::new();
+    let mut from = Vec::new();
+    for i in idx {
+        match decode_bytes(&schema, &messages[*i].payload, 1) {
+            Ok(b) if b.num_rows() == 1 => {
+                batches.push(b);
+                from.push(*i);
+            }
+            Ok(b) => rejected.push(Rejected {
+                message: *i,
+                table: Some(table.qualified_name()),
+                reason: format!("holds {} JSON objects, not one row", b.num_rows()),
+            }),
+            Err(e) => rejected.push(Rejected {
+                message: *i,
+                table: Some(table.qualified_name()),
+                reason: format!(
+                    "does not type as {} ({}): {e}",
+                    table.qualified_name(),
+                    "columns as sql/sources.sql declares them"
+                ),
+            }),
+        }
+    }
+    Ok((concat_batches(&schema, &batches)?, from))
+}
+
+fn decode_bytes(schema: &SchemaRef, bytes: &[u8], rows: usize) -> Result<RecordBatch> {
+    let mut decoder = arrow::json::ReaderBuilder::new(schema.clone())
+        .with_batch_size(rows.max(1) + 1)
+        .build_decoder()?;
+    let mut rest = bytes;
+    let mut batches = Vec::new();
+    while !rest.is_empty() {
+        let n = decoder.decode(rest)?;
+        if n == 0 {
+            if let Some(b) = decoder.flush()? {
+                batches.push(b);
+            }
+            continue;
+        }
+        rest = &rest[n..];
+    }
+    if let Some(b) = decoder.flush()? {
+        batches.push(b);
+    }
+    // NOT NULL columns must be present (the decoder fills missing fields with NULL).
+    let batch = concat_batches(schema, &batches)?;
+    for (i, f) in schema.fields().iter().enumerate() {
+        if !f.is_nullable() && batch.column(i).null_count() > 0 {
+            return Err(Error::input(format!(
+                "column {} is NOT NULL but missing or null",
+                f.name()
+            )));
+        }
+    }
+    Ok(batch)
+}
+
+fn row_dates(batch: &RecordBatch, table: &SourceTable) -> Result<Vec<Option<NaiveDate>>> {
+    let idx = batch.schema().index_of(table.time_column())?;
+    let times = batch
+        .column(idx)
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .ok_or_else(|| {
+            Error::input(format!(
+                "{}.{} must be a datetime column",
+                table.qualified_name(),
+                table.time_column()
+            ))
+        })?;
+    Ok(times
+        .iter()
+        .map(|t| {
+            t.and_then(DateTime::from_timestamp_micros)
+                .map(|t| t.date_naive())
+        })
+        .collect())
+}
+
+/// Each row's key: the primary key when it is an integer, else a 64-bit hash of the whole row
+/// (a table without a usable key deduplicates identical rows only).
+fn row_keys(batch: &RecordBatch, table: &SourceTable, conv: &RowConverter) -> Result<Vec<u64>> {
+    if let Some(key) = &table.key {
+        let col = batch.column(batch.schema().index_of(key)?);
+        if let Some(a) = col.as_any().downcast_ref::<Int64Array>() {
+            return Ok(a.iter().map(|v| v.unwrap_or_default() as u64).collect());
+        }
+        if let Some(a) = col.as_any().downcast_ref::<UInt64Array>() {
+            return Ok(a.iter().map(|v| v.unwrap_or_default()).collect());
+        }
+    }
+    let rows = conv.convert_columns(batch.columns())?;
+    Ok((0..batch.num_rows())
+        .map(|i| fnv1a(rows.row(i).as_ref()))
+        .collect())
+}
+
+fn key_text(batch: &RecordBatch, table: &SourceTable, row: usize) -> String {
+    table
+        .key
+        .as_ref()
+        .and_then(|k| batch.schema().index_of(k).ok())
+        .and_then(|i| arrow::util::display::array_value_to_string(batch.column(i), row).ok())
+        .map(|v| format!("{} = {v}", table.key.as_deref().unwrap_or("key")))
+        .unwrap_or_else(|| "(the whole row)".into())
+}
+
+/// A fingerprint of each row's values, to tell a repeated row from a conflicting one.
+fn fingerprints(batch: &RecordBatch, conv: &RowConverter) -> Result<Vec<u32>> {
+    let rows = conv.convert_columns(batch.columns())?;
+    Ok((0..batch.num_rows())
+        .map(|i| {
+            let h = fnv1a(rows.row(i).as_ref());
+            (h ^ (h >> 32)) as u32
+        })
+        .collect())
+}
+
+/// FNV-1a, 64 bits: fixed forever (unlike std's hasher), cheap enough per row.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn quarantine_batch(messages: &[Message], rejected: &[Rejected]) -> Result<RecordBatch> {
+    let now = Utc::now().timestamp_micros();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(TimestampMicrosecondArray::from(vec![now; rejected.len()]).with_timezone(UTC)),
+        Arc::new(StringArray::from_iter_values(
+            rejected.iter().map(|r| messages[r.message].id.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rejected.iter().map(|r| messages[r.message].source.as_str()),
+        )),
+        Arc::new(StringArray::from_iter(
+            rejected.iter().map(|r| r.table.as_deref()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rejected.iter().map(|r| r.reason.as_str()),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            rejected.iter().map(|r| messages[r.message].deliveries),
+        )),
+        Arc::new(BinaryArray::from_iter_values(
+            rejected
+                .iter()
+                .map(|r| messages[r.message].payload.as_ref()),
+        )),
+    ];
+    Ok(RecordBatch::try_new(quarantine_schema(), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources() -> Sources {
+        Sources::parse(
+            Path::new("s.sql"),
+            "create table a.t (id bigint not null primary key, create_time datetime(6) not null, \
+             px decimal(18,6) null, note varchar(10) null);",
+        )
+        .unwrap()
+    }
+
+    fn msg(id: u64, json: &str) -> Message {
+        Message {
+            id: format!("nats:{id}"),
+            source: "ordertrail.raw.a.t".into(),
+            table: Some("a.t".into()),
+            payload: bytes::Bytes::from(json.to_string()),
+            deliveries: 1,
+        }
+    }
+
+    fn count_rows(lake: &Lake, date: &str) -> usize {
+        let dir = Lake::partition_dir(&lake.raw_table_dir("a", "t"), date.parse().unwrap());
+        read_partition(&dir, &sources().tables[0].schema())
+            .unwrap()
+            .iter()
+            .map(|b| b.num_rows())
+            .sum()
+    }
+
+    #[test]
+    fn lands_rows_by_date_skips_repeats_and_quarantines_what_does_not_type() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lake = Lake::new(tmp.path());
+        let mut lander = Lander::new(&lake, &sources(), "main").unwrap();
+        let batch = vec![
+            msg(
+                1,
+                r#"{"id":1,"create_time":"2026-11-19T14:30:00.000001Z","px":"10.25"}"#,
+            ),
+            msg(
+                2,
+                r#"{"id":2,"create_time":"2026-11-20T00:00:00Z","px":0.1}"#,
+            ),
+            msg(3, r#"{"id":3,"create_time":"2026-11-19T15:00:00Z""#),
+            msg(4, r#"{"id":"x","create_time":"2026-11-19T15:00:00Z"}"#),
+            msg(5, r#"{"create_time":"2026-11-19T15:00:00Z"}"#),
+            msg(
+                6,
+                r#"{"id":1,"create_time":"2026-11-19T14:30:00.000001Z","px":"10.25"}"#,
+            ),
+        ];
+        let landed = lander.land(&batch, 5).unwrap();
+        assert_eq!(
+            (landed.rows, landed.duplicates, landed.quarantined),
+            (2, 1, 3)
+        );
+        assert_eq!(count_rows(&lake, "2026-11-19"), 1);
+        assert_eq!(count_rows(&lake, "2026-11-20"), 1);
+
+        // A new lander (a restarted process) reads the keys from the lake: the same rows again
+        // are duplicates, a changed row under a landed key is quarantined.
+        let mut again = Lander::new(&lake, &sources(), "main").unwrap();
+        let landed = again
+            .land(
+                &[
+                    msg(
+                        7,
+                        r#"{"id":2,"create_time":"2026-11-20T00:00:00Z","px":0.1}"#,
+                    ),
+                    msg(
+                        8,
+                        r#"{"id":1,"create_time":"2026-11-19T14:30:00.000001Z","px":"99"}"#,
+                    ),
+                ],
+                5,
+            )
+            .unwrap();
+        assert_eq!(
+            (landed.rows, landed.duplicates, landed.quarantined),
+            (0, 1, 1)
+        );
+        let q = read_partition(
+            &Lake::partition_dir(&quarantine_dir(&lake, "main"), Utc::now().date_naive()),
+            &quarantine_schema(),
+        )
+        .unwrap();
+        let q = concat_batches(&quarantine_schema(), &q).unwrap();
+        assert_eq!(q.num_rows(), 4);
+        let reasons = q.column(4).as_any().downcast_ref::<StringArray>().unwrap();
+        let all: Vec<&str> = reasons.iter().flatten().collect();
+        assert!(all.iter().any(|r| r.contains("NOT NULL")), "{all:?}");
+        assert!(
+            all.iter()
+                .any(|r| r.contains("already landed with other values")),
+            "{all:?}"
+        );
+        let payloads = q.column(6).as_any().downcast_ref::<BinaryArray>().unwrap();
+        assert_eq!(
+            payloads.value(0),
+            batch[2].payload.as_ref(),
+            "raw bytes kept"
+        );
+    }
+
+    #[test]
+    fn decimals_are_exact_and_the_bounce_limit_quarantines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lake = Lake::new(tmp.path());
+        let mut lander = Lander::new(&lake, &sources(), "main").unwrap();
+        let mut bounced = msg(2, r#"{"id":2,"create_time":"2026-11-19T10:00:00Z"}"#);
+        bounced.deliveries = 6;
+        let landed = lander
+            .land(
+                &[
+                    msg(
+                        1,
+                        r#"{"id":1,"create_time":"2026-11-19T10:00:00Z","px":123456789012.123456}"#,
+                    ),
+                    bounced,
+                ],
+                5,
+            )
+            .unwrap();
+        assert_eq!((landed.rows, landed.quarantined), (1, 1));
+        let dir = Lake::partition_dir(&lake.raw_table_dir("a", "t"), "2026-11-19".parse().unwrap());
+        let rows = read_partition(&dir, &sources().tables[0].schema()).unwrap();
+        let px = arrow::util::display::array_value_to_string(rows[0].column(2), 0).unwrap();
+        assert_eq!(px, "123456789012.123456");
+    }
+
+    #[test]
+    fn compaction_keeps_rows_in_landing_order_and_closing_fills_missing_tables() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lake = Lake::new(tmp.path());
+        let two = Sources::parse(
+            Path::new("s.sql"),
+            "create table a.t (id bigint not null primary key, create_time datetime(6) not null, \
+             px decimal(18,6) null, note varchar(10) null); \
+             create table a.u (id bigint not null primary key, create_time datetime(6) not null);",
+        )
+        .unwrap();
+        let mut lander = Lander::new(&lake, &two, "main").unwrap();
+        for id in [3, 1, 2] {
+            lander
+                .land(
+                    &[msg(
+                        id,
+                        &format!(r#"{{"id":{id},"create_time":"2026-11-19T10:00:00Z"}}"#),
+                    )],
+                    5,
+                )
+                .unwrap();
+        }
+        let date: NaiveDate = "2026-11-19".parse().unwrap();
+        let dir = Lake::partition_dir(&lake.raw_table_dir("a", "t"), date);
+        assert_eq!(partition_files(&dir).unwrap().len(), 3);
+        lander.close_date(date).unwrap();
+        assert_eq!(partition_files(&dir).unwrap().len(), 1);
+        let rows = read_partition(&dir, &two.tables[0].schema()).unwrap();
+        let ids = rows[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(ids.values().to_vec(), vec![3, 1, 2]);
+        let empty = Lake::partition_dir(&lake.raw_table_dir("a", "u"), date);
+        assert_eq!(
+            read_partition(&empty, &two.tables[1].schema())
+                .unwrap()
+                .iter()
+                .map(|b| b.num_rows())
+                .sum::<usize>(),
+            0
+        );
+        assert!(empty.exists());
+    }
+}

@@ -1,0 +1,301 @@
+//! The real-time feed: source rows from NATS JetStream or RabbitMQ into the lake's raw
+//! partitions, acknowledged only after the lake commit (design 5.1, seed 000's queue pitfalls).
+//!
+//! ```text
+//! broker ──fetch N rows or T seconds──▶ Lander::land ──commit partitions──▶ ack ──▶ feed/<name>.json
+//!                                         │ typed by sql/sources.sql
+//!                                         │ keys already in the lake: skipped
+//!                                         └ untypable, unknown table, bounced: quarantine/feed/<name>/
+//! ```
+//!
+//! - **Never lost**: a message is acked only after its row (or its quarantine record) is in the
+//!   lake. A crash before the commit, or between commit and ack, redelivers it.
+//! - **Never doubled**: a redelivered or republished row is recognised by its table's key in
+//!   the partition it belongs to and skipped; the same key with other values is quarantined.
+//! - **No bouncing**: a message delivered more than `batch.max_deliveries` times is quarantined
+//!   and acked, so one message that crashes the lander cannot stop the stream.
+//! - **Caught up**: when a fetch comes back short and the broker has nothing pending, everything
+//!   published before that fetch began is landed; that time is `caught_up_at` in the position
+//!   file. Dates that ended `batch.close_after_secs` before it are closed: every table gets its
+//!   partition and each partition is compacted into one file.
+
+pub mod config;
+pub mod feed;
+pub mod land;
+pub mod publish;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoContext, Result};
+use crate::lake::Lake;
+use crate::sources::Sources;
+
+pub use config::{FeedKind, IngestConfig};
+pub use land::{Landed, Lander, Message};
+
+/// What the feed has done, kept in `<lake>/feed/<name>.json` (written aside and renamed) for
+/// `status` and the scheduler. The lake stays the truth for rows: this file only says how far
+/// the feed has got.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct FeedState {
+    pub feed: String,
+    /// Broker and stream or queue (no password).
+    pub source: String,
+    pub rows: u64,
+    pub duplicates: u64,
+    pub quarantined: u64,
+    pub batches: u64,
+    /// When the last batch was committed and acked.
+    pub last_commit_at: Option<DateTime<Utc>>,
+    /// Everything published before this time is landed (see the module docs).
+    pub caught_up_at: Option<DateTime<Utc>>,
+    /// Messages the broker held for the feed when last asked (not delivered, or not acked).
+    pub pending: u64,
+    /// When `pending` was read.
+    pub checked_at: Option<DateTime<Utc>>,
+    /// Trade dates with landed rows that are not closed yet.
+    pub open_dates: BTreeSet<NaiveDate>,
+    /// Trade dates closed: every table has its partition, compacted.
+    pub closed_dates: BTreeSet<NaiveDate>,
+}
+
+impl FeedState {
+    pub fn path(lake: &Lake, feed: &str) -> PathBuf {
+        lake.root().join("feed").join(format!("{feed}.json"))
+    }
+
+    /// The state of `feed`, or `None` when the lake has none.
+    pub fn load(lake: &Lake, feed: &str) -> Result<Option<FeedState>> {
+        let path = Self::path(lake, feed);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        serde_json::from_str(&text).map(Some).map_err(|e| {
+            Error::input_hint(
+                format!("{}: {e}", path.display()),
+                "the feed rewrites this file on its next batch; remove it if it is damaged",
+            )
+        })
+    }
+
+    /// Every feed state in the lake, by name.
+    pub fn load_all(lake: &Lake) -> Result<Vec<FeedState>> {
+        let dir = lake.root().join("feed");
+        let mut out = Vec::new();
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(out);
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".json"))
+                    .map(String::from)
+            })
+            .collect();
+        names.sort();
+        for name in names {
+            if let Some(s) = Self::load(lake, &name)? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    fn save(&self, lake: &Lake) -> Result<()> {
+        let path = Self::path(lake, &self.feed);
+        let dir = path.parent().unwrap_or(lake.root());
+        std::fs::create_dir_all(dir).at(dir)?;
+        let tmp = dir.join(format!(".{}.json.{}", self.feed, std::process::id()));
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::input(format!("feed state: {e}")))?;
+        std::fs::write(&tmp, text).at(&tmp)?;
+        std::fs::rename(&tmp, &path).at(&path)?;
+        Ok(())
+    }
+
+    /// Whether everything of the window ending at `end` is landed.
+    pub fn covers(&self, end: DateTime<Utc>) -> bool {
+        self.caught_up_at.is_some_and(|t| t >= end)
+    }
+}
+
+/// How a run of `ingest` ended.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub rows: u64,
+    pub duplicates: u64,
+    pub quarantined: u64,
+    pub batches: u64,
+    pub seconds: f64,
+}
+
+/// Consume the feed into the lake until `stop` is set, or (with `once`) until it is caught up.
+pub async fn run(
+    config: &IngestConfig,
+    lake: &Lake,
+    sources: &Sources,
+    once: bool,
+    stop: &AtomicBool,
+) -> Result<Summary> {
+    lake.ensure_writable()?;
+    let started = Instant::now();
+    let mut state = FeedState::load(lake, &config.name)?.unwrap_or_default();
+    state.feed = config.name.clone();
+    state.source = config.describe();
+    let mut lander = Lander::new(lake, sources, &config.name)?;
+    let mut feed = feed::Feed::connect(config).await?;
+    let mut summary = Summary::default();
+    let mut failing_since: Option<Instant> = None;
+    let reconnect_for = Duration::from_secs_f64(config.reconnect_secs);
+    while !stop.load(Ordering::Relaxed) {
+        let fetch_began = Utc::now();
+        let step = async {
+            let fetched = feed
+                .fetch(config.batch.max_rows, config.batch.max_wait())
+                .await?;
+            let n = fetched.messages.len();
+            if n > 0 {
+                // The lake first; an error here is not the broker's: stop, unacked.
+                let landed = lander
+                    .land(&fetched.messages, config.batch.max_deliveries)
+                    .map_err(Fatal)?;
+                feed.ack(fetched.acks).await?;
+                record(&mut state, &mut summary, &landed);
+                for dir in &landed.partitions {
+                    lander
+                        .compact(dir, config.batch.compact_files)
+                        .map_err(Fatal)?;
+                }
+            }
+            let mut caught_up = false;
+            if n < config.batch.max_rows {
+                let backlog = feed.backlog().await?;
+                state.pending = backlog;
+                state.checked_at = Some(Utc::now());
+                if backlog == 0 {
+                    state.caught_up_at = Some(fetch_began);
+                    caught_up = true;
+                }
+            }
+            Ok::<bool, StepError>(caught_up)
+        };
+        match step.await {
+            Ok(caught_up) => {
+                failing_since = None;
+                if caught_up {
+                    close_dates(config, &lander, &mut state)?;
+                    // Keys of closed dates are read again from the lake if a late row comes.
+                    let keep = state
+                        .open_dates
+                        .first()
+                        .copied()
+                        .unwrap_or(fetch_began.date_naive());
+                    lander.forget_before(keep);
+                }
+                state.save(lake)?;
+                if caught_up && once {
+                    break;
+                }
+            }
+            Err(StepError::Lake(Fatal(e))) => return Err(e),
+            Err(StepError::Broker(e)) => {
+                let since = *failing_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > reconnect_for {
+                    return Err(Error::input_hint(
+                        format!(
+                            "the feed {} has failed for {:.0} s: {e}",
+                            config.describe(),
+                            since.elapsed().as_secs_f64()
+                        ),
+                        "is the broker up? Nothing unacked is lost: the next run lands it",
+                    ));
+                }
+                tracing::warn!("feed {}: {e}; reconnecting", config.describe());
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if let Err(e) = feed.reconnect(config).await {
+                    tracing::warn!("feed {}: reconnect failed: {e}", config.describe());
+                }
+            }
+        }
+    }
+    feed.close().await;
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+fn record(state: &mut FeedState, summary: &mut Summary, landed: &Landed) {
+    summary.rows += landed.rows;
+    summary.duplicates += landed.duplicates;
+    summary.quarantined += landed.quarantined;
+    summary.batches += 1;
+    state.rows += landed.rows;
+    state.duplicates += landed.duplicates;
+    state.quarantined += landed.quarantined;
+    state.batches += 1;
+    state.last_commit_at = Some(Utc::now());
+    state.open_dates.extend(landed.dates.iter().copied());
+    // A late row reopens a closed date: it is closed (compacted) again.
+    for d in &landed.dates {
+        state.closed_dates.remove(d);
+    }
+}
+
+/// Close the open dates that ended `close_after_secs` before the feed was caught up.
+fn close_dates(config: &IngestConfig, lander: &Lander, state: &mut FeedState) -> Result<()> {
+    let Some(caught_up) = state.caught_up_at else {
+        return Ok(());
+    };
+    let grace = chrono::Duration::milliseconds((config.batch.close_after_secs * 1000.0) as i64);
+    let done: Vec<NaiveDate> = state
+        .open_dates
+        .iter()
+        .copied()
+        .filter(|d| {
+            d.succ_opt()
+                .and_then(|n| n.and_hms_opt(0, 0, 0))
+                .is_some_and(|end| end.and_utc() + grace <= caught_up)
+        })
+        .collect();
+    for date in done {
+        lander.close_date(date)?;
+        state.open_dates.remove(&date);
+        state.closed_dates.insert(date);
+    }
+    // Keep the list short: the last 31 closed dates.
+    while state.closed_dates.len() > 31 {
+        let first = *state.closed_dates.iter().next().unwrap_or(&NaiveDate::MIN);
+        state.closed_dates.remove(&first);
+    }
+    Ok(())
+}
+
+/// A lake error: the batch stays unacked and the run stops.
+struct Fatal(Error);
+
+impl From<Fatal> for StepError {
+    fn from(f: Fatal) -> Self {
+        StepError::Lake(f)
+    }
+}
+
+enum StepError {
+    Lake(Fatal),
+    /// The broker failed (connection lost, restart): reconnect and go on.
+    Broker(Error),
+}
+
+impl From<Error> for StepError {
+    fn from(e: Error) -> Self {
+        StepError::Broker(e)
+    }
+}
