@@ -12,6 +12,7 @@
 //! - `schedule.rs`: the scheduler with a controllable clock: order, catch-up, concurrency
 //! - `windows.rs`: time windows, interval state, claims, staleness (issue #6)
 //! - `sync.rs`: replica sync and verify against a real MariaDB (skips when none is reachable)
+//! - `ingest.rs`: the real-time feed against a real NATS server (started per test) and RabbitMQ
 //!
 //! Shared helpers live in `common/`. Golden files live in `golden/`; after a reviewed change,
 //! regenerate them with `ORDERTRAIL_BLESS=1 cargo test` and say why in the commit.
@@ -22,6 +23,7 @@ mod cat_validate;
 mod checks;
 mod cli;
 mod dag;
+mod ingest;
 mod pipeline;
 mod reports;
 mod scenarios;

@@ -489,7 +489,16 @@ fn decode(
 }
 
 fn decode_bytes(schema: &SchemaRef, bytes: &[u8], rows: usize) -> Result<RecordBatch> {
-    let mut decoder = arrow::json::ReaderBuilder::new(schema.clone())
+    // Decoded as all-nullable, so that a missing NOT NULL column is named below rather than
+    // in the decoder's words.
+    let nullable: SchemaRef = Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    ));
+    let mut decoder = arrow::json::ReaderBuilder::new(nullable.clone())
         .with_batch_size(rows.max(1) + 1)
         .build_decoder()?;
     let mut rest = bytes;
@@ -508,7 +517,7 @@ fn decode_bytes(schema: &SchemaRef, bytes: &[u8], rows: usize) -> Result<RecordB
         batches.push(b);
     }
     // NOT NULL columns must be present (the decoder fills missing fields with NULL).
-    let batch = concat_batches(schema, &batches)?;
+    let batch = concat_batches(&nullable, &batches)?;
     for (i, f) in schema.fields().iter().enumerate() {
         if !f.is_nullable() && batch.column(i).null_count() > 0 {
             return Err(Error::input(format!(
@@ -517,7 +526,7 @@ fn decode_bytes(schema: &SchemaRef, bytes: &[u8], rows: usize) -> Result<RecordB
             )));
         }
     }
-    Ok(batch)
+    Ok(RecordBatch::try_new(schema.clone(), batch.columns().to_vec())?)
 }
 
 fn row_dates(batch: &RecordBatch, table: &SourceTable) -> Result<Vec<Option<NaiveDate>>> {
