@@ -91,6 +91,10 @@ pub struct PublishArgs {
     /// Also publish every N-th message a second time (a publisher retrying)
     #[arg(long, value_name = "N")]
     pub repeat_every: Option<usize>,
+    /// Publish at this many messages per second (as a live source would) [default: as fast
+    /// as the broker confirms]
+    #[arg(long, value_name = "N")]
+    pub rate: Option<f64>,
     /// Source table declarations [default: sql/sources.sql]
     #[arg(long, value_name = "FILE")]
     pub sources: Option<PathBuf>,

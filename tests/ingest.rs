@@ -591,3 +591,102 @@ async fn delete_queue(queue: &str) {
         let _ = conn.close(200, "bye".into()).await;
     }
 }
+
+/// A window job that reads from the feed processes only windows the feed has landed to their
+/// end, and says that the rest waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_job_on_a_feed_waits_for_the_feed_to_land_its_window() {
+    use ordertrail::ingest::FeedState;
+    use ordertrail::schedule::executor::PipelineExecutor;
+    use ordertrail::schedule::{self, ManualClock, ScheduleConfig, Until};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let nats = Nats::start(&tmp.path().join("nats"));
+    let config = nats_config(
+        tmp.path(),
+        &nats.url(),
+        "feed_w",
+        "max_rows = 500\nmax_seconds = 0.2",
+    );
+    publish(&config, &["--fixtures", "data-fixtures"]);
+    let lake_dir = tmp.path().join("lake");
+    ingest_once(&config, &lake_dir);
+    let lake = Lake::new(&lake_dir);
+    let set_landed = |at: &str| {
+        let mut s = FeedState::load(&lake, "main").unwrap().expect("feed state");
+        s.caught_up_at = Some(at.parse().unwrap());
+        std::fs::write(
+            FeedState::path(&lake, "main"),
+            serde_json::to_string(&s).unwrap(),
+        )
+        .unwrap();
+    };
+    let schedule_path = tmp.path().join("schedule.toml");
+    std::fs::write(
+        &schedule_path,
+        "[scheduler]\nlake = \"lake\"\n[[job]]\nname = \"intraday\"\nkind = \"window\"\n\
+         cron = \"0,30 13-23 * * *\"\nfeed = \"main\"\n",
+    )
+    .unwrap();
+    let schedule = ScheduleConfig::load(&schedule_path).unwrap();
+    let project = common::project();
+    let executor = PipelineExecutor {
+        project: &project,
+        config: &schedule,
+        options: common::small_engine(),
+    };
+    let last_window = || {
+        ordertrail::intervals::state::StateDir::new(&lake, "v1", date("2026-11-19"))
+            .read_log()
+            .unwrap()
+            .iter()
+            .filter(|e| e.stage == "stg_fix_msg")
+            .map(|e| e.start[11..16].to_string())
+            .max()
+    };
+    let t = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+
+    set_landed("2026-11-19T14:10:00Z");
+    let clock = ManualClock::new(t("2026-11-19 14:29"));
+    let entries = schedule::run(
+        &schedule,
+        &clock,
+        &executor,
+        Until::Time(t("2026-11-19 14:30")),
+    )
+    .await
+    .unwrap();
+    let detail = &entries.last().expect("the 14:30 tick ran").detail;
+    assert!(
+        detail.contains("feed main has landed 2026-11-19 up to 14:10"),
+        "{detail}"
+    );
+    assert_eq!(last_window().as_deref(), Some("13:30"), "{detail}");
+
+    set_landed("2026-11-19T15:05:00Z");
+    clock.set(t("2026-11-19 15:29"));
+    let entries = schedule::run(
+        &schedule,
+        &clock,
+        &executor,
+        Until::Time(t("2026-11-19 15:30")),
+    )
+    .await
+    .unwrap();
+    let detail = &entries.last().expect("the 15:30 tick ran").detail;
+    assert!(entries.iter().all(|e| e.ok), "{entries:?}");
+    assert_eq!(last_window().as_deref(), Some("14:30"), "{detail}");
+
+    // Landed past the window's end: the tick processes its own window.
+    set_landed("2026-11-19T16:00:01Z");
+    clock.set(t("2026-11-19 15:59"));
+    schedule::run(
+        &schedule,
+        &clock,
+        &executor,
+        Until::Time(t("2026-11-19 16:00")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(last_window().as_deref(), Some("15:30"));
+}

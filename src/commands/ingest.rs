@@ -97,7 +97,7 @@ pub async fn publish(args: PublishArgs) -> Result<i32> {
         }
     }
     let started = std::time::Instant::now();
-    let n = ingest::publish::publish(&config, &tables, args.repeat_every).await?;
+    let n = ingest::publish::publish(&config, &tables, args.repeat_every, args.rate).await?;
     println!(
         "published {n} messages to {} in {:.1} s",
         config.describe(),

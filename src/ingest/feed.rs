@@ -77,6 +77,14 @@ impl Feed {
         }
     }
 
+    /// Whether a fetch that came back with fewer messages than asked, followed by an empty
+    /// [`Feed::backlog`], means everything published before the fetch is delivered: true for
+    /// JetStream (the consumer's counts include what is in flight), not for RabbitMQ (the
+    /// queue's count leaves out messages pushed to us and not read yet).
+    pub fn exact_after_short_fetch(&self) -> bool {
+        matches!(self, Feed::Nats(_))
+    }
+
     /// Up to `max` messages, waiting at most `wait` for them.
     pub async fn fetch(&mut self, max: usize, wait: Duration) -> Result<Fetched> {
         match self {

@@ -306,11 +306,21 @@ impl Lander {
     /// came: "the feed had nothing" differs from "never landed"), and compact each into one
     /// file.
     pub fn close_date(&self, date: NaiveDate) -> Result<()> {
+        self.ensure_partitions(date)?;
         for table in &self.sources.tables {
             let dir = Lake::partition_dir(&self.lake.raw_table_dir(&table.db, &table.name), date);
-            if dir.exists() {
-                compact(&self.lake, &dir, 2)?;
-            } else {
+            compact(&self.lake, &dir, 2)?;
+        }
+        Ok(())
+    }
+
+    /// Give every declared table a partition for `date` (an empty file where it has none), so
+    /// that windows of a date the feed is caught up on can run: rows that come later are
+    /// added to it.
+    pub fn ensure_partitions(&self, date: NaiveDate) -> Result<()> {
+        for table in &self.sources.tables {
+            let dir = Lake::partition_dir(&self.lake.raw_table_dir(&table.db, &table.name), date);
+            if !dir.exists() {
                 let mut w = self.lake.partition_writer(
                     &self.lake.raw_table_dir(&table.db, &table.name),
                     date,
@@ -526,7 +536,10 @@ fn decode_bytes(schema: &SchemaRef, bytes: &[u8], rows: usize) -> Result<RecordB
             )));
         }
     }
-    Ok(RecordBatch::try_new(schema.clone(), batch.columns().to_vec())?)
+    Ok(RecordBatch::try_new(
+        schema.clone(),
+        batch.columns().to_vec(),
+    )?)
 }
 
 fn row_dates(batch: &RecordBatch, table: &SourceTable) -> Result<Vec<Option<NaiveDate>>> {

@@ -14,9 +14,11 @@
 //!   the partition it belongs to and skipped; the same key with other values is quarantined.
 //! - **No bouncing**: a message delivered more than `batch.max_deliveries` times is quarantined
 //!   and acked, so one message that crashes the lander cannot stop the stream.
-//! - **Caught up**: when a fetch comes back short and the broker has nothing pending, everything
-//!   published before that fetch began is landed; that time is `caught_up_at` in the position
-//!   file. Dates that ended `batch.close_after_secs` before it are closed: every table gets its
+//! - **Caught up**: when a fetch comes back short (JetStream) or empty (RabbitMQ, whose
+//!   prefetched messages may still be on their way) and the broker has nothing pending,
+//!   everything published before that fetch began is landed; that time is `caught_up_at` in
+//!   the position file. A RabbitMQ feed that never pauses for `batch.max_seconds` therefore
+//!   does not advance it. Dates that ended `batch.close_after_secs` before it are closed: every table gets its
 //!   partition and each partition is compacted into one file.
 
 pub mod config;
@@ -178,7 +180,9 @@ pub async fn run(
                 }
             }
             let mut caught_up = false;
-            if n < config.batch.max_rows {
+            // A short batch means JetStream had nothing more to deliver then; RabbitMQ may
+            // still have messages on their way to us, so only an empty one counts there.
+            if n < config.batch.max_rows && (n == 0 || feed.exact_after_short_fetch()) {
                 let backlog = feed.backlog().await?;
                 state.pending = backlog;
                 state.checked_at = Some(Utc::now());
@@ -266,6 +270,10 @@ fn close_dates(config: &IngestConfig, lander: &Lander, state: &mut FeedState) ->
                 .is_some_and(|end| end.and_utc() + grace <= caught_up)
         })
         .collect();
+    // Windows of the date being fed can run once every table has its partition.
+    if state.open_dates.contains(&caught_up.date_naive()) {
+        lander.ensure_partitions(caught_up.date_naive())?;
+    }
     for date in done {
         lander.close_date(date)?;
         state.open_dates.remove(&date);

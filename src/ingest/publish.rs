@@ -46,6 +46,7 @@ pub async fn publish(
     config: &IngestConfig,
     tables: &[TableRows],
     repeat_every: Option<usize>,
+    rate: Option<f64>,
 ) -> Result<u64> {
     let mut messages: Vec<(String, Vec<u8>)> = Vec::new();
     for t in tables {
@@ -63,8 +64,10 @@ pub async fn publish(
     match config.kind {
         FeedKind::Nats => {
             let (client, js, _) = nats_stream(config).await?;
+            let pace = Pace::new(rate);
             let mut in_flight = VecDeque::new();
-            for (table, payload) in messages {
+            for (i, (table, payload)) in messages.into_iter().enumerate() {
+                pace.wait(i).await;
                 let subject = format!("{}.{table}", config.nats.subject_prefix);
                 let ack = js
                     .publish(subject, payload.into())
@@ -91,10 +94,12 @@ pub async fn publish(
         FeedKind::Rabbitmq => {
             let (connection, channel) = rabbit_channel(config).await?;
             confirm_publishes(&channel).await?;
+            let pace = Pace::new(rate);
             let mut in_flight = VecDeque::new();
             let err =
                 |e: lapin::Error| Error::input(format!("publish to {}: {e}", config.describe()));
-            for (table, payload) in messages {
+            for (i, (table, payload)) in messages.into_iter().enumerate() {
+                pace.wait(i).await;
                 let confirm = channel
                     .basic_publish(
                         "".into(),
@@ -122,6 +127,38 @@ pub async fn publish(
         }
     }
     Ok(count)
+}
+
+/// Publishing at a steady rate (messages per second), as a live source would.
+struct Pace {
+    start: tokio::time::Instant,
+    rate: Option<f64>,
+}
+
+impl Pace {
+    fn new(rate: Option<f64>) -> Pace {
+        if let Some(rate) = rate {
+            // When the first message goes out, for measuring publish-to-landed latency.
+            let epoch = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
+            eprintln!("publish: {rate} messages/s from {epoch:.3}");
+        }
+        Pace {
+            start: tokio::time::Instant::now(),
+            rate: rate.filter(|r| *r > 0.0),
+        }
+    }
+
+    async fn wait(&self, i: usize) {
+        if let Some(rate) = self.rate
+            && i % 64 == 0
+        {
+            let due = self.start + std::time::Duration::from_secs_f64(i as f64 / rate);
+            tokio::time::sleep_until(due).await;
+        }
+    }
 }
 
 fn check_confirm(c: lapin::Confirmation, config: &IngestConfig) -> Result<()> {

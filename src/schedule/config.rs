@@ -87,6 +87,10 @@ pub struct Job {
     /// Sync configuration: a `window` job syncs from where the day's processing stands up to
     /// the tick; a `day` job re-syncs the whole day.
     pub sync: Option<PathBuf>,
+    /// A feed (`ordertrail ingest`'s `name`) the job reads from instead of a sync: a window is
+    /// processed once the feed has landed everything up to its end, a day once the feed has
+    /// closed it.
+    pub feed: Option<String>,
     /// Run the checks after a whole day (`day` jobs).
     pub checks: bool,
     /// Reports of a `day` job, in the order they are written.
@@ -132,6 +136,7 @@ struct JobSection {
     every: Option<String>,
     window: Option<String>,
     sync: Option<PathBuf>,
+    feed: Option<String>,
     #[serde(default = "yes")]
     checks: bool,
     #[serde(default)]
@@ -185,6 +190,11 @@ impl ScheduleConfig {
                 Some(w) => parse_duration(w).map_err(|e| at(e.to_string()))?,
                 None => Duration::minutes(30),
             };
+            if j.sync.is_some() && j.feed.is_some() {
+                return Err(at(
+                    "give sync = \"...\" or feed = \"...\", not both: rows come one way".into(),
+                ));
+            }
             if jobs.iter().any(|x: &Job| x.name == j.name) {
                 return Err(at("another job has this name".into()));
             }
@@ -194,6 +204,7 @@ impl ScheduleConfig {
                 trigger,
                 window,
                 sync: j.sync.as_deref().map(rel),
+                feed: j.feed,
                 checks: j.checks,
                 reports: j.reports,
                 priority: j.priority,

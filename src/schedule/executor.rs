@@ -29,11 +29,37 @@ impl PipelineExecutor<'_> {
             let from = processed_until(self.project, &state, date).min(start);
             detail.push_str(&sync_window(sync_config, &lake, date, from, tick).await?);
         }
-        let ctx = self.project.context(&lake, &self.options).await?;
         let day = Window::day(date);
+        let mut to = tick.min(day.end);
+        let mut from = start;
+        if let Some(feed) = &job.feed {
+            // Only windows the feed has landed to their end; the rest wait for a later tick
+            // (a window not done is processed by the next run, in order).
+            let landed = feed_landed_until(&lake, feed)?;
+            if landed < to {
+                let step = job.window.num_seconds().max(1);
+                let whole = day.start
+                    + Duration::seconds((landed - day.start).num_seconds().max(0) / step * step);
+                let waits = format!(
+                    "feed {feed} has landed {date} up to {}; ",
+                    if landed < day.start {
+                        "nothing of it".to_string()
+                    } else {
+                        day.clock(landed.min(day.end))
+                    }
+                );
+                if whole <= day.start {
+                    return Ok(format!("{waits}window {} waits", day.clock(start)));
+                }
+                detail.push_str(&waits);
+                to = whole;
+                from = (whole - job.window).max(day.start);
+            }
+        }
+        let ctx = self.project.context(&lake, &self.options).await?;
         let req = RangeRequest {
-            from: start,
-            to: tick.min(day.end),
+            from,
+            to,
             step: job.window,
             ..RangeRequest::day(date)
         };
@@ -67,6 +93,20 @@ impl PipelineExecutor<'_> {
         if let Some(sync_config) = &job.sync {
             let day = Window::day(date);
             synced = sync_window(sync_config, &lake, date, day.start, day.end).await?;
+        }
+        if let Some(feed) = &job.feed {
+            let closed = crate::ingest::FeedState::load(&lake, feed)?
+                .is_some_and(|s| s.closed_dates.contains(&date));
+            if !closed {
+                let landed = feed_landed_until(&lake, feed)?;
+                return Err(Error::input_hint(
+                    format!(
+                        "{date} is not complete in the lake: feed {feed} has not closed it \
+                         (landed up to {landed})"
+                    ),
+                    "is `ordertrail ingest` running and caught up? The nightly run retries",
+                ));
+            }
         }
         let ctx = self.project.context(&lake, &self.options).await?;
         let out = intervals::run_range(
@@ -135,6 +175,25 @@ impl Executor for PipelineExecutor<'_> {
             JobKind::Day => self.day(job, tick).await,
         }
     }
+}
+
+/// Up to when `feed` has landed everything (its `caught_up_at`); an error when the lake has
+/// no such feed.
+fn feed_landed_until(lake: &Lake, feed: &str) -> Result<NaiveDateTime> {
+    let state = crate::ingest::FeedState::load(lake, feed)?.ok_or_else(|| {
+        Error::input_hint(
+            format!(
+                "the lake {} has no feed {feed} ({} is missing)",
+                lake.root().display(),
+                crate::ingest::FeedState::path(lake, feed).display()
+            ),
+            "start `ordertrail ingest --config FILE --lake DIR` with name = that feed",
+        )
+    })?;
+    Ok(state
+        .caught_up_at
+        .map(|t| t.naive_utc())
+        .unwrap_or(NaiveDateTime::MIN))
 }
 
 /// The end of the windows every incremental stage has done, contiguously from midnight.
