@@ -45,3 +45,9 @@ bench *sizes:
 chaos trials="20" orders="300":
     cargo build --release
     python3 bench/chaos.py --trials {{trials}} --orders {{orders}}
+
+# The real-time feed: sustained ingest of ~5M rows from JetStream and RabbitMQ (rows/s, peak
+# RSS) and publish-to-landed latency at 10k messages/s. `just bench-feed 5000000 10000`.
+bench-feed rows="5000000" rate="10000":
+    cargo build --release
+    python3 bench/feed.py --bin $CARGO_TARGET_DIR/release/ordertrail --rows {{rows}} --rate {{rate}}

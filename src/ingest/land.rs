@@ -295,11 +295,12 @@ impl Lander {
         self.keys.retain(|(_, d), _| *d >= date);
     }
 
-    /// Compact the partition into one file when it has at least `min_files` (all of them when
-    /// `min_files` is 1 and it has more than one). Rows keep their order (files by name, which
-    /// is the order they landed in). Returns whether it wrote.
+    /// Merge the partition's batch files (`*-f.parquet`) into one when there are at least
+    /// `min_files` of them; files merged before stay as they are, so every row is rewritten
+    /// about twice in a day (here and when the date closes), not once per merge. Rows keep
+    /// their landing order (file names sort in it). Returns whether it wrote.
     pub fn compact(&self, dir: &Path, min_files: usize) -> Result<bool> {
-        compact(&self.lake, dir, min_files)
+        compact(&self.lake, dir, min_files, true)
     }
 
     /// Make sure every declared table has a partition for `date` (an empty file where no row
@@ -309,7 +310,7 @@ impl Lander {
         self.ensure_partitions(date)?;
         for table in &self.sources.tables {
             let dir = Lake::partition_dir(&self.lake.raw_table_dir(&table.db, &table.name), date);
-            compact(&self.lake, &dir, 2)?;
+            compact(&self.lake, &dir, 2, false)?;
         }
         Ok(())
     }
@@ -362,33 +363,33 @@ fn add_file(lake: &Lake, dir: &Path, name: &str, rows: &RecordBatch) -> Result<S
     Ok(staging)
 }
 
-fn compact(lake: &Lake, dir: &Path, min_files: usize) -> Result<bool> {
+/// Merge `min_files` or more files of the partition `dir` (only batch files when
+/// `batch_files_only`) into one, named after the first of them, the others kept.
+fn compact(lake: &Lake, dir: &Path, min_files: usize, batch_files_only: bool) -> Result<bool> {
     if !dir.exists() {
         return Ok(false);
     }
-    let files: Vec<(String, PathBuf)> = partition_files(dir)?
-        .into_iter()
-        .filter(|(rel, _)| rel.ends_with(".parquet"))
-        .collect();
-    if files.len() < min_files.max(2) {
+    let (merge, keep): (Vec<(String, PathBuf)>, Vec<(String, PathBuf)>) =
+        partition_files(dir)?.into_iter().partition(|(rel, _)| {
+            rel.ends_with(".parquet") && (!batch_files_only || rel.ends_with("-f.parquet"))
+        });
+    if merge.len() < min_files.max(2) {
         return Ok(false);
     }
-    let schema =
-        ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&files[0].1).at(&files[0].1)?)?
-            .schema()
-            .clone();
+    let first = &merge[0];
+    let schema = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&first.1).at(&first.1)?)
+        .map_err(|e| damaged(&first.1, e))?
+        .schema()
+        .clone();
     let staging = Staging::new(lake, dir.to_path_buf())?;
-    let name = format!(
-        "{}-c.parquet",
-        files[0]
-            .0
-            .split('-')
-            .next()
-            .unwrap_or("00000000000000000000")
-    );
-    let mut out = staging.file(Path::new(&name), &schema, &[])?;
-    for (_, path) in &files {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).at(path)?)?
+    for (rel, path) in &keep {
+        staging.keep(path, Path::new(rel))?;
+    }
+    let stem = first.0.split('-').next().unwrap_or("0");
+    let mut out = staging.file(Path::new(&format!("{stem}-c.parquet")), &schema, &[])?;
+    for (_, path) in &merge {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).at(path)?)
+            .map_err(|e| damaged(path, e))?
             .with_batch_size(8192)
             .build()?;
         for batch in reader {
@@ -797,6 +798,17 @@ mod tests {
         let date: NaiveDate = "2026-11-19".parse().unwrap();
         let dir = Lake::partition_dir(&lake.raw_table_dir("a", "t"), date);
         assert_eq!(partition_files(&dir).unwrap().len(), 3);
+        // Three batch files merge into one; a merged file is not merged again until the close.
+        assert!(lander.compact(&dir, 3).unwrap());
+        assert_eq!(partition_files(&dir).unwrap().len(), 1);
+        lander
+            .land(
+                &[msg(4, r#"{"id":4,"create_time":"2026-11-19T10:00:00Z"}"#)],
+                5,
+            )
+            .unwrap();
+        assert!(!lander.compact(&dir, 2).unwrap());
+        assert_eq!(partition_files(&dir).unwrap().len(), 2);
         lander.close_date(date).unwrap();
         assert_eq!(partition_files(&dir).unwrap().len(), 1);
         let rows = read_partition(&dir, &two.tables[0].schema()).unwrap();
@@ -805,7 +817,7 @@ mod tests {
             .as_any()
             .downcast_ref::<Int64Array>()
             .unwrap();
-        assert_eq!(ids.values().to_vec(), vec![3, 1, 2]);
+        assert_eq!(ids.values().to_vec(), vec![3, 1, 2, 4]);
         let empty = Lake::partition_dir(&lake.raw_table_dir("a", "u"), date);
         assert_eq!(
             read_partition(&empty, &two.tables[1].schema())
