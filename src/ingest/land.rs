@@ -10,7 +10,7 @@
 //! key. The lake is the truth: the keys of a partition are read from its files the first time
 //! a batch touches it, not from a list the feed keeps.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -63,10 +63,16 @@ pub struct Lander {
     lake: Lake,
     sources: Sources,
     feed: String,
-    /// Per (table index, trade date): the keys in the lake, read on first use.
+    /// Tables without an integer key: per (table index, trade date), every row's hash in the
+    /// lake, read on first use.
     keys: HashMap<(usize, NaiveDate), KeySet>,
+    /// Per lake file (path, size, modification time): the key range of each row group, from
+    /// the Parquet statistics, so that a batch reads only the row groups its keys fall in.
+    ranges: HashMap<PathBuf, RowGroupRanges>,
     converters: Vec<RowConverter>,
 }
+
+type RowGroupRanges = (u64, std::time::SystemTime, Vec<(i64, i64)>);
 
 /// Columns of the feed's quarantine table.
 pub fn quarantine_schema() -> SchemaRef {
@@ -119,6 +125,7 @@ impl Lander {
             sources: sources.clone(),
             feed: feed.to_string(),
             keys: HashMap::new(),
+            ranges: HashMap::new(),
             converters,
         })
     }
@@ -184,36 +191,40 @@ impl Lander {
             let dates = row_dates(&batch, &table)?;
             let keys = row_keys(&batch, &table, &self.converters[t])?;
             let prints = fingerprints(&batch, &self.converters[t])?;
-            let mut per_date: BTreeMap<NaiveDate, Vec<u32>> = BTreeMap::new();
-            for row in 0..batch.num_rows() {
-                let Some(date) = dates[row] else {
-                    rejected.push(Rejected {
+            let mut by_date: BTreeMap<NaiveDate, Vec<usize>> = BTreeMap::new();
+            for (row, date) in dates.iter().enumerate() {
+                match date {
+                    Some(d) => by_date.entry(*d).or_default().push(row),
+                    None => rejected.push(Rejected {
                         message: rows_from[row],
                         table: Some(table.qualified_name()),
                         reason: format!("{} is NULL: no trade date", table.time_column()),
-                    });
-                    continue;
-                };
-                let lake_keys = self.keys_of(t, date)?;
-                let seen = lake_keys
-                    .get(&keys[row])
-                    .or_else(|| new_keys.get(&(t, date)).and_then(|k| k.get(&keys[row])));
-                match seen {
-                    Some(print) if *print == prints[row] => landed.duplicates += 1,
-                    Some(_) => rejected.push(Rejected {
-                        message: rows_from[row],
-                        table: Some(table.qualified_name()),
-                        reason: format!(
-                            "key {} was already landed with other values (trade date {date})",
-                            key_text(&batch, &table, row)
-                        ),
                     }),
-                    None => {
-                        new_keys
-                            .entry((t, date))
-                            .or_default()
-                            .insert(keys[row], prints[row]);
-                        per_date.entry(date).or_default().push(row as u32);
+                }
+            }
+            let mut per_date: BTreeMap<NaiveDate, Vec<u32>> = BTreeMap::new();
+            for (date, rows) in by_date {
+                let wanted: HashSet<u64> = rows.iter().map(|r| keys[*r]).collect();
+                let lake_keys = self.lake_keys(t, date, &wanted)?;
+                let batch_keys = new_keys.entry((t, date)).or_default();
+                for row in rows {
+                    match lake_keys
+                        .get(&keys[row])
+                        .or_else(|| batch_keys.get(&keys[row]))
+                    {
+                        Some(print) if *print == prints[row] => landed.duplicates += 1,
+                        Some(_) => rejected.push(Rejected {
+                            message: rows_from[row],
+                            table: Some(table.qualified_name()),
+                            reason: format!(
+                                "key {} was already landed with other values (trade date {date})",
+                                key_text(&batch, &table, row)
+                            ),
+                        }),
+                        None => {
+                            batch_keys.insert(keys[row], prints[row]);
+                            per_date.entry(date).or_default().push(row as u32);
+                        }
                     }
                 }
             }
@@ -268,12 +279,118 @@ impl Lander {
             staging.commit()?;
         }
         for (k, v) in new_keys {
-            self.keys.entry(k).or_default().extend(v);
+            // The whole-row sets of tables without an integer key, where loaded, stay current;
+            // keyed tables look in the files again.
+            if let Some(set) = self.keys.get_mut(&k) {
+                set.extend(v);
+            }
         }
         Ok(landed)
     }
 
-    /// The keys of a partition, read from the lake the first time.
+    /// Which of `wanted` are in the lake's partition of `date`, with their rows' fingerprints.
+    /// A table with an integer key reads only the row groups whose key range (Parquet
+    /// statistics) holds one of them: keys mostly grow, so a batch of new rows reads nothing,
+    /// and memory does not grow with the day. Other tables keep every row's hash per partition.
+    fn lake_keys(&mut self, t: usize, date: NaiveDate, wanted: &HashSet<u64>) -> Result<KeySet> {
+        let table = self.sources.tables[t].clone();
+        let schema = table.schema();
+        let key_idx = table.key.as_ref().and_then(|k| {
+            let i = schema.index_of(k).ok()?;
+            (schema.field(i).data_type() == &DataType::Int64).then_some(i)
+        });
+        let Some(key_idx) = key_idx else {
+            let all = self.keys_of(t, date)?;
+            return Ok(wanted
+                .iter()
+                .filter_map(|k| all.get(k).map(|p| (*k, *p)))
+                .collect());
+        };
+        let mut out = KeySet::new();
+        let (Some(lo), Some(hi)) = (
+            wanted.iter().map(|k| *k as i64).min(),
+            wanted.iter().map(|k| *k as i64).max(),
+        ) else {
+            return Ok(out);
+        };
+        let dir = Lake::partition_dir(&self.lake.raw_table_dir(&table.db, &table.name), date);
+        if !dir.exists() {
+            return Ok(out);
+        }
+        for (rel, path) in partition_files(&dir)? {
+            if !rel.ends_with(".parquet") {
+                continue;
+            }
+            let groups: Vec<usize> = self
+                .row_group_ranges(&path, key_idx)?
+                .iter()
+                .enumerate()
+                .filter(|(_, (min, max))| *min <= hi && *max >= lo)
+                .map(|(i, _)| i)
+                .collect();
+            if groups.is_empty() {
+                continue;
+            }
+            let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&path).at(&path)?)
+                .map_err(|e| damaged(&path, e))?
+                .with_row_groups(groups)
+                .with_batch_size(8192)
+                .build()
+                .map_err(|e| damaged(&path, e))?;
+            for batch in reader {
+                let batch = conform(&path, &schema, batch?)?;
+                let hits: Vec<u32> = {
+                    let ids = int64_column(&batch, key_idx, &path)?;
+                    (0..batch.num_rows())
+                        .filter(|r| ids.is_valid(*r) && wanted.contains(&(ids.value(*r) as u64)))
+                        .map(|r| r as u32)
+                        .collect()
+                };
+                if hits.is_empty() {
+                    continue;
+                }
+                let rows = arrow::compute::take_record_batch(&batch, &UInt32Array::from(hits))?;
+                let prints = fingerprints(&rows, &self.converters[t])?;
+                let ids = int64_column(&rows, key_idx, &path)?;
+                for (r, print) in prints.into_iter().enumerate() {
+                    out.insert(ids.value(r) as u64, print);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The key column's (min, max) per row group of a lake file; unknown bounds (no
+    /// statistics) cover everything.
+    fn row_group_ranges(&mut self, path: &Path, key_idx: usize) -> Result<Vec<(i64, i64)>> {
+        let meta = fs::metadata(path).at(path)?;
+        let stamp = (meta.len(), meta.modified().at(path)?);
+        if let Some((len, modified, ranges)) = self.ranges.get(path)
+            && (*len, *modified) == stamp
+        {
+            return Ok(ranges.clone());
+        }
+        let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).at(path)?)
+            .map_err(|e| damaged(path, e))?;
+        let ranges: Vec<(i64, i64)> = reader
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|rg| match rg.column(key_idx).statistics() {
+                Some(parquet::file::statistics::Statistics::Int64(s)) => (
+                    s.min_opt().copied().unwrap_or(i64::MIN),
+                    s.max_opt().copied().unwrap_or(i64::MAX),
+                ),
+                _ => (i64::MIN, i64::MAX),
+            })
+            .collect();
+        self.ranges
+            .insert(path.to_path_buf(), (stamp.0, stamp.1, ranges.clone()));
+        Ok(ranges)
+    }
+
+    /// Every row's hash in a partition of a table without an integer key, read from the lake
+    /// the first time.
     fn keys_of(&mut self, t: usize, date: NaiveDate) -> Result<&KeySet> {
         if !self.keys.contains_key(&(t, date)) {
             let table = &self.sources.tables[t];
@@ -293,6 +410,7 @@ impl Lander {
     /// comes), so memory follows the open days, not the feed's age.
     pub fn forget_before(&mut self, date: NaiveDate) {
         self.keys.retain(|(_, d), _| *d >= date);
+        self.ranges.retain(|path, _| path.exists());
     }
 
     /// Merge the partition's batch files (`*-f.parquet`) into one when there are at least
@@ -418,21 +536,31 @@ pub fn read_partition(dir: &Path, schema: &SchemaRef) -> Result<Vec<RecordBatch>
             .build()
             .map_err(|e| damaged(&path, e))?;
         for batch in reader {
-            let batch = batch?;
-            out.push(
-                RecordBatch::try_new(schema.clone(), batch.columns().to_vec()).map_err(|e| {
-                    Error::input_hint(
-                        format!(
-                            "{}: its columns differ from sql/sources.sql: {e}",
-                            path.display()
-                        ),
-                        "restate the partition (sync or load it again) before feeding it",
-                    )
-                })?,
-            );
+            out.push(conform(&path, schema, batch?)?);
         }
     }
     Ok(out)
+}
+
+fn int64_column<'a>(batch: &'a RecordBatch, idx: usize, path: &Path) -> Result<&'a Int64Array> {
+    batch
+        .column(idx)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .ok_or_else(|| Error::input(format!("{}: the key column is not BIGINT", path.display())))
+}
+
+/// A lake file's batch as the declared schema (same columns, same types).
+fn conform(path: &Path, schema: &SchemaRef, batch: RecordBatch) -> Result<RecordBatch> {
+    RecordBatch::try_new(schema.clone(), batch.columns().to_vec()).map_err(|e| {
+        Error::input_hint(
+            format!(
+                "{}: its columns differ from sql/sources.sql: {e}",
+                path.display()
+            ),
+            "restate the partition (sync or load it again) before feeding it",
+        )
+    })
 }
 
 fn damaged(path: &Path, e: parquet::errors::ParquetError) -> Error {
@@ -770,6 +898,32 @@ mod tests {
         let rows = read_partition(&dir, &sources().tables[0].schema()).unwrap();
         let px = arrow::util::display::array_value_to_string(rows[0].column(2), 0).unwrap();
         assert_eq!(px, "123456789012.123456");
+    }
+
+    #[test]
+    fn a_table_without_an_integer_key_skips_identical_rows() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lake = Lake::new(tmp.path());
+        let s = Sources::parse(
+            Path::new("s.sql"),
+            "create table a.v (code varchar(8) not null primary key, create_time datetime(6) not null);",
+        )
+        .unwrap();
+        let m = |id: u64, json: &str| Message {
+            table: Some("a.v".into()),
+            ..msg(id, json)
+        };
+        let row = r#"{"code":"X","create_time":"2026-11-19T10:00:00Z"}"#;
+        let landed = Lander::new(&lake, &s, "main")
+            .unwrap()
+            .land(&[m(1, row), m(2, row)], 5)
+            .unwrap();
+        assert_eq!((landed.rows, landed.duplicates), (1, 1));
+        let landed = Lander::new(&lake, &s, "main")
+            .unwrap()
+            .land(&[m(3, row)], 5)
+            .unwrap();
+        assert_eq!((landed.rows, landed.duplicates), (0, 1));
     }
 
     #[test]
