@@ -307,11 +307,12 @@ impl Lander {
                 .collect());
         };
         let mut out = KeySet::new();
-        let (Some(lo), Some(hi)) = (
-            wanted.iter().map(|k| *k as i64).min(),
-            wanted.iter().map(|k| *k as i64).max(),
-        ) else {
-            return Ok(out);
+        let mut sorted: Vec<i64> = wanted.iter().map(|k| *k as i64).collect();
+        sorted.sort_unstable();
+        // Whether one of the wanted keys lies in [min, max].
+        let holds = |min: i64, max: i64| {
+            let i = sorted.partition_point(|k| *k < min);
+            i < sorted.len() && sorted[i] <= max
         };
         let dir = Lake::partition_dir(&self.lake.raw_table_dir(&table.db, &table.name), date);
         if !dir.exists() {
@@ -325,9 +326,11 @@ impl Lander {
                 .row_group_ranges(&path, key_idx)?
                 .iter()
                 .enumerate()
-                .filter(|(_, (min, max))| *min <= hi && *max >= lo)
+                .filter(|(_, (min, max))| holds(*min, *max))
                 .map(|(i, _)| i)
                 .collect();
+            // Of those, the ones that hold one of the keys, read by the key column alone.
+            let groups = self.groups_holding(&path, key_idx, groups, wanted)?;
             if groups.is_empty() {
                 continue;
             }
@@ -355,6 +358,42 @@ impl Lander {
                 for (r, print) in prints.into_iter().enumerate() {
                     out.insert(ids.value(r) as u64, print);
                 }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Which of the row groups `groups` of a lake file hold one of `wanted` in the key column
+    /// (reading that column only).
+    fn groups_holding(
+        &self,
+        path: &Path,
+        key_idx: usize,
+        groups: Vec<usize>,
+        wanted: &HashSet<u64>,
+    ) -> Result<Vec<usize>> {
+        let mut out = Vec::new();
+        for g in groups {
+            let builder = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).at(path)?)
+                .map_err(|e| damaged(path, e))?;
+            let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [key_idx]);
+            let reader = builder
+                .with_projection(mask)
+                .with_row_groups(vec![g])
+                .with_batch_size(65536)
+                .build()
+                .map_err(|e| damaged(path, e))?;
+            let mut hit = false;
+            for batch in reader {
+                let batch = batch?;
+                let ids = int64_column(&batch, 0, path)?;
+                if ids.iter().flatten().any(|id| wanted.contains(&(id as u64))) {
+                    hit = true;
+                    break;
+                }
+            }
+            if hit {
+                out.push(g);
             }
         }
         Ok(out)
