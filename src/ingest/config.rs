@@ -160,7 +160,9 @@ impl IngestConfig {
                 "batch.max_rows and batch.max_deliveries must be at least 1, batch.compact_files at least 2",
             );
         }
-        if !(b.max_seconds > 0.0 && b.max_seconds <= 3600.0) || !(b.close_after_secs >= 0.0) {
+        let seconds_ok = b.max_seconds > 0.0 && b.max_seconds <= 3600.0;
+        let close_ok = b.close_after_secs >= 0.0;
+        if !seconds_ok || !close_ok {
             return bad(
                 "batch.max_seconds must be in (0, 3600], batch.close_after_secs at least 0",
             );
@@ -168,7 +170,8 @@ impl IngestConfig {
         if config.kind == FeedKind::Rabbitmq && b.max_rows > usize::from(u16::MAX) {
             return bad("batch.max_rows is at most 65535 for RabbitMQ (it is the prefetch count)");
         }
-        if !(config.nats.ack_wait_secs >= 1.0) {
+        let ack_wait_ok = config.nats.ack_wait_secs >= 1.0;
+        if !ack_wait_ok {
             return bad("nats.ack_wait_secs must be at least 1");
         }
         if !matches!(config.rabbitmq.queue_type.as_str(), "quorum" | "classic") {

@@ -32,8 +32,8 @@ pub struct Fetched {
 }
 
 pub enum Feed {
-    Nats(NatsFeed),
-    Rabbit(RabbitFeed),
+    Nats(Box<NatsFeed>),
+    Rabbit(Box<RabbitFeed>),
 }
 
 pub struct NatsFeed {
@@ -60,8 +60,8 @@ impl Feed {
     /// is not there is an error naming its address.
     pub async fn connect(config: &IngestConfig) -> Result<Feed> {
         match config.kind {
-            FeedKind::Nats => Ok(Feed::Nats(NatsFeed::connect(config).await?)),
-            FeedKind::Rabbitmq => Ok(Feed::Rabbit(RabbitFeed::connect(config).await?)),
+            FeedKind::Nats => Ok(Feed::Nats(Box::new(NatsFeed::connect(config).await?))),
+            FeedKind::Rabbitmq => Ok(Feed::Rabbit(Box::new(RabbitFeed::connect(config).await?))),
         }
     }
 
@@ -71,7 +71,7 @@ impl Feed {
             Feed::Nats(_) => Ok(()),
             Feed::Rabbit(r) => {
                 let _ = r.connection.close(200, "reconnecting".into()).await;
-                *r = RabbitFeed::connect(config).await?;
+                **r = RabbitFeed::connect(config).await?;
                 Ok(())
             }
         }

@@ -56,6 +56,11 @@ pub struct Landed {
     pub partitions: Vec<PathBuf>,
 }
 
+/// Rows of one table and date to land, and the message each came from.
+type Accepted = (RecordBatch, Vec<usize>);
+/// A file of a partition: its path relative to the partition, and its path.
+type LakeFile = (String, PathBuf);
+
 /// Keys landed in one partition, with a fingerprint of each row's values.
 type KeySet = HashMap<u64, u32>;
 
@@ -178,8 +183,7 @@ impl Lander {
         }
 
         // Typed rows, and which message each row came from.
-        let mut accepted: BTreeMap<(usize, NaiveDate), Vec<(RecordBatch, Vec<usize>)>> =
-            BTreeMap::new();
+        let mut accepted: BTreeMap<(usize, NaiveDate), Vec<Accepted>> = BTreeMap::new();
         let mut landed = Landed::default();
         let mut new_keys: HashMap<(usize, NaiveDate), KeySet> = HashMap::new();
         for (t, idx) in by_table {
@@ -526,7 +530,7 @@ fn compact(lake: &Lake, dir: &Path, min_files: usize, batch_files_only: bool) ->
     if !dir.exists() {
         return Ok(false);
     }
-    let (merge, keep): (Vec<(String, PathBuf)>, Vec<(String, PathBuf)>) =
+    let (merge, keep): (Vec<LakeFile>, Vec<LakeFile>) =
         partition_files(dir)?.into_iter().partition(|(rel, _)| {
             rel.ends_with(".parquet") && (!batch_files_only || rel.ends_with("-f.parquet"))
         });

@@ -153,7 +153,7 @@ impl Pace {
 
     async fn wait(&self, i: usize) {
         if let Some(rate) = self.rate
-            && i % 64 == 0
+            && i.is_multiple_of(64)
         {
             let due = self.start + std::time::Duration::from_secs_f64(i as f64 / rate);
             tokio::time::sleep_until(due).await;
