@@ -149,6 +149,26 @@ pub struct Config {
 /// A TOML error as `<file>: line L, column C: <what>`, without the offending line or any
 /// quoted value: a config line may hold a secret (a password where none belongs, a URL with
 /// credentials), and errors are printed and logged.
+/// A secret named by a config file: the value of the environment variable `env`, or the
+/// contents of `file` (trailing newline dropped); `None` when neither is named. `what` says
+/// whose secret it is in the error; the secret itself is never in an error.
+pub fn read_secret(what: &str, env: Option<&str>, file: Option<&Path>) -> Result<Option<String>> {
+    if let Some(var) = env {
+        return match std::env::var(var) {
+            Ok(p) => Ok(Some(p)),
+            Err(_) => Err(Error::input_hint(
+                format!("{what}: environment variable {var} is not set"),
+                format!("export {var} with the password, or use password_file"),
+            )),
+        };
+    }
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+        return Ok(Some(text.trim_end_matches(['\n', '\r']).to_string()));
+    }
+    Ok(None)
+}
+
 pub fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> String {
     let mut what = String::new();
     let mut quoted = false;

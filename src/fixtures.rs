@@ -10,10 +10,10 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{Array, BooleanArray, RecordBatch, TimestampMicrosecondArray};
+use arrow::array::{Array, BooleanArray, RecordBatch};
 use arrow::compute::{concat_batches, filter_record_batch};
 use arrow::datatypes::{Schema, SchemaRef};
-use chrono::{DateTime, NaiveDate};
+use chrono::NaiveDate;
 
 use crate::error::{Error, IoContext, Result};
 use crate::lake::{Lake, Written};
@@ -44,13 +44,13 @@ pub fn load_dir(lake: &Lake, sources: &Sources, dir: &Path) -> Result<Vec<Loaded
     }
     let mut dates = BTreeSet::new();
     for (table, batch) in &tables {
-        for d in row_dates(batch, table)?.into_iter().flatten() {
+        for d in table.row_dates(batch)?.into_iter().flatten() {
             dates.insert(d);
         }
     }
     let mut loaded = Vec::new();
     for (table, batch) in &tables {
-        let row_dates = row_dates(batch, table)?;
+        let row_dates = table.row_dates(batch)?;
         let mut per_date = Vec::new();
         for date in &dates {
             let mask: BooleanArray = row_dates.iter().map(|d| Some(*d == Some(*date))).collect();
@@ -135,29 +135,4 @@ fn check_header(path: &Path, table: &SourceTable) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// The UTC date of each row's create_time.
-fn row_dates(batch: &RecordBatch, table: &SourceTable) -> Result<Vec<Option<NaiveDate>>> {
-    let idx = batch
-        .schema()
-        .index_of(table.time_column())
-        .map_err(|_| Error::input(format!("{} has no create_time", table.qualified_name())))?;
-    let times = batch
-        .column(idx)
-        .as_any()
-        .downcast_ref::<TimestampMicrosecondArray>()
-        .ok_or_else(|| {
-            Error::input(format!(
-                "{}.create_time must be a datetime column",
-                table.qualified_name()
-            ))
-        })?;
-    Ok(times
-        .iter()
-        .map(|t| {
-            t.and_then(DateTime::from_timestamp_micros)
-                .map(|t| t.date_naive())
-        })
-        .collect())
 }

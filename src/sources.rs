@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arrow::array::{RecordBatch, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use chrono::{DateTime, NaiveDate};
 use datafusion::sql::sqlparser::ast::{ColumnOption, Statement, TableConstraint};
 use datafusion::sql::sqlparser::dialect::MySqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -56,6 +58,29 @@ impl SourceTable {
     /// The column that decides which trade date (partition) a row belongs to.
     pub fn time_column(&self) -> &str {
         "create_time"
+    }
+
+    /// Each row's trade date: the UTC date of its time column (`None` where it is NULL).
+    pub fn row_dates(&self, batch: &RecordBatch) -> Result<Vec<Option<NaiveDate>>> {
+        let column = self.time_column();
+        let idx = batch
+            .schema()
+            .index_of(column)
+            .map_err(|_| Error::input(format!("{} has no {column}", self.qualified_name())))?;
+        let times = batch
+            .column(idx)
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .ok_or_else(|| {
+                Error::input(format!(
+                    "{}.{column} must be a datetime column",
+                    self.qualified_name()
+                ))
+            })?;
+        Ok(times
+            .iter()
+            .map(|t| DateTime::from_timestamp_micros(t?).map(|t| t.date_naive()))
+            .collect())
     }
 }
 

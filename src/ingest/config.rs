@@ -199,20 +199,11 @@ impl IngestConfig {
 
     /// The broker password, from the environment or a file; `None` when neither is set.
     pub fn password(&self) -> Result<Option<String>> {
-        if let Some(var) = &self.password_env {
-            return match std::env::var(var) {
-                Ok(p) => Ok(Some(p)),
-                Err(_) => Err(Error::input_hint(
-                    format!("the feed's password_env names {var}, which is not set"),
-                    format!("export {var}=... before running ingest"),
-                )),
-            };
-        }
-        if let Some(file) = &self.password_file {
-            let text = std::fs::read_to_string(file).at(file)?;
-            return Ok(Some(text.trim_end_matches(['\n', '\r']).to_string()));
-        }
-        Ok(None)
+        crate::config::read_secret(
+            &format!("feed {}", self.name),
+            self.password_env.as_deref(),
+            self.password_file.as_deref(),
+        )
     }
 
     /// The URL with the password put in (for the client only; never printed).

@@ -22,7 +22,7 @@ use arrow::array::{
 use arrow::compute::{concat_batches, take};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::row::{RowConverter, SortField};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, IoContext, Result};
@@ -192,7 +192,7 @@ impl Lander {
             if batch.num_rows() == 0 {
                 continue;
             }
-            let dates = row_dates(&batch, &table)?;
+            let dates = table.row_dates(&batch)?;
             let keys = row_keys(&batch, &table, &self.converters[t])?;
             let prints = fingerprints(&batch, &self.converters[t])?;
             let mut by_date: BTreeMap<NaiveDate, Vec<usize>> = BTreeMap::new();
@@ -712,28 +712,6 @@ fn decode_bytes(schema: &SchemaRef, bytes: &[u8], rows: usize) -> Result<RecordB
         schema.clone(),
         batch.columns().to_vec(),
     )?)
-}
-
-fn row_dates(batch: &RecordBatch, table: &SourceTable) -> Result<Vec<Option<NaiveDate>>> {
-    let idx = batch.schema().index_of(table.time_column())?;
-    let times = batch
-        .column(idx)
-        .as_any()
-        .downcast_ref::<TimestampMicrosecondArray>()
-        .ok_or_else(|| {
-            Error::input(format!(
-                "{}.{} must be a datetime column",
-                table.qualified_name(),
-                table.time_column()
-            ))
-        })?;
-    Ok(times
-        .iter()
-        .map(|t| {
-            t.and_then(DateTime::from_timestamp_micros)
-                .map(|t| t.date_naive())
-        })
-        .collect())
 }
 
 /// Each row's key: the primary key when it is an integer, else a 64-bit hash of the whole row

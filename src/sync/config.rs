@@ -127,20 +127,11 @@ impl SyncConfig {
 impl SourceConfig {
     /// The password, from the environment or a file; `None` when neither is configured.
     pub fn password(&self, source: &str) -> Result<Option<String>> {
-        if let Some(var) = &self.password_env {
-            return match std::env::var(var) {
-                Ok(p) => Ok(Some(p)),
-                Err(_) => Err(Error::input_hint(
-                    format!("sources.{source}: environment variable {var} is not set"),
-                    format!("export {var} with the replica password, or use password_file"),
-                )),
-            };
-        }
-        if let Some(file) = &self.password_file {
-            let text = std::fs::read_to_string(file).at(file)?;
-            return Ok(Some(text.trim_end_matches(['\n', '\r']).to_string()));
-        }
-        Ok(None)
+        crate::config::read_secret(
+            &format!("sources.{source}"),
+            self.password_env.as_deref(),
+            self.password_file.as_deref(),
+        )
     }
 
     /// Schema name on the replica.
