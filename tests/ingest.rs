@@ -690,3 +690,31 @@ async fn a_window_job_on_a_feed_waits_for_the_feed_to_land_its_window() {
     .unwrap();
     assert_eq!(last_window().as_deref(), Some("15:30"));
 }
+
+/// A broker that is not there is an error naming it, exit 2, and nothing written.
+#[test]
+fn an_unreachable_broker_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = nats_config(
+        tmp.path(),
+        &format!("nats://127.0.0.1:{port}"),
+        "feed_x",
+        "max_rows = 10",
+    );
+    let lake = tmp.path().join("lake");
+    let out = bin()
+        .args(["ingest", "--once", "--config"])
+        .arg(&config)
+        .arg("--lake")
+        .arg(&lake)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && err.contains("cannot connect"),
+        "{err}"
+    );
+    assert!(!lake.join("raw").exists());
+}
