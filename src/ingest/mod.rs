@@ -15,7 +15,8 @@
 //! - **No bouncing**: a message delivered more than `batch.max_deliveries` times is quarantined
 //!   and acked, so one message that crashes the lander cannot stop the stream.
 //! - **Caught up**: when a fetch comes back short (JetStream) or empty (RabbitMQ, whose
-//!   prefetched messages may still be on their way) and the broker has nothing pending,
+//!   prefetched messages may still be on their way) and the broker has nothing pending
+//!   (JetStream's consumer counts; RabbitMQ's `basic.get` coming back empty),
 //!   everything published before that fetch began is landed; that time is `caught_up_at` in
 //!   the position file. A RabbitMQ feed that never pauses for `batch.max_seconds` therefore
 //!   does not advance it. Dates that ended `batch.close_after_secs` before it are closed: every table gets its
