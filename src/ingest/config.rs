@@ -120,8 +120,8 @@ impl Default for RabbitConfig {
 impl Default for BatchConfig {
     fn default() -> Self {
         BatchConfig {
-            max_rows: 50_000,
-            max_seconds: 2.0,
+            max_rows: 20_000,
+            max_seconds: 1.0,
             max_deliveries: 5,
             compact_files: 16,
             close_after_secs: 300.0,
@@ -258,7 +258,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.name, "main");
-        assert_eq!(c.batch.max_rows, 50_000);
+        assert_eq!(c.batch.max_rows, 20_000);
         assert_eq!(c.nats.stream, "ORDERTRAIL_RAW");
         let err = IngestConfig::parse(
             Path::new("f.toml"),

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::{self, consumer::PullConsumer};
 use futures::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicQosOptions,
-    ConfirmSelectOptions, QueueDeclareOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicQosOptions, ConfirmSelectOptions,
+    QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 
@@ -85,6 +85,13 @@ impl Feed {
     /// JetStream (the consumer's counts include what is in flight), not for RabbitMQ (the
     /// queue's count leaves out messages pushed to us and not read yet).
     pub fn exact_after_short_fetch(&self) -> bool {
+        matches!(self, Feed::Nats(_))
+    }
+
+    /// Whether the next batch may be fetched while one is unacked: JetStream allows two
+    /// batches in flight (`max_ack_pending`); RabbitMQ's prefetch is one batch, so a fetch
+    /// ahead would only wait.
+    pub fn can_fetch_ahead(&self) -> bool {
         matches!(self, Feed::Nats(_))
     }
 
@@ -224,7 +231,7 @@ impl NatsFeed {
                     ack_policy: jetstream::consumer::AckPolicy::Explicit,
                     ack_wait: Duration::from_secs_f64(config.nats.ack_wait_secs),
                     max_deliver: -1,
-                    max_ack_pending: (config.batch.max_rows as i64).max(1000) * 2,
+                    max_ack_pending: (config.batch.max_rows as i64).max(1000) * 3,
                     ..Default::default()
                 },
             )

@@ -36,6 +36,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
+use crate::ingest::feed::Fetched;
 use crate::lake::Lake;
 use crate::sources::Sources;
 
@@ -155,35 +156,79 @@ pub async fn run(
     let mut state = FeedState::load(lake, &config.name)?.unwrap_or_default();
     state.feed = config.name.clone();
     state.source = config.describe();
-    let mut lander = Lander::new(lake, sources, &config.name)?;
+    // An Option so that it can be lent to a blocking task while the next batch is fetched.
+    let mut lander = Some(Lander::new(lake, sources, &config.name)?);
     let mut feed = feed::Feed::connect(config).await?;
     let mut summary = Summary::default();
     let mut failing_since: Option<Instant> = None;
     let reconnect_for = Duration::from_secs_f64(config.reconnect_secs);
+    let max = config.batch.max_rows;
+    // A batch fetched while the previous one was landing, and when its fetch began.
+    let mut ahead: Option<(Fetched, DateTime<Utc>)> = None;
     while !stop.load(Ordering::Relaxed) {
-        let fetch_began = Utc::now();
         let step = async {
-            let fetched = feed
-                .fetch(config.batch.max_rows, config.batch.max_wait())
-                .await?;
+            let t0 = Instant::now();
+            let (mut fetched, fetch_began) = match ahead.take() {
+                Some(a) => a,
+                None => {
+                    let began = Utc::now();
+                    (feed.fetch(max, config.batch.max_wait()).await?, began)
+                }
+            };
             let n = fetched.messages.len();
             if n > 0 {
-                // The lake first; an error here is not the broker's: stop, unacked.
-                let landed = lander
-                    .land(&fetched.messages, config.batch.max_deliveries)
-                    .map_err(Fatal)?;
+                let t1 = Instant::now();
+                // The lake first, on a blocking thread; meanwhile the next batch is fetched
+                // when this one was full (JetStream: RabbitMQ's prefetch is one batch). An
+                // error landing is not the broker's: stop, unacked.
+                let messages = std::mem::take(&mut fetched.messages);
+                let mut owned = lander.take().ok_or_else(|| {
+                    Fatal(Error::input(
+                        "the lander was lost by an earlier failed batch",
+                    ))
+                })?;
+                let max_deliveries = config.batch.max_deliveries;
+                let landing = tokio::task::spawn_blocking(move || {
+                    let landed = owned.land(&messages, max_deliveries);
+                    (owned, landed)
+                });
+                let next = if n == max && feed.can_fetch_ahead() {
+                    let began = Utc::now();
+                    Some((feed.fetch(max, config.batch.max_wait()).await, began))
+                } else {
+                    None
+                };
+                let (owned, landed) = landing
+                    .await
+                    .map_err(|e| Fatal(Error::input(format!("landing a batch failed: {e}"))))?;
+                let owned = lander.insert(owned);
+                let landed = landed.map_err(Fatal)?;
+                let t2 = Instant::now();
                 feed.ack(fetched.acks).await?;
+                let t3 = Instant::now();
                 record(&mut state, &mut summary, &landed);
                 for dir in &landed.partitions {
-                    lander
+                    owned
                         .compact(dir, config.batch.compact_files)
                         .map_err(Fatal)?;
+                }
+                tracing::debug!(
+                    "batch of {n}: fetch {:.3} s, land (and fetch ahead) {:.3} s, ack {:.3} s, \
+                     compact {:.3} s",
+                    (t1 - t0).as_secs_f64(),
+                    (t2 - t1).as_secs_f64(),
+                    (t3 - t2).as_secs_f64(),
+                    t3.elapsed().as_secs_f64()
+                );
+                if let Some((next, began)) = next {
+                    ahead = Some((next?, began));
+                    return Ok((false, fetch_began));
                 }
             }
             let mut caught_up = false;
             // A short batch means JetStream had nothing more to deliver then; RabbitMQ may
             // still have messages on their way to us, so only an empty one counts there.
-            if n < config.batch.max_rows && (n == 0 || feed.exact_after_short_fetch()) {
+            if n < max && (n == 0 || feed.exact_after_short_fetch()) {
                 let backlog = feed.backlog().await?;
                 state.pending = backlog;
                 state.checked_at = Some(Utc::now());
@@ -192,13 +237,18 @@ pub async fn run(
                     caught_up = true;
                 }
             }
-            Ok::<bool, StepError>(caught_up)
+            Ok::<(bool, DateTime<Utc>), StepError>((caught_up, fetch_began))
         };
         match step.await {
-            Ok(caught_up) => {
+            Ok((caught_up, fetch_began)) => {
                 failing_since = None;
+                let Some(lander) = lander.as_mut() else {
+                    return Err(Error::input(
+                        "the lander was lost by an earlier failed batch",
+                    ));
+                };
                 if caught_up {
-                    close_dates(config, &lander, &mut state)?;
+                    close_dates(config, lander, &mut state)?;
                     // Keys of closed dates are read again from the lake if a late row comes.
                     let keep = state
                         .open_dates
