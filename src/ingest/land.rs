@@ -7,8 +7,8 @@
 //! A batch's partitions are each swapped into place atomically (the old files kept as hard
 //! links, the new one added). A crash between two partitions leaves some of the batch landed;
 //! its messages were not acked, so they come again and the rows already landed are skipped by
-//! key. The lake is the truth: the keys of a partition are read from its files the first time
-//! a batch touches it, not from a list the feed keeps.
+//! key. The lake is the truth: a batch's keys are looked up in the partition's files (only the
+//! row groups whose key statistics can hold them), not in a list the feed keeps.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
