@@ -718,3 +718,34 @@ fn an_unreachable_broker_is_a_clear_error() {
     );
     assert!(!lake.join("raw").exists());
 }
+
+/// Two ingest processes on one lake would each swap in a partition without the other's new
+/// file: the second is refused while the first runs.
+#[test]
+fn a_second_ingest_on_the_same_lake_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nats = Nats::start(&tmp.path().join("nats"));
+    let config = nats_config(tmp.path(), &nats.url(), "feed_l", "max_rows = 10");
+    let lake = tmp.path().join("lake");
+    let mut first = spawn_ingest(&config, &lake);
+    let lock = lake.join("feed").join(".ingest.lock");
+    let until = Instant::now() + Duration::from_secs(20);
+    while !lock.exists() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let out = bin()
+        .args(["ingest", "--once", "--config"])
+        .arg(&config)
+        .arg("--lake")
+        .arg(&lake)
+        .output()
+        .unwrap();
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("another `ordertrail ingest`"), "{err}");
+    // Once the first is gone (killed: the lock goes with the process), the lake is free.
+    ingest_once(&config, &lake);
+}

@@ -152,6 +152,9 @@ pub async fn run(
     stop: &AtomicBool,
 ) -> Result<Summary> {
     lake.ensure_writable()?;
+    // One lander per lake: two would each swap in a partition with their own new file and the
+    // other's would vanish, after its messages were acked.
+    let _lock = lock_lake(lake)?;
     let started = Instant::now();
     let mut state = FeedState::load(lake, &config.name)?.unwrap_or_default();
     state.feed = config.name.clone();
@@ -286,6 +289,34 @@ pub async fn run(
     feed.close().await;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Hold `<lake>/feed/.ingest.lock` (flock, released when the process ends however it ends),
+/// or fail naming the lake when another `ingest` holds it.
+fn lock_lake(lake: &Lake) -> Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let dir = lake.root().join("feed");
+    std::fs::create_dir_all(&dir).at(&dir)?;
+    let path = dir.join(".ingest.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .at(&path)?;
+    // SAFETY: flock on a file descriptor this function owns.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(Error::input_hint(
+            format!(
+                "another `ordertrail ingest` is landing into {} (it holds {})",
+                lake.root().display(),
+                path.display()
+            ),
+            "one ingest process per lake: stop the other one, or give this feed its own lake",
+        ));
+    }
+    Ok(file)
 }
 
 fn record(state: &mut FeedState, summary: &mut Summary, landed: &Landed) {
