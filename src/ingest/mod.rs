@@ -126,11 +126,6 @@ impl FeedState {
         std::fs::rename(&tmp, &path).at(&path)?;
         Ok(())
     }
-
-    /// Whether everything of the window ending at `end` is landed.
-    pub fn covers(&self, end: DateTime<Utc>) -> bool {
-        self.caught_up_at.is_some_and(|t| t >= end)
-    }
 }
 
 /// How a run of `ingest` ended.
