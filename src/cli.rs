@@ -56,6 +56,9 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Publish a day's source rows to the feed, one JSON message per row.
     Publish(PublishArgs),
+    /// The operator's console: a read-only web page of the lake's days, checks, report files,
+    /// stage DAG and trends (localhost unless a token is set).
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -128,6 +131,29 @@ pub struct StatusArgs {
     /// Also list the processing log (every attempt, with its owner)
     #[arg(long)]
     pub log: bool,
+    #[command(flatten)]
+    pub sql: SqlArgs,
+}
+
+/// The operator's console: a read-only web page of the lake's days (windows by stage, checks,
+/// report files), the stage DAG and trends. Localhost only unless a token is set.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The lake to show
+    #[arg(long, value_name = "DIR")]
+    pub lake: PathBuf,
+    /// Where report files are (`report --out`; the demo's: out/demo/reports)
+    #[arg(long, value_name = "DIR", default_value = "out/reports")]
+    pub reports: PathBuf,
+    /// Address to listen on; anything but localhost needs --token (port 0: a free port)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    /// Token every request must carry (Authorization: Bearer, or ?token= once)
+    #[arg(long, env = "ORDERTRAIL_CONSOLE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Seconds between the refreshes of an open page (0: never)
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub refresh_secs: u64,
     #[command(flatten)]
     pub sql: SqlArgs,
 }
@@ -457,6 +483,7 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Verify(args) => commands::verify::run(args).await,
         Command::Ingest(args) => commands::ingest::run(args).await,
         Command::Publish(args) => commands::ingest::publish(args).await,
+        Command::Serve(args) => commands::serve::run(args).await,
     }
 }
 

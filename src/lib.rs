@@ -18,6 +18,7 @@
 //! - [`sync`]: MySQL replica tables into the lake by time window, verified against the source
 //! - [`ingest`]: the real-time feed, NATS JetStream or RabbitMQ into the lake, acked after commit
 //! - [`calendar`]: NYSE trading days and holidays
+//! - [`console`]: the operator's web page over a lake (`serve`); [`html`]: its building blocks
 //! - [`cli`] and [`commands`]: the command line, one file per subcommand
 
 pub mod calendar;
@@ -25,9 +26,11 @@ pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod engine;
 pub mod error;
 pub mod fixtures;
+pub mod html;
 pub mod ingest;
 pub mod intervals;
 pub mod lake;

@@ -7,6 +7,7 @@ use arrow::util::pretty::pretty_format_batches;
 use crate::cli::DemoArgs;
 use crate::error::{EXIT_OK, Error, IoContext, Result};
 use crate::fixtures;
+use crate::intervals;
 use crate::lake::Lake;
 use crate::pipeline;
 
@@ -49,7 +50,21 @@ pub async fn run(args: DemoArgs) -> Result<i32> {
     let mut checks_failed = false;
     for date in &dates {
         println!("\n== trade date {date}");
-        let runs = pipeline::run(&ctx, &lake, &project.sources, &project.graph, *date, &[]).await?;
+        // The day as `run` processes it, so its interval state is in the lake (`status` and
+        // `serve` show it).
+        let outcome = intervals::run_range(
+            &ctx,
+            &lake,
+            &project.intervals()?,
+            &intervals::RangeRequest::day(*date),
+        )
+        .await?;
+        if !outcome.day_complete {
+            return Err(Error::input(format!(
+                "the demo did not complete trade date {date}: {outcome:?}"
+            )));
+        }
+        let runs: Vec<_> = outcome.processed.into_iter().map(|p| p.run).collect();
         super::run::print_runs(&runs);
         if project.graph.get("lifecycle").is_some() {
             let df = ctx
@@ -88,6 +103,14 @@ pub async fn run(args: DemoArgs) -> Result<i32> {
         let written = super::report::write(&ctx, &project, &lake, *date, &reports_dir).await?;
         super::report::print_written(&written);
     }
+    // The configuration is part of the report stages' input: the console must read the same.
+    println!(
+        "\nthe console (windows, checks, report files): ordertrail serve --lake {} --reports {} \
+         --config {}",
+        lake.root().display(),
+        reports_dir.display(),
+        project.config.path.display()
+    );
     if checks_failed {
         eprintln!("ordertrail: error-level checks failed; see the check results above");
         return Ok(crate::error::EXIT_CHECKS_FAILED);

@@ -8,6 +8,7 @@ pub mod query;
 pub mod report;
 pub mod run;
 pub mod schedule;
+pub mod serve;
 pub mod stages;
 pub mod status;
 pub mod sync;

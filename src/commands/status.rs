@@ -19,8 +19,8 @@ use crate::engine::EngineOptions;
 use crate::error::{EXIT_OK, Result};
 use crate::intervals::Window;
 use crate::intervals::claim::read_claim;
-use crate::intervals::fingerprint::Fingerprints;
-use crate::intervals::plan::{Verdict, plan};
+use crate::intervals::judge::{JudgeCache, judge_day};
+use crate::intervals::plan::Verdict;
 use crate::intervals::state::{DayState, Record, StateDir, Status, parse_time};
 use crate::lake::Lake;
 
@@ -31,24 +31,11 @@ pub async fn run(args: StatusArgs) -> Result<i32> {
     let lake = Lake::new(&args.lake);
     let graph = &project.graph;
     let dir = StateDir::new(&lake, &graph.version, args.date);
-    let mut today = dir.load()?;
-    // What the state says done is checked against the partitions in the lake.
-    crate::intervals::mark_altered_partitions(
-        &lake,
-        graph,
-        args.date,
-        &mut today,
-        &mut std::collections::HashMap::new(),
-    )?;
-    let yesterday = match args.date.pred_opt() {
-        Some(d) => StateDir::new(&lake, &graph.version, d).load()?,
-        None => DayState::default(),
-    };
     let ctx = project.context(&lake, &EngineOptions::default()).await?;
     let ip = project.intervals()?;
-    let mut prints = Fingerprints::new(&ctx, &lake, &project.sources, ip.config_hash.clone());
-    let plans = plan(graph, args.date, &today, &yesterday, &mut prints).await?;
-    print!("{}", render(&args, graph, &today, &plans, &dir)?);
+    let judged = judge_day(&ctx, &lake, &ip, args.date, &mut JudgeCache::default()).await?;
+    let (today, plans) = (&judged.today, &judged.plans);
+    print!("{}", render(&args, graph, today, plans, &dir)?);
     for feed in crate::ingest::FeedState::load_all(&lake)? {
         println!("{}", feed_line(&feed, args.date, chrono::Utc::now()));
     }

@@ -110,6 +110,17 @@ impl<'a> Fingerprints<'a> {
         Ok(&self.cache[&key])
     }
 
+    /// Use `digest` for `source`'s rows of `date` instead of reading them (a digest computed
+    /// earlier, of files that have not changed since).
+    pub fn seed(&mut self, source: &str, date: NaiveDate, digest: DayDigest) {
+        self.cache.insert((source.to_string(), date), digest);
+    }
+
+    /// The digest of `source`'s rows of `date`, if it was computed or seeded.
+    pub fn cached(&self, source: &str, date: NaiveDate) -> Option<&DayDigest> {
+        self.cache.get(&(source.to_string(), date))
+    }
+
     /// Whether none of `sources` has a row created in `window`.
     pub async fn window_is_empty(&mut self, sources: &[String], window: Window) -> Result<bool> {
         let date = window.date();

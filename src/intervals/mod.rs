@@ -11,6 +11,7 @@
 
 pub mod claim;
 pub mod fingerprint;
+pub mod judge;
 pub mod plan;
 pub mod state;
 mod window;
@@ -581,6 +582,7 @@ impl Runner<'_> {
             output_digest: String::new(),
             rows: 0,
             elapsed_ms: 0,
+            peak_rss_kib: None,
             owner: self.owner.id.clone(),
             finished_at: String::new(),
             error: None,
@@ -634,6 +636,7 @@ impl Runner<'_> {
                 record.output_digest = run.sha256.clone();
                 record.rows = run.rows;
                 record.elapsed_ms = run.elapsed.as_millis() as u64;
+                record.peak_rss_kib = run.peak_rss_kib;
                 tracing::info!(
                     stage = %stage.name, window = %window.label(), rows = run.rows,
                     ms = record.elapsed_ms, buckets = run.buckets,

@@ -46,6 +46,9 @@ pub struct Record {
     pub rows: u64,
     #[serde(default)]
     pub elapsed_ms: u64,
+    /// The process's peak resident memory while the window ran (KiB), when sampled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_kib: Option<u64>,
     #[serde(default)]
     pub owner: String,
     #[serde(default)]

@@ -26,7 +26,9 @@ use datafusion::catalog::MemorySchemaProvider;
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+pub mod html;
 
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::source::DataSourceExec;
@@ -42,7 +44,7 @@ use crate::stages::sql_error;
 /// Failing rows kept per check in the results (the count is always exact).
 pub const SAMPLE_ROWS: usize = 20;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -63,7 +65,7 @@ pub struct Check {
     pub bucketed: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -72,7 +74,7 @@ pub enum Status {
 }
 
 /// The outcome of one check for one trade date.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckResult {
     pub check: String,
     pub description: String,
@@ -534,7 +536,8 @@ pub fn markdown(date: NaiveDate, results: &[CheckResult]) -> String {
     out
 }
 
-/// Write `check_results.json` and `check_report.md` into `dir`, atomically.
+/// Write `check_results.json`, `check_report.md` and `check_report.html` into `dir`,
+/// atomically.
 pub fn write(dir: &Path, date: NaiveDate, results: &[CheckResult]) -> Result<()> {
     let parent = dir
         .parent()
@@ -555,12 +558,39 @@ pub fn write(dir: &Path, date: NaiveDate, results: &[CheckResult]) -> Result<()>
         .map_err(|e| Error::input(format!("check results: {e}")))?;
     std::fs::write(staging.join("check_results.json"), text + "\n").at(&staging)?;
     std::fs::write(staging.join("check_report.md"), markdown(date, results)).at(&staging)?;
+    std::fs::write(
+        staging.join("check_report.html"),
+        html::report(date, results),
+    )
+    .at(&staging)?;
     crate::lake::swap_into_place(&staging, dir)?;
     let _ = std::fs::remove_dir(parent.join(".tmp"));
     Ok(())
 }
 
 /// Send the summary to the configured alert command (stdin), when error-level checks failed.
+/// The check results written for a day in `dir` (by [`write`]), if any.
+pub fn read(dir: &Path) -> Result<Option<(bool, Vec<CheckResult>)>> {
+    let path = dir.join("check_results.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    #[derive(Deserialize)]
+    struct Written {
+        passed: bool,
+        checks: Vec<CheckResult>,
+    }
+    let w: Written = serde_json::from_str(&text).map_err(|e| {
+        Error::input_hint(
+            format!("{}: unreadable check results: {e}", path.display()),
+            "run the checks for the day again (ordertrail check)",
+        )
+    })?;
+    Ok(Some((w.passed, w.checks)))
+}
+
 pub fn alert(command: &str, text: &str) -> Result<()> {
     use std::io::Write;
     let mut child = std::process::Command::new("sh")
