@@ -19,6 +19,9 @@ pub struct Cli {
     /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// No progress bars or progress lines on stderr
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -447,6 +450,7 @@ pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
+    crate::progress::set_quiet(cli.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

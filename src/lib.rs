@@ -36,6 +36,7 @@ pub mod intervals;
 pub mod lake;
 pub mod metrics;
 pub mod pipeline;
+pub mod progress;
 pub mod reports;
 pub mod schedule;
 pub mod sources;

@@ -248,7 +248,10 @@ pub async fn run(
     date: NaiveDate,
 ) -> Result<Vec<CheckResult>> {
     let mut results = Vec::with_capacity(checks.len());
+    let progress =
+        crate::progress::Progress::new(format!("check {date}"), checks.len() as u64, "checks");
     for check in checks {
+        progress.set_message(check.name.clone());
         let started = Instant::now();
         let rss = crate::metrics::RssPeak::start();
         let rows =
@@ -261,6 +264,7 @@ pub async fn run(
             peak_rss_mib = result.peak_rss_kib.map(|k| k / 1024), "check done"
         );
         results.push(result);
+        progress.inc(1);
     }
     Ok(results)
 }

@@ -136,21 +136,15 @@ fn window(args: &SyncArgs) -> Result<Window> {
     Window::within(args.date, from, to)
 }
 
-/// A line on stderr every few seconds: rows so far, tables done.
+/// Progress (see `crate::progress`): tables done of all, rows so far.
 fn spawn_progress(progress: Arc<Progress>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let started = Instant::now();
-        let mut tick = tokio::time::interval(Duration::from_secs(5));
-        tick.tick().await;
+        let shown = crate::progress::Progress::new("sync", 0, "tables");
         loop {
-            tick.tick().await;
-            let rows = progress.rows.load(Ordering::Relaxed);
-            eprintln!(
-                "ordertrail: sync: {rows} rows, {}/{} tables done, {:.0} s",
-                progress.tables_done.load(Ordering::Relaxed),
-                progress.tables_total.load(Ordering::Relaxed),
-                started.elapsed().as_secs_f64()
-            );
+            shown.set_total(progress.tables_total.load(Ordering::Relaxed) as u64);
+            shown.set_position(progress.tables_done.load(Ordering::Relaxed) as u64);
+            shown.set_message(format!("{} rows", progress.rows.load(Ordering::Relaxed)));
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     })
 }

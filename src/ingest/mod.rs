@@ -163,6 +163,7 @@ pub async fn run(
     let max = config.batch.max_rows;
     // A batch fetched while the previous one was landing, and when its fetch began.
     let mut ahead: Option<(Fetched, DateTime<Utc>)> = None;
+    let progress = crate::progress::Progress::new(format!("ingest {}", config.name), 0, "rows");
     while !stop.load(Ordering::Relaxed) {
         let step = async {
             let t0 = Instant::now();
@@ -205,6 +206,11 @@ pub async fn run(
                 feed.ack(fetched.acks).await?;
                 let t3 = Instant::now();
                 record(&mut state, &mut summary, &landed);
+                progress.inc(landed.rows);
+                progress.set_message(format!(
+                    "{} batches, {} repeats skipped, {} quarantined",
+                    summary.batches, summary.duplicates, summary.quarantined
+                ));
                 for dir in &landed.partitions {
                     owned
                         .compact(dir, config.batch.compact_files)

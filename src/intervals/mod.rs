@@ -365,6 +365,11 @@ pub async fn run_range(
     }
     remove_altered_partitions(lake, graph, date, &dir, &mut today)?;
     let mut prints = Fingerprints::new(ctx, lake, project.sources, project.config_hash.clone());
+    // Windows of the day up to `to` (earlier ones not done yet run first): progress counts
+    // those that end before the window being processed.
+    let windows = grid(day.start, req.to, req.step);
+    let progress =
+        crate::progress::Progress::new(format!("run {date}"), windows.len() as u64, "windows");
     let mut runner = Runner {
         ctx,
         lake,
@@ -372,6 +377,7 @@ pub async fn run_range(
         dir: &dir,
         owner: &owner,
         claim: &claim,
+        progress: &progress,
     };
 
     // Reference stages first: incremental stages may read them.
@@ -402,6 +408,7 @@ pub async fn run_range(
             .min();
         let Some(start) = start else { break };
         let window = next_window(start, req.step, req.to);
+        progress.set_position(windows.iter().filter(|w| w.end <= window.start).count() as u64);
         let mut ran = false;
         for stage in graph.stages.iter().filter(|s| s.is_incremental()) {
             if plans[&stage.name].valid_until <= window.start {
@@ -436,6 +443,9 @@ pub async fn run_range(
     }
     let plans = plan(graph, date, &today, &yesterday, &mut prints).await?;
     out.day_complete = plans.values().all(|p| p.complete(date));
+    if !out.interrupted {
+        progress.set_position(windows.len() as u64);
+    }
     drop(claim);
     Ok(out)
 }
@@ -538,6 +548,7 @@ struct Runner<'a> {
     dir: &'a StateDir,
     owner: &'a Owner,
     claim: &'a Claim,
+    progress: &'a crate::progress::Progress,
 }
 
 impl Runner<'_> {
@@ -627,6 +638,18 @@ impl Runner<'_> {
             }));
         }
         tracing::info!(stage = %stage.name, window = %window.label(), "window started");
+        let k = self
+            .graph
+            .stages
+            .iter()
+            .position(|s| s.name == stage.name)
+            .map_or(0, |i| i + 1);
+        self.progress.set_message(format!(
+            "{} {} (stage {k}/{})",
+            stage.name,
+            window.label(),
+            self.graph.stages.len()
+        ));
         let result = pipeline::run_stage(self.ctx, self.lake, self.graph, stage, window).await;
         let now = fmt_time(chrono::Utc::now().naive_utc());
         record.finished_at = now.clone();

@@ -86,7 +86,14 @@ pub async fn write_all(
     let written = async {
         let mut staged = Vec::new();
         let mut rejected = Vec::new();
+        let progress = crate::progress::Progress::new(
+            format!("report {date}"),
+            config.destinations.len() as u64,
+            "destinations",
+        );
         for dest in &config.destinations {
+            progress.set_message(dest.name.clone());
+            progress.inc(1);
             let staging = RemoveOnDrop(unique_tmp_dir(&tmp_base)?);
             let files = build(ctx, dest, date, &staging.0).await?;
             if dest.report == ReportKind::Cat && !files.is_empty() {

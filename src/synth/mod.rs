@@ -117,8 +117,11 @@ pub fn generate(lake: &Lake, sources: &Sources, opts: &GenOptions) -> Result<Gen
     };
     let mut carried: Vec<(i64, Row)> = Vec::new();
     let mut days = Vec::new();
+    let progress =
+        crate::progress::Progress::new("gen", opts.orders * u64::from(opts.days), "orders");
     for k in 0..opts.days {
         let date = opts.date + chrono::Days::new(u64::from(k));
+        progress.set_message(date.to_string());
         out.start_date(lake, sources, date)?;
         let day_end = out.clock.at(fix::US_PER_DAY);
         out.symbols()?;
@@ -149,6 +152,9 @@ pub fn generate(lake: &Lake, sources: &Sources, opts: &GenOptions) -> Result<Gen
             }
         };
         for num in 1..=opts.orders {
+            if num % 4096 == 0 {
+                progress.inc(4096);
+            }
             let start = times.next(num - 1);
             // Every row logged before this order starts can be written: no later order comes
             // first.
