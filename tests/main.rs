@@ -7,6 +7,7 @@
 //! - `reports.rs`: report files: formats, CAT event sequences per scenario, determinism
 //! - `cat_validate.rs`: `validate-cat` on a valid day and a corpus of broken files
 //! - `checks.rs`: correctness checks on the clean day and the defect day
+//! - `console.rs`: the operator's console (`serve`) in headless chromium, and its defences
 //! - `cli.rs`: whole invocations of the binary: exit codes and error messages on bad input
 //! - `synth.rs`: the synthetic-day generator (`ordertrail gen`): determinism, checks pass
 //! - `schedule.rs`: the scheduler with a controllable clock: order, catch-up, concurrency
@@ -22,6 +23,7 @@ mod common;
 mod cat_validate;
 mod checks;
 mod cli;
+mod console;
 mod dag;
 mod ingest;
 mod pipeline;
