@@ -236,19 +236,33 @@ where
         1 => ctx.clone(),
         n => job_context(ctx, n),
     };
-    futures::stream::iter(0..runs)
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let show = |n: usize| {
+        if runs > 1 {
+            crate::progress::detail(format!("{n}/{runs} buckets"));
+        }
+    };
+    show(0);
+    let results = futures::stream::iter(0..runs)
         .map(|k| {
             let task = AbortOnDrop(tokio::spawn(run(job_ctx.clone(), k)));
+            let (done, show) = (&done, &show);
             async move {
                 let mut task = task;
-                (&mut task.0).await.map_err(|e| {
+                let result = (&mut task.0).await.map_err(|e| {
                     Error::input(format!("bucket {k} of a run stopped unexpectedly: {e}"))
-                })?
+                })?;
+                show(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+                result
             }
         })
         .buffered(jobs)
         .try_collect()
-        .await
+        .await;
+    if runs > 1 {
+        crate::progress::detail("");
+    }
+    results
 }
 
 /// A spawned task that is aborted when its handle is dropped (a bucket run whose stage failed).

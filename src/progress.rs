@@ -9,12 +9,28 @@
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// The progress display shown now (the latest made), for [`detail`].
+static CURRENT: Mutex<Option<Weak<Shared>>> = Mutex::new(None);
+
+/// Add `text` to what the progress shown now says (e.g. `3/8 buckets` from the bucket
+/// runner, which does not know whose work it does); empty clears it. Nothing when none is
+/// shown.
+pub fn detail(text: impl Into<String>) {
+    let current = CURRENT.lock().ok().and_then(|c| c.as_ref()?.upgrade());
+    if let Some(shared) = current {
+        if let Ok(mut d) = shared.detail.lock() {
+            *d = text.into();
+        }
+        shared.redraw();
+    }
+}
 
 /// Silence every progress display of this process (`--quiet`).
 pub fn set_quiet(quiet: bool) {
@@ -41,16 +57,36 @@ struct Shared {
     /// rate the time left is estimated from. `u64::MAX` until set.
     base: AtomicU64,
     message: Mutex<String>,
+    /// Set by [`detail`], shown after the message.
+    detail: Mutex<String>,
     started: Instant,
     done: AtomicBool,
+    bar: OnceLock<ProgressBar>,
 }
 
 impl Shared {
+    /// The message and the detail, as shown.
+    fn text(&self) -> String {
+        let message = self.message.lock().map(|m| m.clone()).unwrap_or_default();
+        let detail = self.detail.lock().map(|d| d.clone()).unwrap_or_default();
+        match (message.is_empty(), detail.is_empty()) {
+            (_, true) => message,
+            (true, false) => detail,
+            (false, false) => format!("{message}, {detail}"),
+        }
+    }
+
+    fn redraw(&self) {
+        if let Some(bar) = self.bar.get() {
+            bar.set_message(self.text());
+        }
+    }
+
     fn line(&self) -> String {
         let pos = self.pos.load(Ordering::Relaxed);
         let total = self.total.load(Ordering::Relaxed);
         let elapsed = self.started.elapsed().as_secs_f64();
-        let message = self.message.lock().map(|m| m.clone()).unwrap_or_default();
+        let message = self.text();
         let mut out = format!("progress: {}: ", self.label);
         if total > 0 {
             out.push_str(&format!("{pos}/{total} {}", self.unit));
@@ -91,9 +127,14 @@ impl Progress {
             pos: AtomicU64::new(0),
             base: AtomicU64::new(u64::MAX),
             message: Mutex::new(String::new()),
+            detail: Mutex::new(String::new()),
             started: Instant::now(),
             done: AtomicBool::new(false),
+            bar: OnceLock::new(),
         });
+        if let Ok(mut current) = CURRENT.lock() {
+            *current = Some(Arc::downgrade(&shared));
+        }
         if QUIET.load(Ordering::Relaxed) {
             return Progress {
                 shared,
@@ -120,6 +161,7 @@ impl Progress {
             }
             bar.set_prefix(shared.label.clone());
             bar.enable_steady_tick(Duration::from_millis(250));
+            let _ = shared.bar.set(bar.clone());
             return Progress {
                 shared,
                 bar: Some(bar),
@@ -183,19 +225,23 @@ impl Progress {
 
     /// What is being done now (a stage and window, a table, a file ...).
     pub fn set_message(&self, message: impl Into<String>) {
-        let message = message.into();
-        if let Some(bar) = &self.bar {
-            bar.set_message(message.clone());
-        }
         if let Ok(mut m) = self.shared.message.lock() {
-            *m = message;
+            *m = message.into();
         }
+        self.shared.redraw();
     }
 }
 
 impl Drop for Progress {
     fn drop(&mut self) {
         self.shared.done.store(true, Ordering::Relaxed);
+        if let Ok(mut current) = CURRENT.lock()
+            && current
+                .as_ref()
+                .is_some_and(|c| std::ptr::eq(c.as_ptr(), Arc::as_ptr(&self.shared)))
+        {
+            *current = None;
+        }
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
@@ -218,8 +264,10 @@ mod tests {
             pos: AtomicU64::new(12),
             base: AtomicU64::new(u64::MAX),
             message: Mutex::new("flow 06:00-06:30 (stage 4/17)".into()),
+            detail: Mutex::new(String::new()),
             started: Instant::now() - Duration::from_secs(60),
             done: AtomicBool::new(false),
+            bar: OnceLock::new(),
         };
         let line = s.line();
         assert!(
@@ -227,6 +275,12 @@ mod tests {
             "{line}"
         );
         assert!(line.contains("60 s elapsed"), "{line}");
+        *s.detail.lock().unwrap() = "3/8 buckets".into();
+        assert!(
+            s.line().contains("(stage 4/17), 3/8 buckets, 60 s"),
+            "{}",
+            s.line()
+        );
         assert!(line.contains("about 180 s left"), "{line}");
         // Work done before the run started does not speed up the estimate.
         s.base.store(8, Ordering::Relaxed);

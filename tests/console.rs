@@ -1,7 +1,7 @@
 //! The operator's console (`ordertrail serve`) in a real headless browser (Debian's
 //! chromium; `ORDERTRAIL_CHROMIUM` names another): the demo lake, a lake with failing checks,
-//! a stale window and a crafted symbol, and the server's defences (path traversal, token,
-//! a public address without a token). Screenshots go to
+//! a stale window and a crafted symbol, a run at work and one that died, and the server's
+//! defences (path traversal, token, a public address without a token). Screenshots go to
 //! `$CARGO_TARGET_TMPDIR/console-screenshots/`.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -471,4 +471,105 @@ fn copy_dir(from: &Path, to: &Path, edit: &dyn Fn(&str) -> String) {
             std::fs::copy(&path, &target).unwrap();
         }
     }
+}
+
+#[test]
+fn a_run_in_progress_shows_as_running_and_a_dead_one_as_stopped() {
+    let work = tempfile::tempdir().unwrap();
+    let lake = work.path().join("lake");
+    let reports = work.path().join("reports");
+    let config = ["--config", "data-fixtures/ordertrail.toml"];
+    let load = bin()
+        .args(["-q", "load", "--lake"])
+        .arg(&lake)
+        .args(config)
+        .output()
+        .unwrap();
+    assert!(
+        load.status.success(),
+        "{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    let run = || {
+        let mut c = bin();
+        c.args(["-q", "run", "--lake"])
+            .arg(&lake)
+            .args(["--date", "2026-11-19"])
+            .args(config);
+        c
+    };
+    let state = || {
+        ordertrail::intervals::state::StateDir::new(
+            &ordertrail::lake::Lake::new(&lake),
+            "v1",
+            crate::common::date("2026-11-19"),
+        )
+        .load()
+        .unwrap()
+    };
+    let row_state = |dom: &str, stage: &str| -> String {
+        let tag = tags_with(dom, &format!("id=\"stage-{stage}\""))[0].to_string();
+        tag.split("data-state=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+
+    // A run that died mid-window left its window running and its claim behind: stale.
+    let crashed = run()
+        .env("ORDERTRAIL_CRASH_AT", "lifecycle@00:00:before_commit")
+        .output()
+        .unwrap();
+    assert!(!crashed.status.success());
+    let server = Server::start(&lake, &reports, &[]);
+    let day = browse(&server.url("/day/2026-11-19"), "crashed-day");
+    assert_eq!(row_state(&day, "flow"), "done");
+    assert_eq!(row_state(&day, "lifecycle"), "stale");
+    assert!(day.contains("stopped mid-window"), "why it is stale");
+    assert!(
+        day.contains("A run that stopped left its claim"),
+        "the dead claim"
+    );
+
+    // A run at work: its window running, the stages after it pending.
+    let gate = work.path().join("gate");
+    std::fs::write(&gate, "").unwrap();
+    let mut live = run()
+        .env(
+            "ORDERTRAIL_PAUSE_AT",
+            format!("lifecycle@00:00:before_commit={}", gate.display()),
+        )
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = format!(":{}:", live.id());
+    let until = std::time::Instant::now() + Duration::from_secs(120);
+    while !state().records("lifecycle").last().is_some_and(|r| {
+        r.status == ordertrail::intervals::state::Status::Running && r.owner.contains(&pid)
+    }) {
+        assert!(
+            std::time::Instant::now() < until,
+            "the run never reached lifecycle"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let day = browse(&server.url("/day/2026-11-19"), "running-day");
+    assert_eq!(row_state(&day, "flow"), "done");
+    assert_eq!(row_state(&day, "lifecycle"), "running");
+    assert_eq!(row_state(&day, "oats_order_events"), "pending");
+    assert!(day.contains("id=\"claim\">Running: "), "the live claim");
+    let index = browse(&server.url("/"), "running-index");
+    assert!(tags_with(&index, "data-date=\"2026-11-19\"")[0].contains("data-state=\"running\""));
+
+    // Let it finish: every stage done.
+    std::fs::remove_file(&gate).unwrap();
+    assert!(live.wait().unwrap().success(), "the run finishes");
+    let day = browse(&server.url("/day/2026-11-19"), "finished-day");
+    for stage in stages() {
+        assert_eq!(row_state(&day, &stage), "done", "{stage}");
+    }
+    assert!(!day.contains("id=\"claim\""), "no claim once done");
 }

@@ -84,7 +84,7 @@ pub struct DayView {
 pub fn day_view(graph: &StageGraph, judged: &JudgedDay) -> Result<DayView> {
     let day = Window::day(judged.date);
     let minutes = |t: NaiveDateTime| ((t - day.start).num_minutes().clamp(0, 1440)) as u32;
-    let live = judged.claim.is_some();
+    let live = judged.claim_live;
     let mut stages = Vec::new();
     for stage in &graph.stages {
         let records = judged.today.records(&stage.name);
@@ -161,8 +161,13 @@ pub fn day_view(graph: &StageGraph, judged: &JudgedDay) -> Result<DayView> {
         .max()
         .unwrap_or(State::Pending);
     let claim = judged.claim.as_ref().map(|(o, age)| {
+        let what = if live {
+            "Running"
+        } else {
+            "A run that stopped left its claim (the next run takes it over)"
+        };
         format!(
-            "{} (pid {} on {}), processing {} to {}, heartbeat {} s ago",
+            "{what}: {} (pid {} on {}), processing {} to {}, heartbeat {} s ago",
             o.id,
             o.pid,
             o.host,

@@ -132,7 +132,7 @@ pub fn day(
         h1 { "Trade date " (view.date.to_string()) " "
              span class=(format!("pill state-{}", view.state.name())) id="day-state" { (view.state.name()) } }
         @if let Some(claim) = &view.claim {
-            p id="claim" { "Running: " (claim) }
+            p id="claim" { (claim) }
         }
         @for (stage, why) in &view.altered {
             p class="state-stale pill" { (stage) ": " (why) }

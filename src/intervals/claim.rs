@@ -52,7 +52,9 @@ impl Owner {
         }
     }
 
-    fn is_alive(&self) -> bool {
+    /// Whether the process may still run: on this host, whether it exists; elsewhere, true
+    /// (the heartbeat decides).
+    pub fn is_alive(&self) -> bool {
         if self.host != crate::lake::hostname() {
             return true; // cannot tell from here; the heartbeat decides
         }

@@ -29,8 +29,11 @@ pub struct JudgedDay {
     pub plans: BTreeMap<String, StagePlan>,
     /// Stages whose partition was missing or rewritten outside the pipeline, with the reason.
     pub altered: Vec<(String, String)>,
-    /// The live claim on the date (a run processing it) and the age of its heartbeat.
+    /// The claim on the date and the age of its heartbeat.
     pub claim: Option<(Owner, Duration)>,
+    /// The claim is a live run's: its process exists (on this host) and its heartbeat is
+    /// younger than the claim timeout. A claim left by a run that died is not.
+    pub claim_live: bool,
 }
 
 /// What a file set looked like: (relative path, size, modification time in ns) per file.
@@ -102,12 +105,16 @@ pub async fn judge_day(
         }
     }
     let claim = read_claim(&dir.claim_path()).ok();
+    let claim_live = claim
+        .as_ref()
+        .is_some_and(|(owner, age)| owner.is_alive() && *age < super::claim::DEFAULT_TIMEOUT);
     Ok(JudgedDay {
         date,
         today,
         plans,
         altered,
         claim,
+        claim_live,
     })
 }
 

@@ -705,6 +705,24 @@ pub fn crash_point(stage: &str, window: Window, point: &str) {
         eprintln!("ordertrail: injected crash at {here}");
         std::process::abort();
     }
+    // `ORDERTRAIL_PAUSE_AT=<stage>@<HH:MM>:<point>=<file>` waits there while <file> exists
+    // (at most 10 minutes), so that a test can look at a run in progress.
+    if let Ok(spec) = std::env::var("ORDERTRAIL_PAUSE_AT")
+        && let Some((at, file)) = spec.split_once('=')
+        && at == here
+    {
+        let file = std::path::PathBuf::from(file);
+        let wait = || {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(600);
+            while file.exists() && std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        };
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
+            _ => wait(),
+        }
+    }
     // `ORDERTRAIL_TERM_AT=<stage>@<HH:MM>:<point>` sends the process SIGTERM there, as an
     // operator stopping the run would, and waits until the handler has seen it: on a loaded
     // machine a fixed pause let the run go on past the point being tested.
