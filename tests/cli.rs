@@ -388,3 +388,67 @@ fn bad_source_values_name_their_file() {
         }
     }
 }
+
+/// In a log (stderr not a terminal), long commands print where they stand every
+/// `ORDERTRAIL_PROGRESS_SECS`; `--quiet` silences them.
+#[test]
+fn long_commands_print_progress_lines_in_logs_unless_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let with_period = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ordertrail"))
+            .args(args)
+            .current_dir(repo())
+            .env("ORDERTRAIL_PROGRESS_SECS", "0.05")
+            .output()
+            .expect("run ordertrail")
+    };
+    let generated = with_period(&[
+        "gen",
+        "--orders",
+        "30000",
+        "--date",
+        "2026-11-19",
+        "--lake",
+        p(&lake),
+    ]);
+    assert!(generated.status.success(), "{}", text(&generated).1);
+    let (_, err) = text(&generated);
+    assert!(err.contains("progress: gen: "), "{err}");
+    assert!(err.contains("/30000 orders"), "{err}");
+
+    let run = with_period(&[
+        "run",
+        "--lake",
+        p(&lake),
+        "--date",
+        "2026-11-19",
+        "--from",
+        "01:00",
+        "--to",
+        "02:00",
+    ]);
+    assert!(run.status.success(), "{}", text(&run).1);
+    let (_, err) = text(&run);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("progress: run 2026-11-19: "))
+        .unwrap_or_else(|| panic!("no progress line: {err}"));
+    assert!(
+        line.contains("/4 windows") && line.contains("(stage "),
+        "{line}"
+    );
+
+    let quiet = with_period(&[
+        "-q",
+        "run",
+        "--lake",
+        p(&lake),
+        "--date",
+        "2026-11-19",
+        "--to",
+        "03:00",
+    ]);
+    assert!(quiet.status.success(), "{}", text(&quiet).1);
+    assert!(!text(&quiet).1.contains("progress:"), "{}", text(&quiet).1);
+}
