@@ -424,6 +424,18 @@ fn failing_checks_exit_one_report_and_alert() {
         alert.starts_with("checks for 2026-11-18: 2 passed, 16 failed, 1 warned"),
         "{alert}"
     );
+    // The alert links to the HTML report, which shows each failing check with its rows.
+    let html_path = out.join("check_report.html");
+    assert!(
+        alert.contains(&format!("report: {}", html_path.display())),
+        "{alert}"
+    );
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html.contains("id=\"check-overfill\""), "{html}");
+    assert!(
+        html.contains("<code class=\"failing-key\">ORD-0034</code>"),
+        "{html}"
+    );
 }
 
 /// An order that reached the street cannot vanish from the reports: a malformed client new

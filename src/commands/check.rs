@@ -73,17 +73,23 @@ async fn run_list(
     let results = checks::run(ctx, list, date).await?;
     let summary = checks::summary(date, &results);
     print!("{summary}");
+    let mut alert_text = summary.clone();
     match out {
         Some(dir) => {
             checks::write(dir, date, &results)?;
             println!("check results: {}", dir.display());
+            // The alert links to the page with the failing rows.
+            alert_text.push_str(&format!(
+                "report: {}\n",
+                dir.join("check_report.html").display()
+            ));
         }
         None => println!("check results: not written (--out DIR keeps them)"),
     }
     if checks::any_failed(&results)
         && let Some(command) = &project.config.checks.alert_command
     {
-        checks::alert(command, &summary)?;
+        checks::alert(command, &alert_text)?;
     }
     Ok(results)
 }
