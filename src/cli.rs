@@ -62,6 +62,9 @@ pub enum Command {
     /// The operator's console: a read-only web page of the lake's days, checks, report files,
     /// stage DAG and trends (localhost unless a token is set).
     Serve(ServeArgs),
+    /// SQL unit tests: each case under <sql>/tests/<stage or check>/ gives a few rows and the
+    /// rows the stage or check must return; exit 1 when one fails.
+    Test(TestArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -157,6 +160,15 @@ pub struct ServeArgs {
     /// Seconds between the refreshes of an open page (0: never)
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     pub refresh_secs: u64,
+    #[command(flatten)]
+    pub sql: SqlArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TestArgs {
+    /// Only the cases of this stage or check (repeatable)
+    #[arg(long = "stage", value_name = "NAME")]
+    pub stages: Vec<String>,
     #[command(flatten)]
     pub sql: SqlArgs,
 }
@@ -488,6 +500,7 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Ingest(args) => commands::ingest::run(args).await,
         Command::Publish(args) => commands::ingest::publish(args).await,
         Command::Serve(args) => commands::serve::run(args).await,
+        Command::Test(args) => commands::test::run(args).await,
     }
 }
 

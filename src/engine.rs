@@ -406,7 +406,8 @@ pub async fn register_stage(
     Ok(())
 }
 
-fn ensure_schema(ctx: &SessionContext, db: &str) -> Result<()> {
+/// Make sure the schema `db` (a source database) exists in the default catalog.
+pub fn ensure_schema(ctx: &SessionContext, db: &str) -> Result<()> {
     let catalog = ctx
         .catalog("datafusion")
         .ok_or_else(|| Error::input("default catalog missing"))?;

@@ -9,6 +9,7 @@
 //! - [`engine`]: the DataFusion session, table registration
 //! - [`pipeline`]: running stages for a trade date
 //! - [`metrics`]: per-stage timings as JSON, for benchmarks
+//! - [`sqltest`]: SQL unit tests, a few rows in and the rows expected (`ordertrail test`)
 //! - [`checks`]: correctness checks (SQL under `checks/`), results and alerts
 //! - [`reports`]: report files (CAT, OATS, summary, bars) from the report stages' rows
 //! - [`udf`]: functions SQL cannot express (FIX parsing)
@@ -40,6 +41,7 @@ pub mod progress;
 pub mod reports;
 pub mod schedule;
 pub mod sources;
+pub mod sqltest;
 pub mod stages;
 pub mod sync;
 pub mod synth;

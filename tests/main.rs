@@ -9,6 +9,7 @@
 //! - `checks.rs`: correctness checks on the clean day and the defect day
 //! - `console.rs`: the operator's console (`serve`) in headless chromium, and its defences
 //! - `cli.rs`: whole invocations of the binary: exit codes and error messages on bad input
+//! - `sqltest.rs`: the SQL unit tests under sql/v1/tests/ (`ordertrail test`)
 //! - `synth.rs`: the synthetic-day generator (`ordertrail gen`): determinism, checks pass
 //! - `schedule.rs`: the scheduler with a controllable clock: order, catch-up, concurrency
 //! - `windows.rs`: time windows, interval state, claims, staleness (issue #6)
@@ -30,6 +31,7 @@ mod pipeline;
 mod reports;
 mod scenarios;
 mod schedule;
+mod sqltest;
 mod sync;
 mod synth;
 mod windows;

@@ -13,6 +13,7 @@ pub mod stages;
 pub mod status;
 pub mod sync;
 pub mod synth;
+pub mod test;
 pub mod validate_cat;
 pub mod verify;
 
