@@ -13,8 +13,8 @@
 //! [[given.flow_complete]]           # a stage's output: its columns as the stage writes them
 //! chain_id = "ORD-1"
 //!
-//! [[expect]]                        # the rows the query must return: only these columns compared
-//! chain_id = "ORD-1"
+//! [[expect]]                        # the rows the query must return, on the columns the
+//! chain_id = "ORD-1"                # expected rows name (a row leaving one out expects NULL)
 //! event_status = 4
 //! ```
 //!
@@ -462,48 +462,46 @@ fn decode(
     }
 }
 
-/// Compare the query's rows with the expected ones, on the columns the expectation names
-/// (every expected row must name the same columns). `None` when equal; otherwise a table of
-/// expected and actual rows side by side, differing cells marked.
+/// Compare the query's rows with the expected ones, on the columns the expected rows name.
+/// `None` when equal; otherwise a table of expected and actual rows side by side, differing
+/// cells marked.
 fn compare(
     path: &Path,
     actual: &RecordBatch,
     expect: &[toml::Table],
     ordered: bool,
 ) -> Result<Option<String>> {
-    let columns: Vec<String> = match expect.first() {
-        Some(row) => row.keys().cloned().collect(),
-        None => actual
+    // The columns compared: every column an expected row names, in the order first named; a
+    // row that leaves one out expects NULL there (TOML has no null).
+    let mut columns: Vec<String> = Vec::new();
+    for row in expect {
+        for key in row.keys() {
+            if !columns.contains(key) {
+                columns.push(key.clone());
+            }
+        }
+    }
+    if expect.is_empty() {
+        columns = actual
             .schema()
             .fields()
             .iter()
             .map(|f| f.name().clone())
-            .collect(),
-    };
-    for (i, row) in expect.iter().enumerate() {
-        let keys: Vec<&String> = row.keys().collect();
-        if keys.len() != columns.len() || keys.iter().any(|k| !columns.contains(k)) {
+            .collect();
+    }
+    for key in &columns {
+        if actual.schema().column_with_name(key).is_none() {
             return Err(Error::input(format!(
-                "{}: expected row {} names other columns than the first ({})",
+                "{}: expected column {key} is not among the query's columns ({})",
                 path.display(),
-                i + 1,
-                columns.join(", ")
+                actual
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
-        }
-        for key in keys {
-            if actual.schema().column_with_name(key).is_none() {
-                return Err(Error::input(format!(
-                    "{}: expected column {key} is not among the query's columns ({})",
-                    path.display(),
-                    actual
-                        .schema()
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
         }
     }
     // Both sides as text, each value typed by the query's column first.
