@@ -62,7 +62,7 @@ fn a_wrong_expectation_fails_with_the_cell_marked() {
     );
     assert!(stdout.contains("| 4      | NORMAL*"), "{stdout}");
     assert!(stdout.contains("| 4      | HOLD_BY_RMS*"), "{stdout}");
-    assert!(stdout.contains("1 cases: 0 passed, 1 failed"), "{stdout}");
+    assert!(stdout.contains("2 cases: 1 passed, 1 failed"), "{stdout}");
 }
 
 fn copy(from: &std::path::Path, to: &std::path::Path) {
