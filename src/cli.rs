@@ -22,6 +22,9 @@ pub struct Cli {
     /// No progress bars or progress lines on stderr
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// The project folder (sql/, config/, data-fixtures/) [default: the working directory]
+    #[arg(long, value_name = "DIR", global = true)]
+    pub project: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -65,6 +68,9 @@ pub enum Command {
     /// SQL unit tests: each case under <sql>/tests/<stage or check>/ gives a few rows and the
     /// rows the stage or check must return; exit 1 when one fails.
     Test(TestArgs),
+    /// A new project in DIR (sql/, config/, the fixture days) from the files built into the
+    /// binary; then `cd DIR && ordertrail demo`.
+    Init(InitArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -162,6 +168,12 @@ pub struct ServeArgs {
     pub refresh_secs: u64,
     #[command(flatten)]
     pub sql: SqlArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// The new project's folder (new or empty)
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -463,6 +475,9 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     crate::progress::set_quiet(cli.quiet);
+    if let Some(dir) = &cli.project {
+        commands::set_project(dir.clone());
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -501,6 +516,7 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Publish(args) => commands::ingest::publish(args).await,
         Command::Serve(args) => commands::serve::run(args).await,
         Command::Test(args) => commands::test::run(args).await,
+        Command::Init(args) => commands::init::run(args),
     }
 }
 

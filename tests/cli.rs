@@ -452,3 +452,65 @@ fn long_commands_print_progress_lines_in_logs_unless_quiet() {
     assert!(quiet.status.success(), "{}", text(&quiet).1);
     assert!(!text(&quiet).1.contains("progress:"), "{}", text(&quiet).1);
 }
+
+/// An installed binary needs no checkout: `init` writes a project from the files built into
+/// it, and the binary reads the project it runs in (or `--project`), nothing else.
+#[test]
+fn init_makes_a_project_that_runs_without_the_checkout() {
+    let dir = tempfile::tempdir().unwrap();
+    // The binary away from the build, as `cargo install` leaves it.
+    let bin = dir.path().join("bin/ordertrail");
+    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_ordertrail"), &bin).unwrap();
+    let run_in = |cwd: &Path, args: &[&str]| {
+        Command::new(&bin)
+            .args(args)
+            .current_dir(cwd)
+            .env_remove("ORDERTRAIL_MYSQL_URL")
+            .output()
+            .expect("run ordertrail")
+    };
+
+    // Outside a project: a clear error that says what to do.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = run_in(&empty, &["stages"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).1.contains("ordertrail init DIR"),
+        "{}",
+        text(&out).1
+    );
+
+    let out = run_in(dir.path(), &["init", "proj"]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let proj = dir.path().join("proj");
+    for file in [
+        "sql/sources.sql",
+        "sql/v1/intermediate/lifecycle.sql",
+        "config/ordertrail.toml",
+    ] {
+        assert_eq!(
+            std::fs::read(proj.join(file)).unwrap(),
+            std::fs::read(repo().join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    // The project's own SQL is what runs: a check removed from it is gone.
+    std::fs::remove_file(proj.join("sql/v1/checks/bounce_limit.sql")).unwrap();
+    let out = run_in(&proj, &["-q", "demo"]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("event_status distribution"), "{stdout}");
+    assert!(!stdout.contains("bounce_limit"), "{stdout}");
+    assert!(proj.join("out/demo/reports/2026-11-19/finra_cat").is_dir());
+    let out = run_in(&proj, &["test"]);
+    assert!(out.status.success(), "{}", text(&out).0);
+    // --project from anywhere.
+    let out = run_in(&empty, &["--project", p(&proj), "stages"]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    // A project is not overwritten.
+    let out = run_in(dir.path(), &["init", "proj"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("is not empty"), "{}", text(&out).1);
+}

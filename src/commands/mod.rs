@@ -3,6 +3,7 @@
 pub mod check;
 pub mod demo;
 pub mod ingest;
+pub mod init;
 pub mod load;
 pub mod query;
 pub mod report;
@@ -17,7 +18,7 @@ pub mod test;
 pub mod validate_cat;
 pub mod verify;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::cli::{EngineArgs, SqlArgs};
 use crate::config::Config;
@@ -26,15 +27,22 @@ use crate::error::{Error, Result};
 use crate::sources::Sources;
 use crate::stages::StageGraph;
 
-/// A default path relative to the working directory, falling back to the source checkout this
-/// binary was built from (so `cargo run` works from any directory of the clone).
+/// The project folder defaults are read from: `--project`, else the working directory.
+static PROJECT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Read defaults (sql/, config/, data-fixtures/) from `dir` (`--project`).
+pub fn set_project(dir: PathBuf) {
+    let _ = PROJECT.set(dir);
+}
+
+/// A default path within the project (`--project`, else the working directory). Never the
+/// checkout the binary was built from: an installed binary reads the project it runs in
+/// (`ordertrail init` makes one).
 fn default_path(relative: &str) -> PathBuf {
-    let here = PathBuf::from(relative);
-    if here.exists() {
-        return here;
+    match PROJECT.get() {
+        Some(dir) => dir.join(relative),
+        None => PathBuf::from(relative),
     }
-    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
-    if built.exists() { built } else { here }
 }
 
 /// The SQL folder, the sources file, and what they declare.
@@ -50,7 +58,8 @@ impl Project {
         if !sql.is_dir() {
             return Err(Error::input_hint(
                 format!("SQL folder {} does not exist", sql.display()),
-                "pass the versioned SQL folder with --sql, e.g. --sql sql/v1",
+                "run in an ordertrail project (`ordertrail init DIR` makes one), or pass \
+                 --project DIR, or the versioned SQL folder with --sql, e.g. --sql sql/v1",
             ));
         }
         let sources_path = match &args.sources {
