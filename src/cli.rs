@@ -71,6 +71,10 @@ pub enum Command {
     /// A new project in DIR (sql/, config/, the fixture days) from the files built into the
     /// binary; then `cd DIR && ordertrail demo`.
     Init(InitArgs),
+    /// Compare a trade date on two lakes (prod and gamma) or two SQL versions of one lake:
+    /// per stage rows and a content hash, keyed row diffs, report file hashes; exit 1 on any
+    /// difference.
+    Diff(DiffArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -166,6 +170,33 @@ pub struct ServeArgs {
     /// Seconds between the refreshes of an open page (0: never)
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     pub refresh_secs: u64,
+    #[command(flatten)]
+    pub sql: SqlArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// The trade date compared
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: NaiveDate,
+    /// Side A's lake
+    #[arg(long, value_name = "DIR")]
+    pub lake_a: PathBuf,
+    /// Side B's lake [default: side A's]
+    #[arg(long, value_name = "DIR")]
+    pub lake_b: Option<PathBuf>,
+    /// Side A's SQL version (stages/<version>/) [default: the --sql folder's name]
+    #[arg(long, value_name = "NAME")]
+    pub version_a: Option<String>,
+    /// Side B's SQL version [default: side A's]
+    #[arg(long, value_name = "NAME")]
+    pub version_b: Option<String>,
+    /// Side A's report files (report --out), to compare file by file
+    #[arg(long, value_name = "DIR", requires = "reports_b")]
+    pub reports_a: Option<PathBuf>,
+    /// Side B's report files
+    #[arg(long, value_name = "DIR", requires = "reports_a")]
+    pub reports_b: Option<PathBuf>,
     #[command(flatten)]
     pub sql: SqlArgs,
 }
@@ -517,6 +548,7 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Serve(args) => commands::serve::run(args).await,
         Command::Test(args) => commands::test::run(args).await,
         Command::Init(args) => commands::init::run(args),
+        Command::Diff(args) => commands::diff::run(args).await,
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`engine`]: the DataFusion session, table registration
 //! - [`pipeline`]: running stages for a trade date
 //! - [`metrics`]: per-stage timings as JSON, for benchmarks
+//! - [`diff`]: one date on two lakes or two SQL versions, stage by stage and file by file
 //! - [`sqltest`]: SQL unit tests, a few rows in and the rows expected (`ordertrail test`)
 //! - [`checks`]: correctness checks (SQL under `checks/`), results and alerts
 //! - [`reports`]: report files (CAT, OATS, summary, bars) from the report stages' rows
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod console;
+pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod fixtures;

@@ -8,6 +8,7 @@
 //! - `cat_validate.rs`: `validate-cat` on a valid day and a corpus of broken files
 //! - `checks.rs`: correctness checks on the clean day and the defect day
 //! - `console.rs`: the operator's console (`serve`) in headless chromium, and its defences
+//! - `diff.rs`: `ordertrail diff` and `test` on a deliberately changed rule
 //! - `cli.rs`: whole invocations of the binary: exit codes and error messages on bad input
 //! - `sqltest.rs`: the SQL unit tests under sql/v1/tests/ (`ordertrail test`)
 //! - `synth.rs`: the synthetic-day generator (`ordertrail gen`): determinism, checks pass
@@ -26,6 +27,7 @@ mod checks;
 mod cli;
 mod console;
 mod dag;
+mod diff;
 mod ingest;
 mod pipeline;
 mod reports;

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod demo;
+pub mod diff;
 pub mod ingest;
 pub mod init;
 pub mod load;
