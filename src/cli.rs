@@ -75,6 +75,9 @@ pub enum Command {
     /// per stage rows and a content hash, keyed row diffs, report file hashes; exit 1 on any
     /// difference.
     Diff(DiffArgs),
+    /// Where a stage's columns come from (down to raw columns and FIX tags) and what reads
+    /// them, from the logical plans; --format svg draws the stage DAG.
+    Lineage(LineageArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -170,6 +173,17 @@ pub struct ServeArgs {
     /// Seconds between the refreshes of an open page (0: never)
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     pub refresh_secs: u64,
+    #[command(flatten)]
+    pub sql: SqlArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LineageArgs {
+    /// STAGE or STAGE.COLUMN (not needed for --format svg)
+    pub target: Option<String>,
+    /// text, json, dot (Graphviz), or svg (the stage DAG)
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    pub format: String,
     #[command(flatten)]
     pub sql: SqlArgs,
 }
@@ -549,6 +563,7 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Test(args) => commands::test::run(args).await,
         Command::Init(args) => commands::init::run(args),
         Command::Diff(args) => commands::diff::run(args).await,
+        Command::Lineage(args) => commands::lineage::run(args).await,
     }
 }
 

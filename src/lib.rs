@@ -9,6 +9,7 @@
 //! - [`engine`]: the DataFusion session, table registration
 //! - [`pipeline`]: running stages for a trade date
 //! - [`metrics`]: per-stage timings as JSON, for benchmarks
+//! - [`lineage`]: column lineage read off the stages' logical plans
 //! - [`diff`]: one date on two lakes or two SQL versions, stage by stage and file by file
 //! - [`sqltest`]: SQL unit tests, a few rows in and the rows expected (`ordertrail test`)
 //! - [`checks`]: correctness checks (SQL under `checks/`), results and alerts
@@ -37,6 +38,7 @@ pub mod html;
 pub mod ingest;
 pub mod intervals;
 pub mod lake;
+pub mod lineage;
 pub mod metrics;
 pub mod pipeline;
 pub mod progress;

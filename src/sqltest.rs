@@ -273,6 +273,13 @@ impl<'a> Suite<'a> {
             .await
     }
 
+    /// A context with every raw table and stage registered, empty, with the lake's types: for
+    /// planning queries (lineage).
+    pub async fn planning_context(&self) -> Result<SessionContext> {
+        let date: NaiveDate = DEFAULT_DATE.parse().expect("valid default date");
+        self.context(&BTreeMap::new(), date, Path::new("")).await
+    }
+
     /// A context with every table in memory: the given rows, or none.
     async fn context(
         &self,

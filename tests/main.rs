@@ -4,6 +4,7 @@
 //! - `pipeline.rs`: golden outputs of every stage on the fixture day, reruns, parameters
 //! - `scenarios.rs`: per fixture scenario, the event_status and reportable flag it must get
 //! - `dag.rs`: the stage DAG derived from the SQL
+//! - `lineage.rs`: column lineage from the logical plans (`ordertrail lineage`)
 //! - `reports.rs`: report files: formats, CAT event sequences per scenario, determinism
 //! - `cat_validate.rs`: `validate-cat` on a valid day and a corpus of broken files
 //! - `checks.rs`: correctness checks on the clean day and the defect day
@@ -29,6 +30,7 @@ mod console;
 mod dag;
 mod diff;
 mod ingest;
+mod lineage;
 mod pipeline;
 mod reports;
 mod scenarios;

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod diff;
 pub mod ingest;
 pub mod init;
+pub mod lineage;
 pub mod load;
 pub mod query;
 pub mod report;

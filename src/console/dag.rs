@@ -22,8 +22,9 @@ struct Node {
     inputs: Vec<String>,
 }
 
-/// The picture; stages outlined by their state in `day` when given.
-pub fn svg(graph: &StageGraph, day: Option<&DayView>) -> Markup {
+/// The picture; stages outlined by their state in `day` when given. `standalone`: with its
+/// stylesheet inside (an .svg file), else styled by the page.
+pub fn svg(graph: &StageGraph, day: Option<&DayView>, standalone: bool) -> Markup {
     let mut nodes: Vec<Node> = Vec::new();
     let mut layer_of: BTreeMap<String, usize> = BTreeMap::new();
     let mut sources: Vec<&String> = graph.stages.iter().flat_map(|s| &s.sources).collect();
@@ -100,6 +101,10 @@ pub fn svg(graph: &StageGraph, day: Option<&DayView>) -> Markup {
     html! {
         svg id="dag" xmlns="http://www.w3.org/2000/svg" width=(width) height=(total_h)
             viewBox=(format!("0 0 {width} {total_h}")) role="img" {
+            @if standalone {
+                style { (maud::PreEscaped(crate::html::STYLE)) }
+                rect width="100%" height="100%" fill="#fafbfc" {}
+            }
             @for n in &nodes {
                 @for i in &n.inputs {
                     @if let (Some((x1, y1)), Some((x2, y2))) = (pos(i), pos(&n.name)) {

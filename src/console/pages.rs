@@ -287,7 +287,7 @@ pub fn dag_page(frame: &Frame, graph: &StageGraph, latest: Option<&DayView>) -> 
         h1 { "Stage DAG" }
         p class="muted" { "Derived from the SQL: an arrow from a table to each stage that reads it. "
             @if let Some(v) = latest { "Stages outlined by their state on " (v.date.to_string()) "." } }
-        (dag::svg(graph, latest))
+        (dag::svg(graph, latest, false))
     };
     shell(frame, "ordertrail: stage DAG", body)
 }
