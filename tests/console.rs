@@ -258,6 +258,14 @@ fn the_demo_lake_in_a_browser() {
         page.contains("href=\"/stage/business_fill\""),
         "what it reads"
     );
+    // Column lineage, from the plan: the status comes from business_fill and rms decisions.
+    let row = page
+        .split("data-column=\"lifecycle.event_status\"")
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .expect("a lineage row for event_status");
+    assert!(row.contains("oms.rms_event.action"), "{row}");
+    assert!(row.contains("FIX tag 35"), "{row}");
     let trends = browse(&server.url("/trends"), "demo-trends");
     assert!(trends.contains("id=\"trend-table\""), "{trends}");
 }

@@ -81,6 +81,8 @@ pub struct Console {
     /// Required of every request when set.
     pub token: Option<String>,
     caches: tokio::sync::Mutex<Caches>,
+    /// Column lineage of the SQL, traced once.
+    lineage: tokio::sync::OnceCell<crate::lineage::Lineage>,
 }
 
 #[derive(Default)]
@@ -111,6 +113,7 @@ impl Console {
             refresh_secs,
             token,
             caches: Default::default(),
+            lineage: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -135,6 +138,26 @@ impl Console {
         let mut caches = self.caches.lock().await;
         let judged = judge_day(ctx, &self.lake, &project, date, &mut caches.judge).await?;
         model::day_view(&self.graph, &judged)
+    }
+
+    /// The SQL's column lineage (planned once, over empty tables in a scratch folder).
+    async fn lineage(&self) -> Result<&crate::lineage::Lineage> {
+        self.lineage
+            .get_or_try_init(|| async {
+                let scratch = tempfile::tempdir()
+                    .map_err(|e| Error::input(format!("no scratch folder: {e}")))?;
+                let suite = crate::sqltest::Suite::new(
+                    &self.graph,
+                    &self.sources,
+                    &self.config,
+                    scratch.path(),
+                );
+                let ctx = suite.planning_context().await?;
+                let checks = crate::checks::load(&self.graph.dir.join("checks"))?;
+                let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 19).expect("valid date");
+                crate::lineage::Lineage::build(&ctx, &self.graph, &checks, date).await
+            })
+            .await
     }
 
     async fn context(&self) -> Result<datafusion::prelude::SessionContext> {
@@ -281,11 +304,13 @@ async fn stage(State(c): State<Arc<Console>>, UrlPath(name): UrlPath<String>) ->
         ));
     };
     let checks = crate::checks::load(&c.graph.dir.join("checks"))?;
+    let columns = c.lineage().await?.columns(&name, None)?;
     Ok(Html(pages::stage_page(
         &c.frame(),
         &c.graph,
         stage,
         &checks,
+        &columns,
     )))
 }
 

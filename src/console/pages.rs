@@ -298,6 +298,7 @@ pub fn stage_page(
     graph: &StageGraph,
     stage: &crate::stages::Stage,
     checks: &[crate::checks::Check],
+    columns: &[crate::lineage::ColumnLineage],
 ) -> String {
     let readers: Vec<&str> = graph
         .stages
@@ -325,6 +326,19 @@ pub fn stage_page(
             tr { th { "reads configuration" } td { @for (i, d) in stage.config.iter().enumerate() { @if i > 0 { ", " } code { (d) } } } }
             tr { th { "read by stages" } td { @for (i, d) in readers.iter().enumerate() { @if i > 0 { ", " } a href=(format!("/stage/{d}")) { (d) } } } }
             tr { th { "read by checks" } td { @for (i, d) in checkers.iter().enumerate() { @if i > 0 { ", " } code { (d) } } } }
+        }
+        h2 { "Columns" }
+        p class="muted" { "Where each column's values come from (one hop, and down to raw columns and FIX tags) and what reads it, from the logical plan (" code { "ordertrail lineage " (stage.name) } ")." }
+        table id="columns" {
+            tr { th { "column" } th { "from" } th { "raw" } th { "read by" } }
+            @for c in columns {
+                tr data-column=(c.column) {
+                    td { code { (c.column.split_once('.').map(|(_, n)| n).unwrap_or(&c.column)) } }
+                    td { @for (i, s) in c.direct.iter().enumerate() { @if i > 0 { br; } (s.to_string()) } }
+                    td { @for (i, s) in c.raw.iter().enumerate() { @if i > 0 { br; } (s.to_string()) } }
+                    td { @for (i, r) in c.read_by.iter().enumerate() { @if i > 0 { br; } (r) } }
+                }
+            }
         }
         h2 { "SQL" }
         pre class="sql" id="sql" { (stage.sql) }
