@@ -78,6 +78,9 @@ pub enum Command {
     /// Where a stage's columns come from (down to raw columns and FIX tags) and what reads
     /// them, from the logical plans; --format svg draws the stage DAG.
     Lineage(LineageArgs),
+    /// One order's raw rows (its whole chain, the day before included) as a fixture
+    /// directory: `load` + `run` on it reproduce the order's stage rows and report lines.
+    Extract(ExtractArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -173,6 +176,27 @@ pub struct ServeArgs {
     /// Seconds between the refreshes of an open page (0: never)
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     pub refresh_secs: u64,
+    #[command(flatten)]
+    pub sql: SqlArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExtractArgs {
+    /// The lake the order is in (run for the date)
+    #[arg(long, value_name = "DIR")]
+    pub lake: PathBuf,
+    /// The trade date it was reported on
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: NaiveDate,
+    /// The OMS order id (or chain id)
+    #[arg(long, value_name = "ID")]
+    pub order: String,
+    /// The new fixture directory (new or empty)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Replace account numbers consistently (columns and FIX text)
+    #[arg(long)]
+    pub pseudonymise: bool,
     #[command(flatten)]
     pub sql: SqlArgs,
 }
@@ -564,6 +588,7 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Init(args) => commands::init::run(args),
         Command::Diff(args) => commands::diff::run(args).await,
         Command::Lineage(args) => commands::lineage::run(args).await,
+        Command::Extract(args) => commands::extract::run(args).await,
     }
 }
 

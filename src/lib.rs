@@ -10,6 +10,7 @@
 //! - [`pipeline`]: running stages for a trade date
 //! - [`metrics`]: per-stage timings as JSON, for benchmarks
 //! - [`lineage`]: column lineage read off the stages' logical plans
+//! - [`extract`]: one order's raw rows as a fixture directory, to reproduce a report
 //! - [`diff`]: one date on two lakes or two SQL versions, stage by stage and file by file
 //! - [`sqltest`]: SQL unit tests, a few rows in and the rows expected (`ordertrail test`)
 //! - [`checks`]: correctness checks (SQL under `checks/`), results and alerts
@@ -33,6 +34,7 @@ pub mod console;
 pub mod diff;
 pub mod engine;
 pub mod error;
+pub mod extract;
 pub mod fixtures;
 pub mod html;
 pub mod ingest;

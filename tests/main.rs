@@ -10,6 +10,7 @@
 //! - `checks.rs`: correctness checks on the clean day and the defect day
 //! - `console.rs`: the operator's console (`serve`) in headless chromium, and its defences
 //! - `diff.rs`: `ordertrail diff` and `test` on a deliberately changed rule
+//! - `extract.rs`: one order's raw rows as fixtures reproduce its rows and report lines
 //! - `cli.rs`: whole invocations of the binary: exit codes and error messages on bad input
 //! - `sqltest.rs`: the SQL unit tests under sql/v1/tests/ (`ordertrail test`)
 //! - `synth.rs`: the synthetic-day generator (`ordertrail gen`): determinism, checks pass
@@ -29,6 +30,7 @@ mod cli;
 mod console;
 mod dag;
 mod diff;
+mod extract;
 mod ingest;
 mod lineage;
 mod pipeline;

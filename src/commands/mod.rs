@@ -3,6 +3,7 @@
 pub mod check;
 pub mod demo;
 pub mod diff;
+pub mod extract;
 pub mod ingest;
 pub mod init;
 pub mod lineage;
