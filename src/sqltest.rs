@@ -164,6 +164,16 @@ impl<'a> Suite<'a> {
             .unwrap_or_else(|| DEFAULT_DATE.parse().expect("valid default date"));
         let (sql, reads) = self.target(case)?;
         for table in file.given.keys() {
+            let known = self.sources.get(table).is_some() || self.graph.get(table).is_some();
+            if reads.contains(table) && !known {
+                return Err(Error::input_hint(
+                    format!(
+                        "{}: given rows of {table}: only raw tables and stages can be given",
+                        case.path.display()
+                    ),
+                    "configuration tables come from --config; recon.totals is empty in a case",
+                ));
+            }
             if !reads.contains(table) {
                 return Err(Error::input_hint(
                     format!(
