@@ -303,7 +303,7 @@ async fn side_summary(
             }
         ))
         .await?
-        .with_param_values(vec![date_value(date)])?;
+        .with_param_values(vec![crate::pipeline::date_scalar(date)])?;
     let schema = df.schema().as_arrow().clone();
     let converter = RowConverter::new(
         schema
@@ -327,11 +327,6 @@ async fn side_summary(
         }
     }
     Ok(Some((rows, hash)))
-}
-
-fn date_value(date: NaiveDate) -> datafusion::scalar::ScalarValue {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-    datafusion::scalar::ScalarValue::Date32(Some((date - epoch).num_days() as i32))
 }
 
 /// Quote an identifier for SQL.
@@ -395,7 +390,7 @@ async fn row_diff(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let params = || vec![date_value(date)];
+    let params = || vec![crate::pipeline::date_scalar(date)];
     let count = |sql: String| async move {
         let batches = ctx
             .sql(&sql)
@@ -406,14 +401,17 @@ async fn row_diff(
         let text = first_cell(&batches);
         Ok::<u64, Error>(text.parse().unwrap_or(0))
     };
-    d.only_a = count(format!(
-        "select count(*) from {sa} a where not exists (select 1 from {sb} b where {on})"
-    ))
-    .await?;
-    d.only_b = count(format!(
-        "select count(*) from {sb} b where not exists (select 1 from {sa} a where {on})"
-    ))
-    .await?;
+    // Rows of one side with no row of the other side's key: `from_a` picks the side.
+    let only = |from_a: bool| {
+        let (this, that, alias, other) = if from_a {
+            (&sa, &sb, "a", "b")
+        } else {
+            (&sb, &sa, "b", "a")
+        };
+        format!("from {this} {alias} where not exists (select 1 from {that} {other} where {on})")
+    };
+    d.only_a = count(format!("select count(*) {}", only(true))).await?;
+    d.only_b = count(format!("select count(*) {}", only(false))).await?;
     let sample = |sql: String, label: &'static str| async move {
         let batches = ctx
             .sql(&sql)
@@ -446,31 +444,18 @@ async fn row_diff(
         }
         Ok::<Vec<String>, Error>(lines)
     };
-    if d.only_a > 0 {
-        d.samples.extend(
-            sample(
-                format!(
-                    "select * from {sa} a where not exists (select 1 from {sb} b where {on}) \
-                     order by {} limit {SAMPLE}",
-                    key_list("a")
-                ),
-                "only in A",
-            )
-            .await?,
-        );
-    }
-    if d.only_b > 0 {
-        d.samples.extend(
-            sample(
-                format!(
-                    "select * from {sb} b where not exists (select 1 from {sa} a where {on}) \
-                     order by {} limit {SAMPLE}",
-                    key_list("b")
-                ),
-                "only in B",
-            )
-            .await?,
-        );
+    for (from_a, n, alias, label) in [
+        (true, d.only_a, "a", "only in A"),
+        (false, d.only_b, "b", "only in B"),
+    ] {
+        if n > 0 {
+            let sql = format!(
+                "select * {} order by {} limit {SAMPLE}",
+                only(from_a),
+                key_list(alias)
+            );
+            d.samples.extend(sample(sql, label).await?);
+        }
     }
     if !values.is_empty() {
         let differs = |c: &String| format!("(a.{0} is distinct from b.{0})", ident(c));

@@ -68,8 +68,8 @@ pub async fn extract(
     let prev = date.pred_opt().unwrap_or(date);
     let params = || {
         datafusion::common::ParamValues::from(vec![
-            ("d0", date_value(prev)),
-            ("d1", date_value(date)),
+            ("d0", crate::pipeline::date_scalar(prev)),
+            ("d1", crate::pipeline::date_scalar(date)),
             ("order", ScalarValue::Utf8(Some(order.to_string()))),
         ])
     };
@@ -329,11 +329,6 @@ fn readme(e: &Extracted, date: NaiveDate, order: &str, pseudonymised: bool) -> S
         out.push_str(&format!("| `{table}` | {rows} |\n"));
     }
     out
-}
-
-fn date_value(date: NaiveDate) -> ScalarValue {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-    ScalarValue::Date32(Some((date - epoch).num_days() as i32))
 }
 
 /// The first column of a query's rows, as text.

@@ -232,6 +232,7 @@ impl<'a> Suite<'a> {
     }
 
     /// A context with the configuration tables and the engine's functions, no other table.
+    /// (Its spill files go to the suite's scratch folder.)
     fn bare_context(&self) -> Result<SessionContext> {
         let lake = crate::lake::Lake::new(self.scratch);
         let options = crate::engine::EngineOptions {

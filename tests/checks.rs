@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use chrono::NaiveDate;
 use ordertrail::checks::{self, Status};
@@ -203,19 +202,6 @@ async fn conservation_catches_a_dropped_row() {
         .await,
     );
     assert_eq!(keys["conservation"], ["outbound:3"]);
-}
-
-fn ordertrail(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ordertrail"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// `run` on the clean day exits 0 and writes the results next to the lake.

@@ -498,6 +498,7 @@ fn init_makes_a_project_that_runs_without_the_checkout() {
     }
     // The project's own SQL is what runs: a check removed from it is gone.
     std::fs::remove_file(proj.join("sql/v1/checks/bounce_limit.sql")).unwrap();
+    std::fs::remove_dir_all(proj.join("sql/v1/tests/bounce_limit")).unwrap();
     let out = run_in(&proj, &["-q", "demo"]);
     assert!(out.status.success(), "{}", text(&out).1);
     let (stdout, _) = text(&out);

@@ -1,41 +1,14 @@
 //! `ordertrail diff` and `ordertrail test` on a deliberately changed rule: a copy of the SQL
 //! as version v2 where risk management's HOLD no longer counts.
 
-use std::process::Command;
-
-use crate::common::{repo, sql_dir};
-
-fn ordertrail(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ordertrail"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("run ordertrail");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn copy(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
+use crate::common::{copy_dir, ordertrail, repo, sql_dir};
 
 #[test]
 fn a_changed_rule_fails_its_unit_test_and_diff_names_what_changed() {
     let dir = tempfile::tempdir().unwrap();
     let p = |path: &std::path::Path| path.to_str().unwrap().to_string();
     let v2 = dir.path().join("sql/v2");
-    copy(&sql_dir(), &v2);
+    copy_dir(&sql_dir(), &v2);
     std::fs::copy(
         repo().join("sql/sources.sql"),
         dir.path().join("sql/sources.sql"),

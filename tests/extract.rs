@@ -2,22 +2,8 @@
 //! the order's stage rows and report lines again, exactly.
 
 use std::path::Path;
-use std::process::Command;
 
-use crate::common::repo;
-
-fn ordertrail(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ordertrail"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("run ordertrail");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::common::ordertrail;
 
 const CONFIG: [&str; 2] = ["--config", "data-fixtures/ordertrail.toml"];
 

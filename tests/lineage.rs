@@ -1,21 +1,11 @@
 //! `ordertrail lineage`: column lineage read off the logical plans.
 
-use std::process::Command;
-
-use crate::common::repo;
+use crate::common::ordertrail;
 
 fn lineage(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ordertrail"))
-        .arg("lineage")
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("run ordertrail");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut all = vec!["lineage"];
+    all.extend(args);
+    ordertrail(&all)
 }
 
 #[test]

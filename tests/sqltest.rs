@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::common::{repo, sql_dir};
+use crate::common::{copy_dir, repo, sql_dir};
 
 #[tokio::test]
 async fn every_sql_unit_test_passes() {
@@ -35,7 +35,7 @@ fn a_wrong_expectation_fails_with_the_cell_marked() {
     // A copy of the SQL version with one expectation changed.
     let dir = tempfile::tempdir().unwrap();
     let sql = dir.path().join("v1");
-    copy(&sql_dir(), &sql);
+    copy_dir(&sql_dir(), &sql);
     std::fs::copy(
         repo().join("sql/sources.sql"),
         dir.path().join("sources.sql"),
@@ -63,16 +63,4 @@ fn a_wrong_expectation_fails_with_the_cell_marked() {
     assert!(stdout.contains("| 4      | NORMAL*"), "{stdout}");
     assert!(stdout.contains("| 4      | HOLD_BY_RMS*"), "{stdout}");
     assert!(stdout.contains("2 cases: 1 passed, 1 failed"), "{stdout}");
-}
-
-fn copy(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
 }

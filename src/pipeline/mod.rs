@@ -66,6 +66,12 @@ pub fn bucket_params(window: Window, bucket: usize, buckets: usize) -> ParamValu
     params_in_bucket(window, (bucket, buckets), [])
 }
 
+/// A date as a SQL value (`Date32`), as `$trade_date` is bound.
+pub fn date_scalar(date: NaiveDate) -> ScalarValue {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    ScalarValue::Date32(Some((date - epoch).num_days() as i32))
+}
+
 /// The stage parameters plus `extra` named values (e.g. `$destination` for report files).
 pub fn params_with<const N: usize>(
     date: NaiveDate,
@@ -83,13 +89,11 @@ fn params_in_bucket<const N: usize>(
     (bucket, buckets): (usize, usize),
     extra: [(&str, ScalarValue); N],
 ) -> ParamValues {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-    let days = (window.date() - epoch).num_days() as i32;
     let micros = |t: chrono::NaiveDateTime| {
         ScalarValue::TimestampMicrosecond(Some(t.and_utc().timestamp_micros()), None)
     };
     let mut values = vec![
-        ("trade_date", ScalarValue::Date32(Some(days))),
+        ("trade_date", date_scalar(window.date())),
         ("window_start", micros(window.start)),
         ("window_end", micros(window.end)),
         ("bucket", ScalarValue::Int64(Some(bucket as i64))),

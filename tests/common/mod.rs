@@ -230,6 +230,20 @@ pub fn assert_golden(path: &Path, actual: &str) {
     }
 }
 
+/// Run the binary in the repository with `args`: exit code, stdout, stderr.
+pub fn ordertrail(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ordertrail"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run ordertrail");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Copy a directory tree (for tests that edit SQL).
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
