@@ -385,8 +385,7 @@ async fn script() -> impl IntoResponse {
     )
 }
 
-async fn not_found(State(c): State<Arc<Console>>) -> Failure {
-    let _ = c;
+async fn not_found() -> Failure {
     Failure(StatusCode::NOT_FOUND, "no such page".into())
 }
 
