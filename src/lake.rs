@@ -388,6 +388,19 @@ pub fn files_digest(files: &std::collections::BTreeMap<String, String>) -> Strin
     hex(&sha2::Digest::finalize(h))
 }
 
+/// A file's size and modification time (ns since the epoch): whether it changed since it
+/// was last read. `None` when it cannot be read.
+pub fn file_stamp(path: &Path) -> Option<(u64, i128)> {
+    let meta = fs::metadata(path).ok()?;
+    let mtime = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_nanos() as i128;
+    Some((meta.len(), mtime))
+}
+
 /// The files under a partition folder (recursively), by path relative to it, sorted.
 pub fn partition_files(part: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut files = Vec::new();

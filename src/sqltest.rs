@@ -127,8 +127,8 @@ pub struct Suite<'a> {
     graph: &'a StageGraph,
     sources: &'a Sources,
     config: &'a Config,
-    /// A folder for the engine's spill files (nothing else is written).
-    scratch: &'a Path,
+    /// A folder for the engine's spill files (nothing else is written), removed with the suite.
+    scratch: tempfile::TempDir,
     /// Each stage's output schema, planned once for all cases.
     schemas: tokio::sync::OnceCell<BTreeMap<String, SchemaRef>>,
 }
@@ -138,15 +138,16 @@ impl<'a> Suite<'a> {
         graph: &'a StageGraph,
         sources: &'a Sources,
         config: &'a Config,
-        scratch: &'a Path,
-    ) -> Suite<'a> {
-        Suite {
+    ) -> Result<Suite<'a>> {
+        let scratch = tempfile::tempdir()
+            .map_err(|e| Error::input(format!("no scratch folder for the engine: {e}")))?;
+        Ok(Suite {
             graph,
             sources,
             config,
             scratch,
             schemas: tokio::sync::OnceCell::new(),
-        }
+        })
     }
 
     /// Run one case.
@@ -234,7 +235,7 @@ impl<'a> Suite<'a> {
     /// A context with the configuration tables and the engine's functions, no other table.
     /// (Its spill files go to the suite's scratch folder.)
     fn bare_context(&self) -> Result<SessionContext> {
-        let lake = crate::lake::Lake::new(self.scratch);
+        let lake = crate::lake::Lake::new(self.scratch.path());
         let options = crate::engine::EngineOptions {
             target_partitions: 1,
             buckets: Some(1),

@@ -10,13 +10,8 @@ async fn every_sql_unit_test_passes() {
     let project = crate::common::project();
     let cases = ordertrail::sqltest::discover(&sql_dir(), &[]).unwrap();
     assert!(cases.len() >= 3, "{} cases", cases.len());
-    let scratch = tempfile::tempdir().unwrap();
-    let suite = ordertrail::sqltest::Suite::new(
-        &project.graph,
-        &project.sources,
-        &project.config,
-        scratch.path(),
-    );
+    let suite =
+        ordertrail::sqltest::Suite::new(&project.graph, &project.sources, &project.config).unwrap();
     let mut failures = Vec::new();
     for case in &cases {
         let outcome = suite

@@ -26,14 +26,7 @@ pub async fn run(args: LineageArgs) -> Result<i32> {
         Some((s, c)) => (s, Some(c)),
         None => (target.as_str(), None),
     };
-    let scratch =
-        tempfile::tempdir().map_err(|e| Error::input(format!("no scratch folder: {e}")))?;
-    let suite = Suite::new(
-        &project.graph,
-        &project.sources,
-        &project.config,
-        scratch.path(),
-    );
+    let suite = Suite::new(&project.graph, &project.sources, &project.config)?;
     let ctx = suite.planning_context().await?;
     let checks = crate::checks::load(&project.graph.dir.join("checks"))?;
     let date = "2026-11-19".parse().expect("valid date");

@@ -23,14 +23,7 @@ pub async fn run(args: TestArgs) -> Result<i32> {
             "a case is <sql>/tests/<stage or check>/<case>.toml (see `ordertrail test --help`)",
         ));
     }
-    let scratch =
-        tempfile::tempdir().map_err(|e| Error::input(format!("no scratch folder: {e}")))?;
-    let suite = Suite::new(
-        &project.graph,
-        &project.sources,
-        &project.config,
-        scratch.path(),
-    );
+    let suite = Suite::new(&project.graph, &project.sources, &project.config)?;
     let mut failed = 0;
     for case in &cases {
         let outcome = suite.run(case).await?;

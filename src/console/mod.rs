@@ -144,14 +144,7 @@ impl Console {
     async fn lineage(&self) -> Result<&crate::lineage::Lineage> {
         self.lineage
             .get_or_try_init(|| async {
-                let scratch = tempfile::tempdir()
-                    .map_err(|e| Error::input(format!("no scratch folder: {e}")))?;
-                let suite = crate::sqltest::Suite::new(
-                    &self.graph,
-                    &self.sources,
-                    &self.config,
-                    scratch.path(),
-                );
+                let suite = crate::sqltest::Suite::new(&self.graph, &self.sources, &self.config)?;
                 let ctx = suite.planning_context().await?;
                 let checks = crate::checks::load(&self.graph.dir.join("checks"))?;
                 let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 19).expect("valid date");

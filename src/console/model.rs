@@ -284,17 +284,6 @@ pub struct FileCache {
     validations: HashMap<PathBuf, (Listing, Validation)>,
 }
 
-fn stamp(path: &Path) -> Option<(u64, i128)> {
-    let meta = std::fs::metadata(path).ok()?;
-    let mtime = meta
-        .modified()
-        .ok()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_nanos() as i128;
-    Some((meta.len(), mtime))
-}
-
 /// The report files of `date` under `reports`, per destination folder (configured ones
 /// first, in the configuration's order).
 pub fn report_files(
@@ -335,7 +324,9 @@ pub fn report_files(
             if rel.contains('/') || rel.starts_with('.') {
                 continue;
             }
-            let Some(st) = stamp(&path) else { continue };
+            let Some(st) = crate::lake::file_stamp(&path) else {
+                continue;
+            };
             let sha256 = match cache.sha.get(&path) {
                 Some((s, sha)) if *s == st => sha.clone(),
                 _ => {

@@ -126,14 +126,8 @@ fn signature(dir: &Path) -> Signature {
     files
         .into_iter()
         .filter_map(|(rel, path)| {
-            let meta = std::fs::metadata(&path).ok()?;
-            let mtime = meta
-                .modified()
-                .ok()?
-                .duration_since(std::time::UNIX_EPOCH)
-                .ok()?
-                .as_nanos() as i128;
-            Some((rel, meta.len(), mtime))
+            let (len, mtime) = crate::lake::file_stamp(&path)?;
+            Some((rel, len, mtime))
         })
         .collect()
 }
