@@ -219,4 +219,16 @@ fn pseudonymised_accounts_are_replaced_everywhere_consistently() {
     args.extend(CONFIG);
     let (code, _, err) = ordertrail(&args);
     assert_eq!(code, Some(0), "{err}");
+
+    // A chain is never read from rows a run did not leave: a deleted partition is refused.
+    std::fs::remove_dir_all(lake.join("stages/v1/flow_complete/trade_date=2026-11-19")).unwrap();
+    let again = p(&dir.path().join("again"));
+    let mut args = vec!["-q", "extract", "--lake", &lake_s, "--date", "2026-11-19"];
+    args.extend(["--order", "ORD-0004", "--out", &again]);
+    args.extend(CONFIG);
+    let (code, _, err) = ordertrail(&args);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("flow_complete of 2026-11-19"), "{err}");
+    assert!(err.contains("is missing"), "{err}");
+    assert!(!dir.path().join("again").exists(), "nothing written");
 }
