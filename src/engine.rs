@@ -21,7 +21,7 @@ use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::lake::{BUCKET_COLUMN, Lake, PARTITION_COLUMN};
 use crate::sources::SourceTable;
 use crate::udf;
@@ -536,6 +536,44 @@ fn unreadable_table(dir: &Path, e: datafusion::error::DataFusionError) -> Error 
             dir.display()
         )),
     }
+}
+
+/// Register `recon.totals` (metric, value) from a reconciliation CSV, or empty when `None`.
+pub fn register_recon(ctx: &SessionContext, file: Option<&Path>) -> Result<()> {
+    let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+        arrow::datatypes::Field::new("metric", DataType::Utf8, false),
+        arrow::datatypes::Field::new("value", DataType::Decimal128(28, 6), false),
+    ]));
+    let batches = match file {
+        None => vec![arrow::record_batch::RecordBatch::new_empty(schema.clone())],
+        Some(path) => {
+            let f = std::fs::File::open(path).at(path)?;
+            let reader = arrow::csv::ReaderBuilder::new(schema.clone())
+                .with_header(true)
+                .build(f)
+                .map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
+            reader
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| {
+                    Error::input_hint(
+                        format!("{}: {e}", path.display()),
+                        "the reconciliation file is a CSV with header metric,value \
+                         (metrics: orders, trades, shares, turnover)",
+                    )
+                })?
+        }
+    };
+    let catalog = ctx
+        .catalog("datafusion")
+        .ok_or_else(|| Error::input("default catalog missing"))?;
+    if catalog.schema("recon").is_none() {
+        catalog.register_schema("recon", Arc::new(MemorySchemaProvider::new()))?;
+    }
+    let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
+    let reference = TableReference::partial("recon", "totals");
+    ctx.deregister_table(reference.clone())?;
+    ctx.register_table(reference, Arc::new(table))?;
+    Ok(())
 }
 
 #[cfg(test)]

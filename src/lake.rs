@@ -782,6 +782,40 @@ fn to_plain(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
+/// The largest value of the timestamp column `column` in a Parquet file's statistics, as
+/// microseconds; `None` when unknown (no file, no statistics).
+pub fn max_timestamp(file: &std::path::Path, column: &str) -> Option<i64> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::file::statistics::Statistics;
+    let file = std::fs::File::open(file).ok()?;
+    let reader = SerializedFileReader::new(file).ok()?;
+    let meta = reader.metadata();
+    let idx = meta
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .position(|c| c.name() == column)?;
+    let mut max = i64::MIN;
+    for rg in meta.row_groups() {
+        match rg.column(idx).statistics()? {
+            Statistics::Int64(s) => max = max.max(*s.max_opt()?),
+            _ => return None,
+        }
+    }
+    Some(max)
+}
+
+/// The largest `column` of a partition's files (see [`max_timestamp`]); `None` when unknown
+/// for any of them.
+pub fn partition_max_timestamp(part: &std::path::Path, column: &str) -> Option<i64> {
+    let files = partition_files(part).ok()?;
+    files
+        .iter()
+        .map(|(_, f)| max_timestamp(f, column))
+        .try_fold(i64::MIN, |max, t| t.map(|t| max.max(t)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -244,7 +244,7 @@ impl<'a> Suite<'a> {
         let ctx = crate::engine::new_context(&lake, &options)?;
         crate::engine::set_buckets(&ctx, 1);
         self.config.register(&ctx)?;
-        crate::checks::register_recon(&ctx, None)?;
+        crate::engine::register_recon(&ctx, None)?;
         Ok(ctx)
     }
 

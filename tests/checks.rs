@@ -39,7 +39,7 @@ async fn results_in(
     let ctx = pipeline::context_for(&lake, &sources(), &graph, &config(), &engine)
         .await
         .unwrap();
-    checks::register_recon(&ctx, recon).unwrap();
+    ordertrail::engine::register_recon(&ctx, recon).unwrap();
     (checks::run(&ctx, &list, d).await.unwrap(), list)
 }
 

@@ -16,7 +16,8 @@
 //! - `synth.rs`: the synthetic-day generator (`ordertrail gen`): determinism, checks pass
 //! - `schedule.rs`: the scheduler with a controllable clock: order, catch-up, concurrency
 //! - `windows.rs`: time windows, interval state, claims, staleness (issue #6)
-//! - `sync.rs`: replica sync and verify against a real MariaDB (skips when none is reachable)
+//! - `sync.rs`: replica sync and verify against a real MariaDB (required when CI=true)
+//! - `layout.rs`: the crate's modules import downwards only (no import circles)
 //! - `ingest.rs`: the real-time feed against a real NATS server (started per test) and RabbitMQ
 //!
 //! Shared helpers live in `common/`. Golden files live in `golden/`; after a reviewed change,
@@ -32,6 +33,7 @@ mod dag;
 mod diff;
 mod extract;
 mod ingest;
+mod layout;
 mod lineage;
 mod pipeline;
 mod reports;

@@ -310,5 +310,24 @@ reports = [
             differing_files(&a, &b)
         );
     }
-    assert!(config.reports.join("2026-11-19").join("finra_cat").exists());
+    // The nightly's CAT files are those `run` of both dates and `report` write: the evening
+    // of 11-19 Eastern Time is in trade date 11-20, which the nightly processed that far.
+    assert!(nightly.detail.contains("2026-11-20 up to 05:00"), "{}", nightly.detail);
+    let reference_dir = tempfile::tempdir().unwrap();
+    let reference = fixture_lake(reference_dir.path());
+    let ctx = project.context(&reference, &small_engine()).await.unwrap();
+    for d in ["2026-11-19", "2026-11-20"] {
+        let req = ordertrail::intervals::RangeRequest::day(date(d));
+        ordertrail::intervals::run_range(&ctx, &reference, &project.intervals().unwrap(), &req)
+            .await
+            .unwrap();
+    }
+    let out = reference_dir.path().join("reports");
+    ordertrail::day::write_reports(&ctx, &project, &reference, date("2026-11-19"), &out)
+        .await
+        .unwrap();
+    let cat = |root: &Path| files_below(&root.join("2026-11-19").join("finra_cat"));
+    let (a, b) = (cat(&out), cat(&config.reports));
+    assert!(!a.is_empty());
+    assert!(a == b, "nightly CAT files: {}", differing_files(&a, &b));
 }

@@ -43,8 +43,8 @@ async fn run_range(
         config_hash: config_hash(),
     };
     let req = RangeRequest {
-        from: intervals::at(d, from).unwrap(),
-        to: intervals::at(d, to).unwrap(),
+        from: ordertrail::window::at(d, from).unwrap(),
+        to: ordertrail::window::at(d, to).unwrap(),
         step,
         ..RangeRequest::day(d)
     };
@@ -106,8 +106,8 @@ async fn half_hour_windows_give_the_whole_day_bytes() {
     for to in ["15:00", "17:00", "24:00"] {
         let out = run_range(&windowed, &sql_dir(), d19, from, to, Duration::minutes(30)).await;
         let (lo, hi) = (
-            intervals::at(d19, from).unwrap(),
-            intervals::at(d19, to).unwrap(),
+            ordertrail::window::at(d19, from).unwrap(),
+            ordertrail::window::at(d19, to).unwrap(),
         );
         assert!(
             out.processed

@@ -20,11 +20,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow::array::{RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::datatypes::DataType;
 use chrono::NaiveDate;
-use datafusion::catalog::MemorySchemaProvider;
-use datafusion::common::TableReference;
-use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 
@@ -37,9 +34,9 @@ use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMerge
 
 use crate::engine;
 use crate::error::{Error, IoContext, Result};
-use crate::intervals::Window;
 use crate::pipeline::{bucket_params, output_ordering};
 use crate::stages::sql_error;
+use crate::window::Window;
 
 /// Failing rows kept per check in the results (the count is always exact).
 pub const SAMPLE_ROWS: usize = 20;
@@ -201,44 +198,6 @@ fn parse(path: &Path, sql: String) -> Result<Check> {
     })
 }
 
-/// Register `recon.totals` (metric, value) from a reconciliation CSV, or empty when `None`.
-pub fn register_recon(ctx: &SessionContext, file: Option<&Path>) -> Result<()> {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("metric", DataType::Utf8, false),
-        Field::new("value", DataType::Decimal128(28, 6), false),
-    ]));
-    let batches = match file {
-        None => vec![RecordBatch::new_empty(schema.clone())],
-        Some(path) => {
-            let f = std::fs::File::open(path).at(path)?;
-            let reader = arrow::csv::ReaderBuilder::new(schema.clone())
-                .with_header(true)
-                .build(f)
-                .map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
-            reader
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| {
-                    Error::input_hint(
-                        format!("{}: {e}", path.display()),
-                        "the reconciliation file is a CSV with header metric,value \
-                         (metrics: orders, trades, shares, turnover)",
-                    )
-                })?
-        }
-    };
-    let catalog = ctx
-        .catalog("datafusion")
-        .ok_or_else(|| Error::input("default catalog missing"))?;
-    if catalog.schema("recon").is_none() {
-        catalog.register_schema("recon", Arc::new(MemorySchemaProvider::new()))?;
-    }
-    let table = MemTable::try_new(schema, vec![batches])?;
-    let reference = TableReference::partial("recon", "totals");
-    ctx.deregister_table(reference.clone())?;
-    ctx.register_table(reference, Arc::new(table))?;
-    Ok(())
-}
-
 /// Run every check for `date`. A check whose SQL uses `$bucket` runs once per bucket of the
 /// lake, `jobs` buckets at a time (or in fewer buckets one at a time: see [`key_runs`]; runs
 /// go through `engine::run_buckets`), and its buckets' rows are merged in its `order by`.
@@ -253,7 +212,7 @@ pub async fn run(
     for check in checks {
         progress.set_message(check.name.clone());
         let started = Instant::now();
-        let rss = crate::metrics::RssPeak::start();
+        let rss = crate::resources::RssPeak::start();
         let rows =
             engine::with_spilling_fallback(ctx, &check.name, || failing_rows(ctx, check, date))
                 .await?;
@@ -618,6 +577,8 @@ pub fn alert(command: &str, text: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::datatypes::{Field, Schema};
+    use datafusion::datasource::MemTable;
 
     #[test]
     fn header_declares_severity_and_threshold() {

@@ -4,14 +4,15 @@ use std::path::Path;
 
 use arrow::util::pretty::pretty_format_batches;
 
-use crate::cli::DemoArgs;
+use crate::args::DemoArgs;
 use crate::error::{EXIT_OK, Error, IoContext, Result};
 use crate::fixtures;
 use crate::intervals;
 use crate::lake::Lake;
 use crate::pipeline;
 
-use super::{Project, engine_options, fixtures_dir};
+use super::engine_options;
+use crate::project::fixtures_dir;
 
 /// Marks a directory as written by the demo, so the next demo may replace it.
 const MARKER: &str = ".ordertrail-demo";
@@ -23,7 +24,7 @@ pub async fn run(args: DemoArgs) -> Result<i32> {
         let own = fixtures_dir(&args.fixtures).join("ordertrail.toml");
         sql.config = own.exists().then_some(own);
     }
-    let project = Project::load(&sql)?;
+    let project = sql.project()?;
     let lake_dir = args.out.join("lake");
     fresh_dir(&args.out)?;
     let lake = Lake::new(&lake_dir);
@@ -81,7 +82,7 @@ pub async fn run(args: DemoArgs) -> Result<i32> {
             println!("{}", pretty_format_batches(&batches)?);
         }
         println!();
-        let results = super::check::run_and_write(&ctx, &project, &lake, *date, None).await?;
+        let results = crate::day::run_checks(&ctx, &project, &lake, *date, None).await?;
         if crate::checks::any_failed(&results) {
             checks_failed = true;
         }
@@ -100,7 +101,7 @@ pub async fn run(args: DemoArgs) -> Result<i32> {
             println!("{date}: no reports, {reason}");
             continue;
         }
-        let written = super::report::write(&ctx, &project, &lake, *date, &reports_dir).await?;
+        let written = crate::day::write_reports(&ctx, &project, &lake, *date, &reports_dir).await?;
         super::report::print_written(&written);
     }
     // The configuration is part of the report stages' input: the console must read the same.

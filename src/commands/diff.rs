@@ -1,13 +1,11 @@
 //! `ordertrail diff`: a trade date on two sides (see `diff`).
 
-use crate::cli::DiffArgs;
+use crate::args::DiffArgs;
 use crate::diff::{Side, diff};
 use crate::error::{EXIT_CHECKS_FAILED, EXIT_OK, Result};
 
-use super::Project;
-
 pub async fn run(args: DiffArgs) -> Result<i32> {
-    let project = Project::load(&args.sql)?;
+    let project = args.sql.project()?;
     let version_a = args
         .version_a
         .clone()

@@ -1,16 +1,14 @@
 //! `ordertrail extract`: one order's raw rows as a fixture directory (see `extract`).
 
-use crate::cli::ExtractArgs;
+use crate::args::ExtractArgs;
 use crate::engine::EngineOptions;
 use crate::error::{EXIT_OK, Error, Result};
 use crate::intervals::judge::{JudgeCache, judge_day};
 use crate::intervals::plan::Verdict;
 use crate::lake::Lake;
 
-use super::Project;
-
 pub async fn run(args: ExtractArgs) -> Result<i32> {
-    let project = Project::load(&args.sql)?;
+    let project = args.sql.project()?;
     if !args.lake.is_dir() {
         return Err(Error::input_hint(
             format!("no lake at {}", args.lake.display()),

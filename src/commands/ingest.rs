@@ -5,14 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::cli::{IngestArgs, PublishArgs};
+use crate::args::{IngestArgs, PublishArgs};
 use crate::error::{EXIT_OK, Error, Result};
 use crate::ingest::publish::TableRows;
 use crate::ingest::{self, IngestConfig};
 use crate::lake::Lake;
 use crate::sources::Sources;
 
-use super::default_path;
+use crate::project::default_path;
 
 fn sources(path: Option<&PathBuf>) -> Result<Sources> {
     let path = path

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::cli::InitArgs;
+use crate::args::InitArgs;
 use crate::error::{EXIT_OK, Error, Result};
 
 mod bundled {

@@ -1,14 +1,12 @@
 //! `ordertrail lineage`: column lineage from the logical plans (see `lineage`).
 
-use crate::cli::LineageArgs;
+use crate::args::LineageArgs;
 use crate::error::{EXIT_OK, Error, Result};
 use crate::lineage::{Lineage, to_dot, to_text};
 use crate::sqltest::Suite;
 
-use super::Project;
-
 pub async fn run(args: LineageArgs) -> Result<i32> {
-    let project = Project::load(&args.sql)?;
+    let project = args.sql.project()?;
     if args.format == "svg" {
         println!(
             "{}",

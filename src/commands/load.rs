@@ -1,14 +1,14 @@
 //! `ordertrail load`: put a fixture directory's CSV files into a lake's raw tables.
 
-use crate::cli::LoadArgs;
+use crate::args::LoadArgs;
 use crate::error::{EXIT_OK, Result};
 use crate::fixtures;
 use crate::lake::Lake;
 
-use super::{Project, fixtures_dir};
+use crate::project::fixtures_dir;
 
 pub fn run(args: LoadArgs) -> Result<i32> {
-    let project = Project::load(&args.sql)?;
+    let project = args.sql.project()?;
     let lake = Lake::new(&args.lake);
     lake.ensure_writable()?;
     let dir = fixtures_dir(&args.fixtures);

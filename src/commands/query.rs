@@ -3,16 +3,16 @@
 
 use arrow::util::pretty::pretty_format_batches;
 
-use crate::cli::QueryArgs;
+use crate::args::QueryArgs;
 use crate::error::{EXIT_OK, Result};
 use crate::lake::Lake;
 use crate::pipeline;
 use crate::stages;
 
-use super::{Project, engine_options};
+use super::engine_options;
 
 pub async fn run(args: QueryArgs) -> Result<i32> {
-    let project = Project::load(&args.sql)?;
+    let project = args.sql.project()?;
     let lake = Lake::new(&args.lake);
     let options = engine_options(&args.engine);
     let ctx = project.context(&lake, &options).await?;

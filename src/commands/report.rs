@@ -1,26 +1,18 @@
 //! `ordertrail report`: run the report stages for a day the pipeline has processed, then
-//! write every configured destination's files.
+//! write every configured destination's files (the work is in [`crate::day`]).
 
-use std::collections::HashMap;
-use std::path::Path;
-
-use chrono::{NaiveDate, TimeZone};
-use datafusion::prelude::SessionContext;
-
-use crate::cli::ReportArgs;
+use crate::args::ReportArgs;
+use crate::day;
 use crate::error::{EXIT_OK, Error, Result};
-use crate::intervals::{self, fingerprint::Fingerprints, state::DayState, state::StateDir};
 use crate::lake::Lake;
 use crate::metrics::Metrics;
-use crate::pipeline;
-use crate::reports::{self, Written};
-use crate::stages::Stage;
+use crate::reports::Written;
 
-use super::{Project, engine_options};
+use super::engine_options;
 
 pub async fn run(args: ReportArgs) -> Result<i32> {
     let started = std::time::Instant::now();
-    let mut project = Project::load(&args.sql)?;
+    let mut project = args.sql.project()?;
     if !args.destinations.is_empty() {
         for name in &args.destinations {
             if project.config.destination(name).is_none() {
@@ -45,19 +37,19 @@ pub async fn run(args: ReportArgs) -> Result<i32> {
             .destinations
             .retain(|d| args.destinations.contains(&d.name));
     }
-    check_trading_day(&project, args.date, args.force)?;
+    day::check_trading_day(&project, args.date, args.force)?;
     let lake = Lake::new(&args.lake);
     let options = engine_options(&args.engine);
     let ctx = project.context(&lake, &options).await?;
     let mut metrics = Metrics::new("report");
     let all_destinations = args.destinations.is_empty();
-    let written = write_measured(
+    let written = day::write_reports_measured(
         &ctx,
         &project,
         &lake,
         args.date,
         &args.out,
-        Mode {
+        day::ReportMode {
             reuse_stages: all_destinations,
             force: args.force,
         },
@@ -70,284 +62,6 @@ pub async fn run(args: ReportArgs) -> Result<i32> {
         metrics.write(path)?;
     }
     Ok(EXIT_OK)
-}
-
-/// Refuse weekends and exchange holidays unless forced.
-pub fn check_trading_day(project: &Project, date: NaiveDate, force: bool) -> Result<()> {
-    if let Some(reason) = project.config.calendar().non_trading_reason(date) {
-        if force {
-            tracing::warn!("writing reports for a non-trading day: {reason}");
-        } else {
-            return Err(Error::input_hint(
-                format!("not a trading day: {reason}"),
-                format!(
-                    "pass --force to report it anyway, or add it to calendar.trading_days in {}",
-                    project.config.path.display()
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Run the stages under `reports/` and write the files.
-pub async fn write(
-    ctx: &SessionContext,
-    project: &Project,
-    lake: &Lake,
-    date: NaiveDate,
-    out: &Path,
-) -> Result<Vec<Written>> {
-    let mut metrics = Metrics::new("report");
-    let mode = Mode {
-        reuse_stages: true,
-        force: false,
-    };
-    write_measured(ctx, project, lake, date, out, mode, &mut metrics).await
-}
-
-/// How `report` may proceed.
-#[derive(Debug, Clone, Copy)]
-struct Mode {
-    /// Use report stages `run` left current (every destination is reported).
-    reuse_stages: bool,
-    /// Keep CAT files that fail validation, and report without the next trade date.
-    force: bool,
-}
-
-/// [`write`], recording each report stage's run and the time to write the files.
-async fn write_measured(
-    ctx: &SessionContext,
-    project: &Project,
-    lake: &Lake,
-    date: NaiveDate,
-    out: &Path,
-    Mode {
-        reuse_stages,
-        force,
-    }: Mode,
-    metrics: &mut Metrics,
-) -> Result<Vec<Written>> {
-    let report_stages: Vec<_> = project
-        .graph
-        .stages
-        .iter()
-        .filter(|s| s.rel_path.starts_with("reports"))
-        .collect();
-    // Partition digests of the day, computed once for the completeness check and the reuse
-    // of report stages.
-    let mut digests = HashMap::new();
-    let day_end = intervals::Window::day(date).end;
-    if let Some(why) = intervals::incomplete(
-        ctx,
-        lake,
-        &project.intervals()?,
-        date,
-        day_end,
-        &mut digests,
-    )
-    .await?
-    {
-        let message = format!("trade date {date} is not completely processed: {why}");
-        if !force {
-            return Err(Error::NotDone {
-                message,
-                hint: format!(
-                    "run it first: ordertrail run --lake {} --date {date} (or pass --force to \
-                     report what there is)",
-                    lake.root().display(),
-                ),
-            });
-        }
-        tracing::warn!("{message}; reporting it anyway (--force)");
-    }
-    let reused = compute_stages(
-        ctx,
-        project,
-        lake,
-        date,
-        &report_stages,
-        reuse_stages.then_some(&mut digests),
-        metrics,
-    )
-    .await?;
-    metrics.reused.extend(reused);
-    next_day_events(ctx, project, lake, date, reuse_stages, force, metrics).await?;
-    let started = std::time::Instant::now();
-    let written = reports::write_all(ctx, &project.config, date, out, force).await?;
-    metrics.report_files = Some(started.elapsed());
-    Ok(written)
-}
-
-/// Compute `stages` for `date`, in order, unless current; returns the names of those reused.
-///
-/// A report stage `run` left current (same SQL, configuration and inputs) is not computed
-/// again; one that is not is, and so, in order, is what reads a changed output of it. Stages
-/// are only reused when every destination is reported (`reuse` is `Some`, with the day's
-/// partition digests known so far): with --destinations they are computed for those alone.
-async fn compute_stages(
-    ctx: &SessionContext,
-    project: &Project,
-    lake: &Lake,
-    date: NaiveDate,
-    stages: &[&Stage],
-    reuse: Option<&mut HashMap<String, String>>,
-    metrics: &mut Metrics,
-) -> Result<Vec<String>> {
-    let graph = &project.graph;
-    let state = StateDir::new(lake, &graph.version, date);
-    let today = state.load()?;
-    let yesterday = match date.pred_opt() {
-        Some(prev) => StateDir::new(lake, &graph.version, prev).load()?,
-        None => DayState::default(),
-    };
-    let config_hash = project.intervals()?.config_hash;
-    let mut prints = Fingerprints::new(ctx, lake, &project.sources, config_hash);
-    let mut reused = Vec::new();
-    let mut reuse = reuse;
-    for stage in stages {
-        let current = match reuse.as_deref_mut() {
-            Some(digests) => {
-                intervals::day_is_current(
-                    lake,
-                    graph,
-                    stage,
-                    date,
-                    (&today, &yesterday),
-                    &mut prints,
-                    digests,
-                )
-                .await?
-            }
-            None => false,
-        };
-        if current {
-            tracing::info!(stage = %stage.name, %date, "report stage is current; not computed again");
-            reused.push(stage.name.clone());
-            continue;
-        }
-        if let Some(digests) = reuse.as_deref_mut() {
-            digests.remove(&stage.name);
-        }
-        metrics
-            .stages
-            .extend(pipeline::run_exact(ctx, lake, graph, date, &[stage]).await?);
-    }
-    Ok(reused)
-}
-
-/// CAT files an event under its Eastern-Time date, and the lake's trade_date is the UTC date:
-/// the evening of ET day D (from 19:00 or 20:00 ET) is in trade date D+1. Compute the report
-/// stages of D+1 from what the pipeline wrote for it. When the pipeline has not processed D+1
-/// but the lake has its raw data, D's CAT files would miss those events: refuse (exit 3)
-/// unless forced. When the lake has nothing of D+1 at all, say so and go on.
-async fn next_day_events(
-    ctx: &SessionContext,
-    project: &Project,
-    lake: &Lake,
-    date: NaiveDate,
-    reuse_stages: bool,
-    force: bool,
-    metrics: &mut Metrics,
-) -> Result<()> {
-    let has_cat = project
-        .config
-        .destinations
-        .iter()
-        .any(|d| d.report == crate::config::ReportKind::Cat);
-    let Some(next) = date.succ_opt().filter(|_| has_cat) else {
-        return Ok(());
-    };
-    let graph = &project.graph;
-    // The CAT report stage and the report stages it reads, as the DAG has them.
-    let cat_stage = reports::stage_for(crate::config::ReportKind::Cat).to_string();
-    let stages: Vec<_> = graph
-        .closure(std::slice::from_ref(&cat_stage))?
-        .into_iter()
-        .filter(|s| s.rel_path.starts_with("reports"))
-        .collect();
-    let processed = stages.iter().flat_map(|s| s.deps.iter()).all(|dep| {
-        stages.iter().any(|s| &s.name == dep)
-            || Lake::partition_dir(&lake.stage_table_dir(&graph.version, dep), next).exists()
-    });
-    // The events of `date` in trade date `next` are those before midnight Eastern Time.
-    let et_midnight = chrono_tz::America::New_York
-        .from_local_datetime(&next.and_time(chrono::NaiveTime::MIN))
-        .earliest()
-        .map(|t| t.naive_utc())
-        .unwrap_or(intervals::Window::day(next).end);
-    let mut digests = HashMap::new();
-    if processed {
-        if let Some(why) = intervals::incomplete(
-            ctx,
-            lake,
-            &project.intervals()?,
-            next,
-            et_midnight,
-            &mut digests,
-        )
-        .await?
-        {
-            let message = format!(
-                "CAT files of {date} need trade date {next} processed until {et_midnight} UTC \
-                 (midnight Eastern Time): {why}"
-            );
-            if !force {
-                return Err(Error::NotDone {
-                    message,
-                    hint: format!(
-                        "run it that far: ordertrail run --lake {} --date {next} --to {} \
-                         (or pass --force to write {date} without those events)",
-                        lake.root().display(),
-                        et_midnight.format("%H:%M")
-                    ),
-                });
-            }
-            tracing::warn!("{message}; reporting without them (--force)");
-        }
-        compute_stages(
-            ctx,
-            project,
-            lake,
-            next,
-            &stages,
-            reuse_stages.then_some(&mut digests),
-            metrics,
-        )
-        .await?;
-        return Ok(());
-    }
-    let raw_next = project
-        .sources
-        .tables
-        .iter()
-        .any(|t| Lake::partition_dir(&lake.raw_table_dir(&t.db, &t.name), next).exists());
-    if !raw_next {
-        tracing::warn!(
-            "the lake has no data for trade date {next}: CAT files of {date} hold no events \
-             after 00:00 UTC ({next}); if the sources had any, sync and run {next}, then \
-             report {date} again"
-        );
-        return Ok(());
-    }
-    if force {
-        tracing::warn!(
-            "trade date {next} is not processed: CAT files of {date} miss its events \
-             before midnight Eastern Time (--force)"
-        );
-        return Ok(());
-    }
-    Err(Error::NotDone {
-        message: format!(
-            "CAT files of {date} need the events of trade date {next} before midnight Eastern \
-             Time, and the pipeline has not processed {next}"
-        ),
-        hint: format!(
-            "run it first: ordertrail run --lake {} --date {next} (or pass --force to write \
-             {date} without them)",
-            lake.root().display()
-        ),
-    })
 }
 
 pub fn print_written(written: &[Written]) {

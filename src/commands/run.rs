@@ -1,13 +1,14 @@
 //! `ordertrail run`: process a trade date, whole or window by window, resuming where it stopped.
 
-use crate::cli::RunArgs;
+use crate::args::RunArgs;
 use crate::error::{EXIT_NOT_DONE, EXIT_OK, Result};
-use crate::intervals::{self, RangeRequest, Window};
+use crate::intervals::{self, RangeRequest};
 use crate::lake::Lake;
 use crate::metrics::Metrics;
 use crate::pipeline::{self, StageRun};
+use crate::window::{self, Window};
 
-use super::{Project, engine_options};
+use super::engine_options;
 
 pub async fn run(args: RunArgs) -> Result<i32> {
     let started = std::time::Instant::now();
@@ -21,7 +22,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
 }
 
 async fn run_with(args: &RunArgs, metrics: &mut Metrics) -> Result<i32> {
-    let project = Project::load(&args.sql)?;
+    let project = args.sql.project()?;
     let lake = Lake::new(&args.lake);
     let options = engine_options(&args.engine);
     let ctx = match project.context(&lake, &options).await {
@@ -117,7 +118,7 @@ async fn run_with(args: &RunArgs, metrics: &mut Metrics) -> Result<i32> {
         return Ok(EXIT_OK);
     }
     println!();
-    let results = super::check::run_and_write(&ctx, &project, &lake, args.date, None).await?;
+    let results = crate::day::run_checks(&ctx, &project, &lake, args.date, None).await?;
     metrics.add_checks(&results);
     Ok(super::check::exit_code(&results))
 }
@@ -126,19 +127,19 @@ fn range_request(args: &RunArgs) -> Result<RangeRequest> {
     let day = Window::day(args.date);
     let windowed = args.from.is_some() || args.to.is_some();
     let from = match &args.from {
-        Some(t) => intervals::at(args.date, t)?,
+        Some(t) => window::at(args.date, t)?,
         None => day.start,
     };
     let to = match &args.to {
-        Some(t) => intervals::at(args.date, t)?,
+        Some(t) => window::at(args.date, t)?,
         None => day.end,
     };
     let step = match &args.window {
-        Some(w) => intervals::parse_duration(w)?,
+        Some(w) => window::parse_duration(w)?,
         None if windowed => chrono::Duration::minutes(30),
         None => chrono::Duration::days(1),
     };
-    let claim_timeout = intervals::parse_duration(&args.claim_timeout)?
+    let claim_timeout = window::parse_duration(&args.claim_timeout)?
         .to_std()
         .unwrap_or(intervals::claim::DEFAULT_TIMEOUT);
     Ok(RangeRequest {
@@ -160,7 +161,7 @@ pub fn install_sigterm_handler() {
         {
             term.recv().await;
             eprintln!("ordertrail: SIGTERM: finishing the current window, then stopping");
-            intervals::SHUTDOWN.store(true, std::sync::atomic::Ordering::Relaxed);
+            crate::signal::SHUTDOWN.store(true, std::sync::atomic::Ordering::Relaxed);
         }
     });
 }

@@ -1,11 +1,11 @@
 //! `ordertrail schedule`: run the jobs of a schedule file until SIGTERM (or once).
 
-use crate::cli::ScheduleArgs;
+use crate::args::ScheduleArgs;
 use crate::error::{EXIT_OK, Result};
 use crate::schedule::executor::PipelineExecutor;
 use crate::schedule::{self, History, ScheduleConfig, SystemClock, Until};
 
-use super::{Project, engine_options};
+use super::engine_options;
 
 pub async fn run(args: ScheduleArgs) -> Result<i32> {
     let config = ScheduleConfig::load(&args.config)?;
@@ -26,7 +26,7 @@ pub async fn run(args: ScheduleArgs) -> Result<i32> {
         }
         return Ok(EXIT_OK);
     }
-    let project = Project::load(&args.sql)?;
+    let project = args.sql.project()?;
     let executor = PipelineExecutor {
         project: &project,
         config: &config,

@@ -1,14 +1,12 @@
 //! `ordertrail serve`: the operator's console over a lake (see `console`).
 
-use crate::cli::ServeArgs;
+use crate::args::ServeArgs;
 use crate::console::{Console, check_bind, serve};
 use crate::error::{EXIT_OK, Error, Result};
 use crate::lake::Lake;
 
-use super::Project;
-
 pub async fn run(args: ServeArgs) -> Result<i32> {
-    let project = Project::load(&args.sql)?;
+    let project = args.sql.project()?;
     let lake = Lake::new(&args.lake);
     if !args.lake.is_dir() {
         return Err(Error::input_hint(

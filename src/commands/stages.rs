@@ -1,12 +1,10 @@
 //! `ordertrail stages`: the stage DAG as derived from the SQL.
 
-use crate::cli::StagesArgs;
+use crate::args::StagesArgs;
 use crate::error::{EXIT_OK, Result};
 
-use super::Project;
-
 pub fn run(args: StagesArgs) -> Result<i32> {
-    let project = Project::load(&args.sql)?;
+    let project = args.sql.project()?;
     let graph = &project.graph;
     println!(
         "{} stages in {} (dependency order; [b]: runs once per bucket; bucket_by: written in \

@@ -14,20 +14,18 @@
 
 use std::collections::BTreeMap;
 
-use crate::cli::StatusArgs;
+use crate::args::StatusArgs;
 use crate::engine::EngineOptions;
 use crate::error::{EXIT_OK, Result};
-use crate::intervals::Window;
 use crate::intervals::claim::read_claim;
 use crate::intervals::judge::{JudgeCache, judge_day};
 use crate::intervals::plan::Verdict;
 use crate::intervals::state::{DayState, Record, StateDir, Status, parse_time};
 use crate::lake::Lake;
-
-use super::Project;
+use crate::window::Window;
 
 pub async fn run(args: StatusArgs) -> Result<i32> {
-    let project = Project::load(&args.sql)?;
+    let project = args.sql.project()?;
     let lake = Lake::new(&args.lake);
     let graph = &project.graph;
     let dir = StateDir::new(&lake, &graph.version, args.date);
@@ -168,7 +166,7 @@ fn render(
             let from = parse_time(&o.from).ok()?;
             let to = parse_time(&o.to).ok()?;
             let step = chrono::Duration::minutes(o.step_minutes.max(1));
-            Some(crate::intervals::grid(from, to, step))
+            Some(crate::window::grid(from, to, step))
         })
         .unwrap_or_default();
     for w in pending {

@@ -7,28 +7,24 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, NaiveTime};
 
-use crate::cli::SyncArgs;
+use crate::args::SyncArgs;
 use crate::error::{EXIT_OK, Error, Result};
 use crate::lake::Lake;
-use crate::sources::Sources;
 use crate::sync::{self, Progress, Replicas, SyncConfig, Window};
 
-use super::default_path;
+use crate::project::default_path;
 
-/// Load the sync configuration and the source declarations, and plan the tables to sync or
-/// verify (shared by `sync` and `verify`).
+/// Load the sync configuration and the source declarations (default `sql/sources.sql` in
+/// the project), and plan the tables to sync or verify (shared by `sync` and `verify`).
 pub fn plan(
     config: &std::path::Path,
     sources: Option<&std::path::Path>,
     tables: &[String],
 ) -> Result<(SyncConfig, Vec<sync::TableJob>)> {
-    let config = SyncConfig::load(config)?;
-    let sources_path = sources
+    let sources = sources
         .map(|p| p.to_path_buf())
         .unwrap_or_else(|| default_path("sql/sources.sql"));
-    let sources = Sources::load(&sources_path)?;
-    let jobs = sync::plan(&config, &sources, tables)?;
-    Ok((config, jobs))
+    sync::load_plan(config, &sources, tables)
 }
 
 pub async fn run(args: SyncArgs) -> Result<i32> {

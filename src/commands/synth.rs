@@ -2,15 +2,13 @@
 
 use std::time::Instant;
 
-use crate::cli::GenArgs;
+use crate::args::GenArgs;
 use crate::error::{EXIT_OK, Result};
 use crate::lake::Lake;
 use crate::synth::{self, GenOptions};
 
-use super::Project;
-
 pub fn run(args: GenArgs) -> Result<i32> {
-    let project = Project::load(&args.sql)?;
+    let project = args.sql.project()?;
     let lake = Lake::new(&args.lake);
     lake.ensure_writable()?;
     let opts = GenOptions {

@@ -1,13 +1,11 @@
 //! `ordertrail test`: the SQL unit tests of the project (see `sqltest`).
 
-use crate::cli::TestArgs;
+use crate::args::TestArgs;
 use crate::error::{EXIT_CHECKS_FAILED, EXIT_OK, Error, Result};
 use crate::sqltest::{Suite, discover};
 
-use super::Project;
-
 pub async fn run(args: TestArgs) -> Result<i32> {
-    let project = Project::load(&args.sql)?;
+    let project = args.sql.project()?;
     let cases = discover(&project.graph.dir, &args.stages)?;
     if cases.is_empty() {
         return Err(Error::input_hint(

@@ -1,6 +1,6 @@
 //! `ordertrail validate-cat`: CAT files against the spec; exit 1 on any error.
 
-use crate::cli::ValidateCatArgs;
+use crate::args::ValidateCatArgs;
 use crate::error::{EXIT_CHECKS_FAILED, EXIT_OK, Result};
 use crate::reports::cat_validate::{self, Options};
 

@@ -1,7 +1,7 @@
 //! `ordertrail verify`: compare the lake's raw partitions for one trade date with the replicas
 //! (row count and checksum per table, design 5.4). The work is in [`crate::sync::verify`].
 
-use crate::cli::VerifyArgs;
+use crate::args::VerifyArgs;
 use crate::error::{EXIT_OK, Error, Result};
 use crate::lake::Lake;
 use crate::sync::{self, Replicas};

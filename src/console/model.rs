@@ -10,7 +10,6 @@ use chrono::{NaiveDate, NaiveDateTime};
 use crate::checks::CheckResult;
 use crate::config::{Config, ReportKind};
 use crate::error::Result;
-use crate::intervals::Window;
 use crate::intervals::judge::JudgedDay;
 use crate::intervals::plan::Verdict;
 use crate::intervals::state::{Status, parse_time};
@@ -18,6 +17,7 @@ use crate::lake::{Lake, PARTITION_COLUMN};
 use crate::reports::cat_validate::Validation;
 use crate::sources::Sources;
 use crate::stages::StageGraph;
+use crate::window::Window;
 
 /// A window's (or a stage's, or a day's) state, as coloured on the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -18,12 +18,12 @@ use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
-use super::Window;
 use super::state::{DayState, fmt_time};
 use crate::error::{Error, Result};
 use crate::lake::{Lake, PARTITION_COLUMN};
 use crate::sources::Sources;
 use crate::stages::Stage;
+use crate::window::Window;
 
 /// Count and hash-sum of a set of rows; order-independent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -176,40 +176,6 @@ use crate::lake::hex;
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
-}
-
-/// The largest value of the timestamp column `column` in a Parquet file's statistics, as
-/// microseconds; `None` when unknown (no file, no statistics).
-pub fn max_timestamp(file: &std::path::Path, column: &str) -> Option<i64> {
-    use parquet::file::reader::{FileReader, SerializedFileReader};
-    use parquet::file::statistics::Statistics;
-    let file = std::fs::File::open(file).ok()?;
-    let reader = SerializedFileReader::new(file).ok()?;
-    let meta = reader.metadata();
-    let idx = meta
-        .file_metadata()
-        .schema_descr()
-        .columns()
-        .iter()
-        .position(|c| c.name() == column)?;
-    let mut max = i64::MIN;
-    for rg in meta.row_groups() {
-        match rg.column(idx).statistics()? {
-            Statistics::Int64(s) => max = max.max(*s.max_opt()?),
-            _ => return None,
-        }
-    }
-    Some(max)
-}
-
-/// The largest `column` of a partition's files (see [`max_timestamp`]); `None` when unknown
-/// for any of them.
-pub fn partition_max_timestamp(part: &std::path::Path, column: &str) -> Option<i64> {
-    let files = crate::lake::partition_files(part).ok()?;
-    files
-        .iter()
-        .map(|(_, f)| max_timestamp(f, column))
-        .try_fold(i64::MIN, |max, t| t.map(|t| max.max(t)))
 }
 
 /// The digest of a partition's files ([`crate::lake::files_digest`]), or "empty" when there

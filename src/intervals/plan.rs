@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use super::Window;
 use super::fingerprint::{Fingerprints, sha256_hex};
 use super::state::{DayState, Status};
 use crate::error::Result;
 use crate::stages::StageGraph;
+use crate::window::Window;
 
 /// Why a record is not good any more.
 #[derive(Debug, Clone, PartialEq, Eq)]

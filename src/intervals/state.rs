@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
-use super::Window;
 use crate::error::{Error, IoContext, Result};
 use crate::lake::Lake;
+use crate::window::Window;
 
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
 

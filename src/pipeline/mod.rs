@@ -24,10 +24,10 @@ use datafusion::prelude::SessionContext;
 use crate::config::Config;
 use crate::engine;
 use crate::error::{Error, Result};
-use crate::intervals::Window;
 use crate::lake::Lake;
 use crate::sources::Sources;
 use crate::stages::{Stage, StageGraph};
+use crate::window::Window;
 
 mod stage_write;
 use stage_write::run_stage_planned;
@@ -116,7 +116,7 @@ pub async fn context_for(
     let buckets = lake_buckets(lake, graph, options.buckets, config.lake.buckets)?;
     engine::set_buckets(&ctx, buckets);
     config.register(&ctx)?;
-    crate::checks::register_recon(&ctx, None)?;
+    crate::engine::register_recon(&ctx, None)?;
     for table in &sources.tables {
         if lake.raw_table_dir(&table.db, &table.name).exists() {
             engine::register_source(&ctx, lake, table).await?;
@@ -378,8 +378,8 @@ pub async fn run_stage(
     window: Window,
 ) -> Result<StageRun> {
     let started = Instant::now();
-    let rss = crate::metrics::RssPeak::start();
-    let cpu = crate::metrics::process_cpu();
+    let rss = crate::resources::RssPeak::start();
+    let cpu = crate::resources::process_cpu();
     set_joins_as_written(ctx, stage.join_order_as_written);
     let result = engine::with_spilling_fallback(ctx, &stage.name, || {
         run_stage_planned(ctx, lake, graph, stage, window, started)
@@ -388,7 +388,7 @@ pub async fn run_stage(
     set_joins_as_written(ctx, false);
     result.map(|run| StageRun {
         peak_rss_kib: rss.kib(),
-        cpu: crate::metrics::process_cpu()
+        cpu: crate::resources::process_cpu()
             .zip(cpu)
             .map(|(end, start)| end - start),
         ..run

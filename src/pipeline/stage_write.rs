@@ -13,9 +13,9 @@ use futures::StreamExt;
 use super::{StageRun, bucket_params, is_ordered, set_joins_as_written, window_params};
 use crate::engine;
 use crate::error::{Error, Result};
-use crate::intervals::Window;
 use crate::lake::{BUCKET_COLUMN, Lake, PART_FILE, PARTITION_COLUMN, Staging};
 use crate::stages::{Stage, StageGraph, sql_error};
+use crate::window::Window;
 
 /// Buckets.
 ///
@@ -109,9 +109,9 @@ pub(super) async fn run_stage_planned(
         bytes += written.bytes;
         files.insert(rel, written.sha256);
     }
-    crate::intervals::crash_point(&stage.name, window, "before_commit");
+    crate::signal::crash_point(&stage.name, window, "before_commit");
     job.staging.commit()?;
-    crate::intervals::crash_point(&stage.name, window, "after_commit");
+    crate::signal::crash_point(&stage.name, window, "after_commit");
     engine::register_stage(ctx, &dir, &stage.name, stage.bucket_by.is_some()).await?;
     Ok(StageRun {
         stage: stage.name.clone(),
@@ -210,13 +210,9 @@ impl StageJob {
     async fn run(&self, ctx: SessionContext, run: usize) -> Result<RunOutput> {
         let stage = &self.stage;
         if run > 0 {
-            crate::intervals::crash_point(
-                &stage.name,
-                self.window,
-                &format!("before_bucket_{run}"),
-            );
+            crate::signal::crash_point(&stage.name, self.window, &format!("before_bucket_{run}"));
             // A long stage stops between buckets on SIGTERM: nothing of it is written yet.
-            if crate::intervals::SHUTDOWN.load(std::sync::atomic::Ordering::Relaxed) {
+            if crate::signal::stopping() {
                 return Err(Error::Interrupted {
                     stage: stage.name.clone(),
                     done: run,
@@ -300,10 +296,9 @@ impl StageJob {
         let window_rows = writer.finish()?.rows;
         let start = window.start.and_utc().timestamp_micros();
         if window_rows == 0
-            && old.iter().all(|f| {
-                crate::intervals::fingerprint::max_timestamp(f, &inc.event_time)
-                    .is_some_and(|t| t < start)
-            })
+            && old
+                .iter()
+                .all(|f| crate::lake::max_timestamp(f, &inc.event_time).is_some_and(|t| t < start))
         {
             let part = self.staging.target();
             let mut files = Vec::new();

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::cron::Cron;
 use crate::error::{Error, IoContext, Result};
-use crate::intervals::parse_duration;
+use crate::window::parse_duration;
 
 #[derive(Debug, Clone)]
 pub struct ScheduleConfig {

@@ -3,12 +3,13 @@
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 
 use super::{Executor, Job, JobKind, ScheduleConfig};
-use crate::commands::Project;
 use crate::engine::EngineOptions;
 use crate::error::{Error, Result};
 use crate::intervals::state::{DayState, StateDir};
-use crate::intervals::{self, RangeRequest, Window};
+use crate::intervals::{self, RangeRequest};
 use crate::lake::Lake;
+use crate::project::Project;
+use crate::window::Window;
 
 pub struct PipelineExecutor<'a> {
     pub project: &'a Project,
@@ -138,9 +139,7 @@ impl PipelineExecutor<'_> {
             out.processed.len()
         );
         if job.checks {
-            let results =
-                crate::commands::check::run_and_write(&ctx, self.project, &lake, date, None)
-                    .await?;
+            let results = crate::day::run_checks(&ctx, self.project, &lake, date, None).await?;
             if crate::checks::any_failed(&results) {
                 return Err(Error::input(format!(
                     "{date}: checks failed; reports withheld (see the check report in the lake)"
@@ -150,10 +149,22 @@ impl PipelineExecutor<'_> {
         }
         let mut reports = job.reports.clone();
         reports.sort_by_key(|r| r.priority);
+        if reports.iter().any(|r| self.reports_cat(&r.destination)) {
+            // CAT files of `date` hold its events up to midnight Eastern Time, which are in the
+            // next trade date's first hours: process those as `report` requires.
+            detail.push_str(
+                &self
+                    .next_day_until_et_midnight(&ctx, &lake, job, date)
+                    .await?,
+            );
+        }
         for r in &reports {
-            let mut config = self.project.config.clone();
-            config.destinations.retain(|d| d.name == r.destination);
-            if config.destinations.is_empty() {
+            let mut project = self.project.clone();
+            project
+                .config
+                .destinations
+                .retain(|d| d.name == r.destination);
+            if project.config.destinations.is_empty() {
                 return Err(Error::input(format!(
                     "job {}: no destination {} in {}",
                     job.name,
@@ -161,10 +172,79 @@ impl PipelineExecutor<'_> {
                     self.project.config.path.display()
                 )));
             }
-            crate::reports::write_all(&ctx, &config, date, &self.config.reports, false).await?;
+            let mode = crate::day::ReportMode {
+                reuse_stages: true,
+                force: false,
+            };
+            let mut metrics = crate::metrics::Metrics::new("report");
+            crate::day::write_reports_measured(
+                &ctx,
+                &project,
+                &lake,
+                date,
+                &self.config.reports,
+                mode,
+                &mut metrics,
+            )
+            .await?;
             detail.push_str(&format!(", {} written", r.destination));
         }
         Ok(detail)
+    }
+}
+
+impl PipelineExecutor<'_> {
+    /// Whether `destination` is a CAT destination of the project.
+    fn reports_cat(&self, destination: &str) -> bool {
+        self.project
+            .config
+            .destination(destination)
+            .is_some_and(|d| d.report == crate::config::ReportKind::Cat)
+    }
+
+    /// Sync (when the job syncs) and process the next trade date's windows up to midnight
+    /// Eastern Time after `date`, where the lake has that date's raw rows.
+    async fn next_day_until_et_midnight(
+        &self,
+        ctx: &datafusion::prelude::SessionContext,
+        lake: &Lake,
+        job: &Job,
+        date: NaiveDate,
+    ) -> Result<String> {
+        let Some(next) = date.succ_opt() else {
+            return Ok(String::new());
+        };
+        let until = crate::day::cat_day_end(date);
+        let mut detail = String::new();
+        if let Some(sync_config) = &job.sync {
+            let start = Window::day(next).start;
+            detail = sync_window(sync_config, lake, next, start, until).await?;
+        }
+        let raw_next = self
+            .project
+            .sources
+            .tables
+            .iter()
+            .any(|t| Lake::partition_dir(&lake.raw_table_dir(&t.db, &t.name), next).exists());
+        if !raw_next {
+            return Ok(detail);
+        }
+        let req = RangeRequest {
+            to: until,
+            ..RangeRequest::day(next)
+        };
+        let out = intervals::run_range(ctx, lake, &self.project.intervals()?, &req).await?;
+        if let Some(holder) = out.held_by {
+            return Err(Error::input(format!(
+                "{next} is being processed by {}; the nightly run will retry",
+                holder.id
+            )));
+        }
+        Ok(format!(
+            "{detail}, {next} up to {}: {} stage windows processed",
+            Window::day(next).clock(until),
+            out.processed.len()
+        ))
     }
 }
 
@@ -218,7 +298,8 @@ async fn sync_window(
     to: NaiveDateTime,
 ) -> Result<String> {
     use crate::sync;
-    let (config, jobs) = crate::commands::sync::plan(config, None, &[])?;
+    let sources = crate::project::default_path("sql/sources.sql");
+    let (config, jobs) = sync::load_plan(config, &sources, &[])?;
     let replicas = sync::Replicas::new(&config)?;
     let progress = std::sync::Arc::new(sync::Progress::default());
     let window = sync::Window::within(date, from, to)?;

@@ -23,8 +23,8 @@ use chrono::{Duration, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::intervals::SHUTDOWN;
 use crate::intervals::state::{append_jsonl, fmt_time, parse_time, read_jsonl};
+use crate::signal::SHUTDOWN;
 pub use config::{Job, JobKind, ScheduleConfig, Trigger};
 
 /// Where the scheduler gets the time from.

@@ -154,6 +154,19 @@ pub struct Progress {
     pub tables_total: AtomicUsize,
 }
 
+/// Load the sync configuration at `config` and the source declarations at `sources`, and
+/// plan every table (or `only` those) to sync or verify.
+pub fn load_plan(
+    config: &std::path::Path,
+    sources: &std::path::Path,
+    only: &[String],
+) -> Result<(SyncConfig, Vec<TableJob>)> {
+    let config = SyncConfig::load(config)?;
+    let sources = Sources::load(sources)?;
+    let jobs = plan(&config, &sources, only)?;
+    Ok((config, jobs))
+}
+
 /// The tables to sync, in `sql/sources.sql` order: those in the config, narrowed to `only`
 /// (`db.table` or `table` names) when not empty.
 pub fn plan(config: &SyncConfig, sources: &Sources, only: &[String]) -> Result<Vec<TableJob>> {

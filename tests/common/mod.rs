@@ -41,13 +41,8 @@ pub fn config() -> ordertrail::config::Config {
 }
 
 /// The repository's project (sql/v1, sources, config), as the commands load it.
-pub fn project() -> ordertrail::commands::Project {
-    ordertrail::commands::Project::load(&ordertrail::cli::SqlArgs {
-        sql: None,
-        sources: None,
-        config: None,
-    })
-    .expect("project loads")
+pub fn project() -> ordertrail::project::Project {
+    ordertrail::project::Project::load(None, None, None).expect("project loads")
 }
 
 pub fn small_engine() -> EngineOptions {
