@@ -217,7 +217,7 @@ cron = "0,30 13-23 * * *"
 [[job]]
 name = "nightly"
 kind = "day"
-cron = "0 2 * * *"
+cron = "0 2,6 * * *"
 reports = [
     { destination = "daily_summary", priority = 3 },
     { destination = "finra_cat", priority = 1 },
@@ -276,13 +276,34 @@ reports = [
     assert_eq!(stg, sorted, "in order, once each");
     assert!(stg.last().unwrap().ends_with("15:30:00"), "{stg:?}");
 
-    // The nightly job finishes the day, checks it and writes the reports, CAT first.
+    // At 02:00 UTC the evening of 11-19 Eastern Time is not over: CAT files would miss it.
     clock.set(t("2026-11-20 01:59"));
     let entries = schedule::run(
         &config,
         &clock,
         &executor,
         Until::Time(t("2026-11-20 02:00")),
+    )
+    .await
+    .unwrap();
+    let early = entries
+        .iter()
+        .find(|e| e.job == "nightly")
+        .expect("nightly ran");
+    assert!(
+        !early.ok && early.detail.contains("midnight Eastern Time"),
+        "{}",
+        early.detail
+    );
+    assert!(!config.reports.join("2026-11-19").join("finra_cat").exists());
+
+    // At 06:00 the nightly job finishes the day, checks it and writes the reports, CAT first.
+    clock.set(t("2026-11-20 05:59"));
+    let entries = schedule::run(
+        &config,
+        &clock,
+        &executor,
+        Until::Time(t("2026-11-20 06:00")),
     )
     .await
     .unwrap();
@@ -312,7 +333,11 @@ reports = [
     }
     // The nightly's CAT files are those `run` of both dates and `report` write: the evening
     // of 11-19 Eastern Time is in trade date 11-20, which the nightly processed that far.
-    assert!(nightly.detail.contains("2026-11-20 up to 05:00"), "{}", nightly.detail);
+    assert!(
+        nightly.detail.contains("2026-11-20 up to 05:00"),
+        "{}",
+        nightly.detail
+    );
     let reference_dir = tempfile::tempdir().unwrap();
     let reference = fixture_lake(reference_dir.path());
     let ctx = project.context(&reference, &small_engine()).await.unwrap();

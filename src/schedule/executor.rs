@@ -150,6 +150,18 @@ impl PipelineExecutor<'_> {
         let mut reports = job.reports.clone();
         reports.sort_by_key(|r| r.priority);
         if reports.iter().any(|r| self.reports_cat(&r.destination)) {
+            let end = crate::day::cat_day_end(date);
+            if tick < end {
+                return Err(Error::input_hint(
+                    format!(
+                        "job {}: CAT files of {date} hold its events up to midnight Eastern \
+                         Time ({end} UTC), and this tick ({tick}) is before it",
+                        job.name
+                    ),
+                    "schedule the day job after 05:00 UTC (e.g. cron \"0 6 * * *\"; the CAT \
+                     deadline is 08:00 Eastern Time)",
+                ));
+            }
             // CAT files of `date` hold its events up to midnight Eastern Time, which are in the
             // next trade date's first hours: process those as `report` requires.
             detail.push_str(
