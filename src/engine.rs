@@ -250,7 +250,7 @@ where
             async move {
                 let mut task = task;
                 let result = (&mut task.0).await.map_err(|e| {
-                    Error::input(format!("bucket {k} of a run stopped unexpectedly: {e}"))
+                    Error::internal(format!("bucket {k} of a run stopped unexpectedly: {e}"))
                 })?;
                 show(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
                 result
@@ -410,7 +410,7 @@ pub async fn register_stage(
 pub fn ensure_schema(ctx: &SessionContext, db: &str) -> Result<()> {
     let catalog = ctx
         .catalog("datafusion")
-        .ok_or_else(|| Error::input("default catalog missing"))?;
+        .ok_or_else(|| Error::internal("default catalog missing"))?;
     if catalog.schema(db).is_none() {
         catalog.register_schema(db, Arc::new(MemorySchemaProvider::new()))?;
     }
@@ -565,7 +565,7 @@ pub fn register_recon(ctx: &SessionContext, file: Option<&Path>) -> Result<()> {
     };
     let catalog = ctx
         .catalog("datafusion")
-        .ok_or_else(|| Error::input("default catalog missing"))?;
+        .ok_or_else(|| Error::internal("default catalog missing"))?;
     if catalog.schema("recon").is_none() {
         catalog.register_schema("recon", Arc::new(MemorySchemaProvider::new()))?;
     }

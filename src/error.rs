@@ -1,8 +1,11 @@
 //! One error type for the whole crate.
 //!
 //! Every error says what was wrong and where (a file, a table, a line); most carry a hint that
-//! says what to do about it. `main` prints an error once, as `ordertrail: <error>` followed by
-//! `hint: ...`, and exits with [`EXIT_ERROR`].
+//! says what to do about it. The variant says whose fault it is: the user's input or
+//! configuration ([`Error::Input`]), a SQL stage ([`Error::Sql`]), the data in the lake or the
+//! sources ([`Error::Data`]), the machine ([`Error::Io`], [`Error::OutOfMemory`]), or ordertrail
+//! itself ([`Error::Internal`], a bug). `main` prints an error once, as `ordertrail: <error>`
+//! followed by `hint: ...`, and exits with [`EXIT_ERROR`].
 
 use std::path::{Path, PathBuf};
 
@@ -48,6 +51,16 @@ pub enum Error {
         message: String,
         hint: Option<String>,
     },
+    /// Data that is wrong where it lies: a damaged lake or state file, a value a stage's SQL
+    /// cannot compute with. The message names the table, file or row.
+    #[error("bad data: {message}")]
+    Data {
+        message: String,
+        hint: Option<String>,
+    },
+    /// A fault in ordertrail itself, not in anything the user gave it.
+    #[error("internal error: {message}")]
+    Internal { message: String },
     /// SIGTERM stopped a stage between two of its buckets; nothing of it was written.
     #[error("stage {stage}: stopped by SIGTERM after {done} of its {buckets} buckets")]
     Interrupted {
@@ -87,6 +100,21 @@ impl Error {
         }
     }
 
+    /// Data that is wrong where it lies (see [`Error::Data`]), with what to do about it.
+    pub fn data(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Data {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    /// A bug in ordertrail (see [`Error::Internal`]).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::Internal {
+            message: message.into(),
+        }
+    }
+
     /// Whether the engine gave up for lack of memory (rather than for bad SQL or input).
     pub fn is_out_of_memory(&self) -> bool {
         match self {
@@ -117,7 +145,12 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Rejected { hint, .. } | Error::NotDone { hint, .. } => Some(hint.clone()),
-            Error::Input { hint, .. } => hint.clone(),
+            Error::Input { hint, .. } | Error::Data { hint, .. } => hint.clone(),
+            Error::Internal { .. } => Some(format!(
+                "this is a bug in ordertrail {}, not in your input: please report it with the \
+                 command line and this message",
+                env!("CARGO_PKG_VERSION")
+            )),
             Error::Io { source, .. } => match source.kind() {
                 std::io::ErrorKind::PermissionDenied => {
                     Some("check that the lake directory is writable by this user".into())

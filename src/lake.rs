@@ -222,7 +222,7 @@ pub fn recorded_buckets(stages_dir: &Path) -> Result<Option<usize>> {
     let path = stages_dir.join(BUCKETS_FILE);
     match fs::read_to_string(&path) {
         Ok(text) => text.trim().parse().map(Some).map_err(|_| {
-            Error::input_hint(
+            Error::data(
                 format!("{}: not a bucket count: {:?}", path.display(), text.trim()),
                 "the file holds the number of buckets the lake's stages were written in; \
                  restore it, or restate every date into a new lake",
@@ -568,7 +568,7 @@ impl FileWriter {
         let writer = self
             .writer
             .take()
-            .ok_or_else(|| Error::input("file writer used after finish"))?;
+            .ok_or_else(|| Error::internal("file writer used after finish"))?;
         let (sha256, bytes) = writer
             .into_inner()
             .map_err(|e| write_error(&self.target, e))?
@@ -586,7 +586,7 @@ impl FileWriter {
 pub fn swap_into_place(staging: &Path, target: &Path) -> Result<()> {
     let parent = target
         .parent()
-        .ok_or_else(|| Error::input(format!("bad partition path {}", target.display())))?;
+        .ok_or_else(|| Error::internal(format!("bad partition path {}", target.display())))?;
     fs::create_dir_all(parent).at(parent)?;
     if target.exists() {
         exchange(staging, target)?;

@@ -71,7 +71,7 @@ impl Metrics {
     /// Write the JSON to `path` (replacing it).
     pub fn write(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(&self.to_json())
-            .map_err(|e| Error::input(format!("metrics: {e}")))?;
+            .map_err(|e| Error::internal(format!("metrics: {e}")))?;
         std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
     }
 }

@@ -485,6 +485,40 @@ pub fn sql_error(path: &Path, err: DataFusionError) -> Error {
              and that nothing removed files while the run was going, then run again",
         );
     }
+    match err.find_root() {
+        // The SQL planned; a file it reads is damaged.
+        DataFusionError::ParquetError(e) => {
+            return Error::data(
+                format!(
+                    "{}: a Parquet file it reads could not be decoded: {e}",
+                    path.display()
+                ),
+                "find the damaged partition with `ordertrail status` (a stage partition) or \
+                 verify the raw tables (`ordertrail verify`), restore or land it again, then run \
+                 again",
+            );
+        }
+        // The SQL planned; a value it computes with broke an operation.
+        DataFusionError::ArrowError(e, _)
+            if matches!(
+                **e,
+                arrow::error::ArrowError::CastError(_)
+                    | arrow::error::ArrowError::DivideByZero
+                    | arrow::error::ArrowError::ArithmeticOverflow(_)
+                    | arrow::error::ArrowError::ComputeError(_)
+            ) =>
+        {
+            return Error::data(
+                format!(
+                    "{}: a value in its input rows broke the query: {e}",
+                    path.display()
+                ),
+                "find the row with `ordertrail query`; guard the expression in the SQL (e.g. \
+                 try_cast, nullif) if such values are legitimate",
+            );
+        }
+        _ => {}
+    }
     let location = err
         .diagnostic()
         .and_then(|d| d.span)
@@ -535,6 +569,31 @@ fn topo_sort(mut stages: BTreeMap<String, Stage>) -> Result<Vec<Stage>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_errors_are_not_blamed_on_the_sql_and_bugs_say_so() {
+        let path = Path::new("sql/v1/intermediate/flow.sql");
+        let parquet = DataFusionError::ParquetError(Box::new(
+            parquet::errors::ParquetError::General("bad magic".into()),
+        ));
+        let divide =
+            DataFusionError::ArrowError(Box::new(arrow::error::ArrowError::DivideByZero), None);
+        for err in [sql_error(path, parquet), sql_error(path, divide)] {
+            assert!(matches!(err, Error::Data { .. }), "{err:?}");
+            assert!(
+                err.to_string()
+                    .starts_with("bad data: sql/v1/intermediate/flow.sql")
+            );
+            assert!(err.hint().is_some());
+        }
+        let plan = sql_error(path, DataFusionError::Plan("no field named x".into()));
+        assert!(matches!(plan, Error::Sql { .. }), "{plan:?}");
+
+        let bug = Error::internal("default catalog missing");
+        assert!(bug.to_string().starts_with("internal error: "));
+        assert!(bug.hint().unwrap().contains("a bug in ordertrail"));
+        assert_eq!(bug.exit_code(), crate::error::EXIT_ERROR);
+    }
 
     #[test]
     fn engine_io_errors_are_not_blamed_on_the_sql() {

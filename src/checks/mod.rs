@@ -504,7 +504,7 @@ pub fn markdown(date: NaiveDate, results: &[CheckResult]) -> String {
 pub fn write(dir: &Path, date: NaiveDate, results: &[CheckResult]) -> Result<()> {
     let parent = dir
         .parent()
-        .ok_or_else(|| Error::input(format!("bad results directory {}", dir.display())))?;
+        .ok_or_else(|| Error::internal(format!("bad results directory {}", dir.display())))?;
     std::fs::create_dir_all(parent).map_err(|e| {
         Error::input_hint(
             format!("cannot write check results to {}: {e}", dir.display()),
@@ -518,7 +518,7 @@ pub fn write(dir: &Path, date: NaiveDate, results: &[CheckResult]) -> Result<()>
         "checks": results,
     });
     let text = serde_json::to_string_pretty(&json)
-        .map_err(|e| Error::input(format!("check results: {e}")))?;
+        .map_err(|e| Error::internal(format!("check results: {e}")))?;
     std::fs::write(staging.join("check_results.json"), text + "\n").at(&staging)?;
     std::fs::write(staging.join("check_report.md"), markdown(date, results)).at(&staging)?;
     std::fs::write(

@@ -93,7 +93,7 @@ impl Claim {
     ) -> Result<Claimed> {
         let dir = path
             .parent()
-            .ok_or_else(|| Error::input(format!("bad claim path {}", path.display())))?;
+            .ok_or_else(|| Error::internal(format!("bad claim path {}", path.display())))?;
         std::fs::create_dir_all(dir).at(dir)?;
         let mut recovered = None;
         for _ in 0..3 {

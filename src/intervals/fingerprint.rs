@@ -201,7 +201,7 @@ async fn digest_source(
 ) -> Result<DayDigest> {
     let table = sources
         .get(name)
-        .ok_or_else(|| Error::input(format!("unknown source table {name}")))?;
+        .ok_or_else(|| Error::internal(format!("unknown source table {name}")))?;
     let dir = Lake::partition_dir(&lake.raw_table_dir(&table.db, &table.name), date);
     let mut digest = DayDigest::default();
     if !dir.exists() || !ctx.table_exist(name)? {

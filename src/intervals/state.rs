@@ -78,8 +78,12 @@ pub fn fmt_time(t: NaiveDateTime) -> String {
 
 /// Parse a time written by [`fmt_time`].
 pub fn parse_time(s: &str) -> Result<NaiveDateTime> {
-    NaiveDateTime::parse_from_str(s, TIME_FORMAT)
-        .map_err(|e| Error::input(format!("bad time '{s}' in interval state: {e}")))
+    NaiveDateTime::parse_from_str(s, TIME_FORMAT).map_err(|e| {
+        Error::data(
+            format!("bad time '{s}' in interval state: {e}"),
+            "the lake's state files are damaged: restate the date (run --restate)",
+        )
+    })
 }
 
 /// All records of one trade date, by stage, each list sorted by window start.
@@ -133,7 +137,7 @@ impl StateDir {
 
     pub fn save(&self, state: &DayState) -> Result<()> {
         let text = serde_json::to_string_pretty(state)
-            .map_err(|e| Error::input(format!("cannot encode interval state: {e}")))?;
+            .map_err(|e| Error::internal(format!("cannot encode interval state: {e}")))?;
         write_atomic(&self.records_path(), text.as_bytes())
     }
 
@@ -202,7 +206,7 @@ pub fn append_jsonl<T: Serialize>(path: &Path, entry: &T) -> Result<()> {
         std::fs::create_dir_all(dir).at(dir)?;
     }
     let mut line = serde_json::to_string(entry)
-        .map_err(|e| Error::input(format!("cannot encode a line of {}: {e}", path.display())))?;
+        .map_err(|e| Error::internal(format!("cannot encode a line of {}: {e}", path.display())))?;
     line.push('\n');
     let mut file = std::fs::OpenOptions::new()
         .create(true)
@@ -223,8 +227,13 @@ pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>>
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| Error::input(format!("{}:{}: bad line: {e}", path.display(), i + 1)))
+            serde_json::from_str(l).map_err(|e| {
+                Error::data(
+                    format!("{}:{}: bad line: {e}", path.display(), i + 1),
+                    "the file is damaged: remove that line (or the file, for a log) and \
+                         run again",
+                )
+            })
         })
         .collect()
 }
@@ -233,7 +242,7 @@ pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>>
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
-        .ok_or_else(|| Error::input(format!("bad state path {}", path.display())))?;
+        .ok_or_else(|| Error::internal(format!("bad state path {}", path.display())))?;
     std::fs::create_dir_all(dir).at(dir)?;
     let tmp = dir.join(format!(
         ".{}.{}.tmp",

@@ -101,7 +101,7 @@ async fn write_with(
     let mut lines = Lines::new(dest, dir, in_memory, max_files);
     let mut emit = |text: FileText| {
         tx.send(text)
-            .map_err(|_| Error::input("a CAT compression thread stopped"))
+            .map_err(|_| Error::internal("a CAT compression thread stopped"))
     };
     let serialised = async {
         while let Some(batch) = rows.next().await {
@@ -117,7 +117,9 @@ async fn write_with(
         match worker.join() {
             Ok(Ok(done)) => files.extend(done),
             Ok(Err(e)) => failed = failed.or(Some(e)),
-            Err(_) => failed = failed.or(Some(Error::input("a CAT compression thread panicked"))),
+            Err(_) => {
+                failed = failed.or(Some(Error::internal("a CAT compression thread panicked")))
+            }
         }
     }
     // A thread's error (a full disk, say) is why the serialiser could not hand it a file.
