@@ -47,7 +47,7 @@ problems as (
     -- a NORMAL day order still open at the end of its day lost its end somewhere
     select chain_id, 'day order neither done nor in a carried-over status at the end of the day'
     from orders
-    where open_at_end and tif = 'DAY' and event_status = 0
+    where open_at_end and tif = 'DAY' and status_name = 'NORMAL'
 )
 
 select check_key, problem

@@ -138,15 +138,16 @@ request_status as (
         d.rms_action,
         coalesce(rr.live_routes, 0) as live_routes,
         case
-            when r.malformed = 1 or r.not_accepted = 1 or coalesce(ir.session_rejects, 0) > 0 then 4
-            when r.after_end = 1 then 5
-            when d.rms_action = 'REJECT' then 6
-            when d.rms_action = 'HOLD' then 7
-            when coalesce(rr.live_routes, 0) = 0 then 1
-            when rr.unanswered > 0 then 2
-            when rr.rejected = rr.live_routes then 3
-            else 0
-        end as req_status
+            when r.malformed = 1 or r.not_accepted = 1 or coalesce(ir.session_rejects, 0) > 0
+                then 'INVALID_REQ'
+            when r.after_end = 1 then 'EVENT_STATUS_ENDED'
+            when d.rms_action = 'REJECT' then 'REJ_BY_RMS'
+            when d.rms_action = 'HOLD' then 'HOLD_BY_RMS'
+            when coalesce(rr.live_routes, 0) = 0 then 'OUTBOUND_NOT_SEND_FIX_REQ'
+            when rr.unanswered > 0 then 'OUTBOUND_NOT_RECV_FIX_RSP'
+            when rr.rejected = rr.live_routes then 'REJ_BY_UPSTREAM'
+            else 'NORMAL'
+        end as req_status_name
     from requests r
     left join rms_decisions d on d.cl_ord_id = r.req_cl_ord_id
     left join inbound_rejects ir on ir.req_key = r.req_key
@@ -158,20 +159,24 @@ final as (
         rec.* exclude (rec_date),
         rs.rms_action,
         rs.live_routes,
-        rs.req_status,
+        rs.req_status_name,
         case
-            when rec.record_kind = 'ended_record' then 5
-            else coalesce(rs.req_status, 0)
-        end as event_status
+            when rec.record_kind = 'ended_record' then 'EVENT_STATUS_ENDED'
+            else coalesce(rs.req_status_name, 'NORMAL')
+        end as status_name
     from request_status rs
     right join records rec on rs.req_key = rec.req_key
     where rec.rec_date = $trade_date
 )
 
+-- The names decided above, with their codes and reportable flag from event_status.
 select
-    f.*,
+    f.* exclude (req_status_name, status_name),
+    rq.event_status as req_status,
+    s.event_status,
     s.status_name,
     s.reportable
 from statuses s
-join final f on s.event_status = f.event_status
+join final f on s.status_name = f.status_name
+left join statuses rq on rq.status_name = f.req_status_name
 order by f.gateway, f.src_id

@@ -20,7 +20,7 @@ facts as (
         case when base_kind = 'in_rsp' and msg_type = 3 and exec_type = 'F' then last_qty end as fill_qty,
         case when base_kind = 'in_rsp' and msg_type = 3 and exec_type = 'F' then last_qty * last_px end as fill_notional,
         case when base_kind = 'in_rsp' and msg_type = 3 and exec_type = '4' then 1 else 0 end as is_cancel,
-        case when base_kind in ('in_new_req', 'in_req') and event_status in (3, 4, 6) then 1 else 0 end as is_reject
+        case when base_kind in ('in_new_req', 'in_req') and status_name in ('REJ_BY_UPSTREAM', 'INVALID_REQ', 'REJ_BY_RMS') then 1 else 0 end as is_reject
     from records
 ),
 
