@@ -5,10 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
-use crate::engine::EngineOptions;
+use crate::engine::{self, EngineOptions};
 use crate::error::{Error, Result};
+use crate::lake::Lake;
 use crate::sources::Sources;
 use crate::stages::StageGraph;
+use datafusion::prelude::SessionContext;
 
 /// The project folder defaults are read from: `--project`, else the working directory.
 static PROJECT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
@@ -99,10 +101,80 @@ impl Project {
         lake: &crate::lake::Lake,
         options: &EngineOptions,
     ) -> Result<datafusion::prelude::SessionContext> {
-        crate::pipeline::context_for(lake, &self.sources, &self.graph, &self.config, options).await
+        context_for(lake, &self.sources, &self.graph, &self.config, options).await
     }
 }
 
 pub fn fixtures_dir(arg: &Option<PathBuf>) -> PathBuf {
     arg.clone().unwrap_or_else(|| default_path("data-fixtures"))
+}
+
+/// A context with every source table, every existing stage output and the configuration
+/// tables registered.
+pub async fn context_for(
+    lake: &Lake,
+    sources: &Sources,
+    graph: &StageGraph,
+    config: &Config,
+    options: &engine::EngineOptions,
+) -> Result<SessionContext> {
+    let ctx = engine::new_context(lake, options)?;
+    let buckets = lake_buckets(lake, graph, options.buckets, config.lake.buckets)?;
+    engine::set_buckets(&ctx, buckets);
+    config.register(&ctx)?;
+    engine::register_recon(&ctx, None)?;
+    for table in &sources.tables {
+        if lake.raw_table_dir(&table.db, &table.name).exists() {
+            engine::register_source(&ctx, lake, table).await?;
+        }
+    }
+    for stage in &graph.stages {
+        let dir = lake.stage_table_dir(&graph.version, &stage.name);
+        if has_files(&dir) {
+            engine::register_stage(&ctx, &dir, &stage.name, stage.bucket_by.is_some()).await?;
+        }
+    }
+    Ok(ctx)
+}
+
+/// The lake's bucket count for `graph`'s SQL version: the recorded one; when none is recorded
+/// yet, `flag` (`--buckets`), else `configured` (`[lake] buckets`, for new lakes), else
+/// [`engine::DEFAULT_BUCKETS`] (recorded when the first stage is written in buckets). A
+/// `--buckets` other than the lake's is an error: buckets of two counts must never mix.
+pub fn lake_buckets(
+    lake: &Lake,
+    graph: &StageGraph,
+    flag: Option<usize>,
+    configured: Option<usize>,
+) -> Result<usize> {
+    let dir = lake.root().join("stages").join(&graph.version);
+    let recorded = crate::lake::recorded_buckets(&dir)?;
+    match (recorded, flag) {
+        (Some(have), Some(want)) if have != want => Err(Error::input_hint(
+            format!(
+                "the lake {} was written in {have} buckets, not {want} (recorded in {})",
+                lake.root().display(),
+                dir.join("_buckets").display()
+            ),
+            format!(
+                "drop --buckets to use {have}; to change the count, restate every date into a \
+                 new lake: ordertrail run --lake NEW --buckets {want} --date D"
+            ),
+        )),
+        (Some(have), _) => Ok(have),
+        (None, flag) => {
+            let n = flag.or(configured).unwrap_or(engine::DEFAULT_BUCKETS);
+            if n == 0 || n > engine::MAX_BUCKETS {
+                return Err(Error::input(format!(
+                    "a lake has 1 to {} buckets, not {n}",
+                    engine::MAX_BUCKETS
+                )));
+            }
+            Ok(n)
+        }
+    }
+}
+
+fn has_files(dir: &std::path::Path) -> bool {
+    Lake::partition_dates(dir).is_ok_and(|d| !d.is_empty())
 }

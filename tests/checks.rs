@@ -7,7 +7,6 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use ordertrail::checks::{self, Status};
-use ordertrail::pipeline;
 
 use crate::common::*;
 
@@ -36,7 +35,7 @@ async fn results_in(
     let graph = graph(sql);
     let list = checks::load(&sql.join("checks")).unwrap();
     assert!(list.len() >= 18, "{} checks", list.len());
-    let ctx = pipeline::context_for(&lake, &sources(), &graph, &config(), &engine)
+    let ctx = ordertrail::project::context_for(&lake, &sources(), &graph, &config(), &engine)
         .await
         .unwrap();
     ordertrail::engine::register_recon(&ctx, recon).unwrap();

@@ -194,7 +194,7 @@ async fn spilling_plans_write_the_same_bytes() {
     let spilling = fixture_lake(&dir.path().join("spilling"));
     let (sources, graph) = (sources(), graph(&sql_dir()));
     let ctx =
-        ordertrail::pipeline::context_for(&spilling, &sources, &graph, &config(), &small_engine())
+        ordertrail::project::context_for(&spilling, &sources, &graph, &config(), &small_engine())
             .await
             .unwrap();
     {
@@ -316,7 +316,7 @@ async fn bucket_partitions_hold_the_rows_of_one_bucket() {
         let left = walk_files(&three.root().join(".tmp"));
         assert!(left.is_empty(), "left in the lake's .tmp: {left:?}");
         // The lake records its count, and refuses another.
-        let ctx = ordertrail::pipeline::context_for(
+        let ctx = ordertrail::project::context_for(
             three,
             &sources(),
             &graph,
@@ -376,10 +376,9 @@ async fn joins_as_written_probe_the_records_in_order() {
     let lake = fixture_lake(dir.path());
     let runs = run_all(&lake, &sql_dir()).await;
     let (sources, graph) = (sources(), graph(&sql_dir()));
-    let ctx =
-        ordertrail::pipeline::context_for(&lake, &sources, &graph, &config(), &small_engine())
-            .await
-            .unwrap();
+    let ctx = ordertrail::project::context_for(&lake, &sources, &graph, &config(), &small_engine())
+        .await
+        .unwrap();
     // business_fill reads its bucket of session_fill, one file written in its order (a chain
     // bucket of flow_complete holds one file per ClOrdID bucket, so session_fill sorts).
     let stage = graph.get("business_fill").unwrap();
@@ -401,7 +400,7 @@ async fn joins_as_written_probe_the_records_in_order() {
             .join("\n")
     };
 
-    ordertrail::pipeline::set_joins_as_written(&ctx, true);
+    ordertrail::engine::set_joins_as_written(&ctx, true);
     let plan = plan_text(&ctx, &stage.sql, runs[0].0).await;
     assert!(plan.contains("HashJoinExec: mode=CollectLeft"), "{plan}");
     assert!(!plan.contains("mode=Partitioned"), "{plan}");
@@ -412,7 +411,7 @@ async fn joins_as_written_probe_the_records_in_order() {
     );
 
     // The engine's own choice hash-repartitions the records and sorts them at the end.
-    ordertrail::pipeline::set_joins_as_written(&ctx, false);
+    ordertrail::engine::set_joins_as_written(&ctx, false);
     let plan = plan_text(&ctx, &stage.sql, runs[0].0).await;
     assert!(plan.contains("mode=Partitioned"), "{plan}");
     assert!(top_two(&plan).contains("SortExec"), "{plan}");
@@ -427,10 +426,9 @@ async fn reading_a_stage_in_its_order_does_not_sort() {
     let lake = fixture_lake(dir.path());
     let runs = run_all(&lake, &sql_dir()).await;
     let (sources, graph) = (sources(), graph(&sql_dir()));
-    let ctx =
-        ordertrail::pipeline::context_for(&lake, &sources, &graph, &config(), &small_engine())
-            .await
-            .unwrap();
+    let ctx = ordertrail::project::context_for(&lake, &sources, &graph, &config(), &small_engine())
+        .await
+        .unwrap();
     let date = runs[0].0;
     let flow = graph.stages.iter().find(|s| s.name == "flow").unwrap();
     assert_eq!(
@@ -464,10 +462,9 @@ async fn reading_a_stage_in_its_order_does_not_sort() {
         graph.get("kline_bars").unwrap().output_order,
         Some(edited.clone())
     );
-    let ctx =
-        ordertrail::pipeline::context_for(&lake, &sources, &graph, &config(), &small_engine())
-            .await
-            .unwrap();
+    let ctx = ordertrail::project::context_for(&lake, &sources, &graph, &config(), &small_engine())
+        .await
+        .unwrap();
     let in_order = |order: &[String]| {
         format!(
             "select * from kline_bars where trade_date = $trade_date order by {}",

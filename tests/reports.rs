@@ -6,7 +6,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ordertrail::pipeline;
 use ordertrail::reports;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -19,7 +18,7 @@ async fn fixture_reports(dir: &Path, out: &Path) {
     run_all(&lake, &sql_dir()).await;
     let graph = graph(&sql_dir());
     let config = config();
-    let ctx = pipeline::context_for(&lake, &sources(), &graph, &config, &small_engine())
+    let ctx = ordertrail::project::context_for(&lake, &sources(), &graph, &config, &small_engine())
         .await
         .unwrap();
     for d in fixture_dates() {

@@ -43,9 +43,10 @@ async fn query(
     sql: &str,
 ) -> Vec<arrow::array::RecordBatch> {
     let graph = graph(&sql_dir());
-    let ctx = pipeline::context_for(lake, &sources(), &graph, &config(), &small_engine())
-        .await
-        .unwrap();
+    let ctx =
+        ordertrail::project::context_for(lake, &sources(), &graph, &config(), &small_engine())
+            .await
+            .unwrap();
     ctx.sql(sql)
         .await
         .unwrap()

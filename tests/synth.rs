@@ -72,9 +72,10 @@ async fn gen_day_passes_every_check_with_every_event_status() {
     let d = date("2026-11-19");
     run_dates(&lake, &sql_dir(), &[d]).await;
     let graph = graph(&sql_dir());
-    let ctx = pipeline::context_for(&lake, &sources(), &graph, &config(), &small_engine())
-        .await
-        .unwrap();
+    let ctx =
+        ordertrail::project::context_for(&lake, &sources(), &graph, &config(), &small_engine())
+            .await
+            .unwrap();
     let list = checks::load(&sql_dir().join("checks")).unwrap();
     assert!(list.len() >= 18, "{} checks", list.len());
     let results = checks::run(&ctx, &list, d).await.unwrap();

@@ -13,7 +13,6 @@ use ordertrail::intervals::plan::{Verdict, plan};
 use ordertrail::intervals::state::{StateDir, Status};
 use ordertrail::intervals::{self, RangeOutcome, RangeRequest};
 use ordertrail::lake::Lake;
-use ordertrail::pipeline;
 use ordertrail::reports;
 use ordertrail::stages::StageGraph;
 
@@ -34,7 +33,7 @@ async fn run_range(
 ) -> RangeOutcome {
     let sources = sources();
     let graph = graph(sql);
-    let ctx = pipeline::context_for(lake, &sources, &graph, &config(), &small_engine())
+    let ctx = ordertrail::project::context_for(lake, &sources, &graph, &config(), &small_engine())
         .await
         .unwrap();
     let project = intervals::Project {
@@ -76,7 +75,7 @@ fn assert_same_files(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>
 async fn report_files(lake: &Lake, out: &Path) -> BTreeMap<String, Vec<u8>> {
     let graph = graph(&sql_dir());
     let config = config();
-    let ctx = pipeline::context_for(lake, &sources(), &graph, &config, &small_engine())
+    let ctx = ordertrail::project::context_for(lake, &sources(), &graph, &config, &small_engine())
         .await
         .unwrap();
     for d in fixture_dates() {
@@ -414,7 +413,7 @@ fn downstream_of(graph: &StageGraph, changed: &str) -> BTreeSet<String> {
 async fn staleness(lake: &Lake, sql: &Path, d: NaiveDate) -> BTreeMap<String, Option<String>> {
     let sources = sources();
     let graph = graph(sql);
-    let ctx = pipeline::context_for(lake, &sources, &graph, &config(), &small_engine())
+    let ctx = ordertrail::project::context_for(lake, &sources, &graph, &config(), &small_engine())
         .await
         .unwrap();
     let dir = StateDir::new(lake, "v1", d);

@@ -33,8 +33,9 @@ use datafusion::physical_plan::collect;
 use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
 
 use crate::engine;
+use crate::engine::output_ordering;
 use crate::error::{Error, IoContext, Result};
-use crate::pipeline::{bucket_params, output_ordering};
+use crate::pipeline::bucket_params;
 use crate::stages::sql_error;
 use crate::window::Window;
 

@@ -20,7 +20,7 @@ pub async fn run(args: QueryArgs) -> Result<i32> {
     // planned as the runner plans it.
     let as_written =
         stages::header_value(&args.query, "join_order:").as_deref() == Some("as_written");
-    pipeline::set_joins_as_written(&ctx, as_written);
+    crate::engine::set_joins_as_written(&ctx, as_written);
     let mut df = ctx.sql(&args.query).await?;
     if let Some(date) = args.date {
         df = df.with_param_values(pipeline::stage_params(date))?;

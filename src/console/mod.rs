@@ -154,7 +154,7 @@ impl Console {
     }
 
     async fn context(&self) -> Result<datafusion::prelude::SessionContext> {
-        crate::pipeline::context_for(
+        crate::project::context_for(
             &self.lake,
             &self.sources,
             &self.graph,

@@ -12,7 +12,6 @@
 //! and rows at or after the window's start, are replaced. The merged partition is written aside
 //! and swapped in like any other, and is byte-identical to what one whole-day run writes.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
@@ -21,7 +20,6 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
-use crate::config::Config;
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::lake::Lake;
@@ -101,72 +99,6 @@ fn params_in_bucket<const N: usize>(
     ];
     values.extend(extra);
     ParamValues::from(values)
-}
-
-/// A context with every source table, every existing stage output and the configuration
-/// tables registered.
-pub async fn context_for(
-    lake: &Lake,
-    sources: &Sources,
-    graph: &StageGraph,
-    config: &Config,
-    options: &engine::EngineOptions,
-) -> Result<SessionContext> {
-    let ctx = engine::new_context(lake, options)?;
-    let buckets = lake_buckets(lake, graph, options.buckets, config.lake.buckets)?;
-    engine::set_buckets(&ctx, buckets);
-    config.register(&ctx)?;
-    crate::engine::register_recon(&ctx, None)?;
-    for table in &sources.tables {
-        if lake.raw_table_dir(&table.db, &table.name).exists() {
-            engine::register_source(&ctx, lake, table).await?;
-        }
-    }
-    for stage in &graph.stages {
-        let dir = lake.stage_table_dir(&graph.version, &stage.name);
-        if has_files(&dir) {
-            engine::register_stage(&ctx, &dir, &stage.name, stage.bucket_by.is_some()).await?;
-        }
-    }
-    Ok(ctx)
-}
-
-/// The lake's bucket count for `graph`'s SQL version: the recorded one; when none is recorded
-/// yet, `flag` (`--buckets`), else `configured` (`[lake] buckets`, for new lakes), else
-/// [`engine::DEFAULT_BUCKETS`] (recorded when the first stage is written in buckets). A
-/// `--buckets` other than the lake's is an error: buckets of two counts must never mix.
-pub fn lake_buckets(
-    lake: &Lake,
-    graph: &StageGraph,
-    flag: Option<usize>,
-    configured: Option<usize>,
-) -> Result<usize> {
-    let dir = lake.root().join("stages").join(&graph.version);
-    let recorded = crate::lake::recorded_buckets(&dir)?;
-    match (recorded, flag) {
-        (Some(have), Some(want)) if have != want => Err(Error::input_hint(
-            format!(
-                "the lake {} was written in {have} buckets, not {want} (recorded in {})",
-                lake.root().display(),
-                dir.join("_buckets").display()
-            ),
-            format!(
-                "drop --buckets to use {have}; to change the count, restate every date into a \
-                 new lake: ordertrail run --lake NEW --buckets {want} --date D"
-            ),
-        )),
-        (Some(have), _) => Ok(have),
-        (None, flag) => {
-            let n = flag.or(configured).unwrap_or(engine::DEFAULT_BUCKETS);
-            if n == 0 || n > engine::MAX_BUCKETS {
-                return Err(Error::input(format!(
-                    "a lake has 1 to {} buckets, not {n}",
-                    engine::MAX_BUCKETS
-                )));
-            }
-            Ok(n)
-        }
-    }
 }
 
 /// Run `names` (and the stages they read; all stages when empty) for `date`.
@@ -380,12 +312,12 @@ pub async fn run_stage(
     let started = Instant::now();
     let rss = crate::resources::RssPeak::start();
     let cpu = crate::resources::process_cpu();
-    set_joins_as_written(ctx, stage.join_order_as_written);
+    engine::set_joins_as_written(ctx, stage.join_order_as_written);
     let result = engine::with_spilling_fallback(ctx, &stage.name, || {
         run_stage_planned(ctx, lake, graph, stage, window, started)
     })
     .await;
-    set_joins_as_written(ctx, false);
+    engine::set_joins_as_written(ctx, false);
     result.map(|run| StageRun {
         peak_rss_kib: rss.kib(),
         cpu: crate::resources::process_cpu()
@@ -397,41 +329,6 @@ pub async fn run_stage(
 
 /// `-- join_order: as_written` (`true`) or the engine's choice (`false`).
 ///
-/// As written, the engine keeps the SQL's join order, and each hash join collects its first
-/// side into one table that every partition of the second side probes (`CollectLeft`) instead
-/// of hash-repartitioning both sides: the second side is the stage's wide records, which are
-/// then neither copied through a repartition nor reordered, so a stage reading its input in
-/// its output order merges instead of sorting at the end. At 1M orders under 2G the stages
-/// took 215 s instead of 341 s and wrote the same bytes (`session_fill` 54 s instead of 91 s,
-/// `business_fill` 24 s instead of 56 s).
-/// Sort-merge joins (the fallback of `engine::with_spilling_fallback`, or
-/// `DATAFUSION_OPTIMIZER_PREFER_HASH_JOIN=false`) still repartition.
-pub fn set_joins_as_written(ctx: &SessionContext, as_written: bool) {
-    let state = ctx.state_ref();
-    let mut state = state.write();
-    let optimizer = &mut state.config_mut().options_mut().optimizer;
-    optimizer.join_reordering = !as_written;
-    optimizer.repartition_joins = !as_written || !optimizer.prefer_hash_join;
-}
-
-/// The order of a bucketed stage's or check's plan, in which its buckets are merged (its
-/// `order by`, required when the file is loaded).
-pub(crate) fn output_ordering(
-    plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>,
-    file: &std::path::Path,
-) -> Result<datafusion::physical_expr::LexOrdering> {
-    plan.properties()
-        .output_ordering()
-        .cloned()
-        .ok_or_else(|| Error::Sql {
-            file: file.to_path_buf(),
-            location: None,
-            message: "the plan of a query run in buckets has no output order; it must end in \
-                      `order by`"
-                .into(),
-        })
-}
-
 /// Whether the plan ends in a sort, so that its output order is defined.
 fn is_ordered(plan: &LogicalPlan) -> bool {
     match plan {
@@ -453,8 +350,4 @@ pub fn missing_outputs(lake: &Lake, graph: &StageGraph, date: NaiveDate) -> Vec<
         })
         .map(|s| s.name.clone())
         .collect()
-}
-
-fn has_files(dir: &std::path::Path) -> bool {
-    Lake::partition_dates(dir).is_ok_and(|d| !d.is_empty())
 }

@@ -10,8 +10,9 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
-use super::{StageRun, bucket_params, is_ordered, set_joins_as_written, window_params};
+use super::{StageRun, bucket_params, is_ordered, window_params};
 use crate::engine;
+use crate::engine::set_joins_as_written;
 use crate::error::{Error, Result};
 use crate::lake::{BUCKET_COLUMN, Lake, PART_FILE, PARTITION_COLUMN, Staging};
 use crate::stages::{Stage, StageGraph, sql_error};

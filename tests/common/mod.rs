@@ -96,7 +96,7 @@ pub async fn run_dates_with(
 ) -> Vec<(NaiveDate, Vec<StageRun>)> {
     let sources = sources();
     let graph = graph(sql);
-    let ctx = pipeline::context_for(lake, &sources, &graph, &config(), options)
+    let ctx = ordertrail::project::context_for(lake, &sources, &graph, &config(), options)
         .await
         .expect("context");
     let mut out = Vec::new();
