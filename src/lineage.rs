@@ -7,7 +7,9 @@
 //! what reads a column downstream.
 //!
 //! Lineage says where a value comes from; columns used only to filter or join rows are not
-//! part of it.
+//! part of it, except the keys of a lookup: a value read from reference data (a stage that
+//! reads no table, such as `event_status`) by an equi-join also comes from the other side's
+//! join keys, which chose the row.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,8 +46,11 @@ type Sources = BTreeSet<Source>;
 
 /// Each output column of a query (in order) and the columns of the tables it reads that its
 /// values come from.
-pub fn query_lineage(plan: &LogicalPlan) -> Result<Vec<(String, Sources)>> {
-    let cols = node(plan)?;
+pub fn query_lineage(
+    plan: &LogicalPlan,
+    lookups: &BTreeSet<String>,
+) -> Result<Vec<(String, Sources)>> {
+    let cols = node(plan, lookups)?;
     Ok(plan
         .schema()
         .fields()
@@ -56,9 +61,12 @@ pub fn query_lineage(plan: &LogicalPlan) -> Result<Vec<(String, Sources)>> {
 }
 
 /// The sources of every output column of `plan`, by position.
-fn node(plan: &LogicalPlan) -> Result<Vec<Sources>> {
+fn node(plan: &LogicalPlan, lookups: &BTreeSet<String>) -> Result<Vec<Sources>> {
     let inputs: Vec<&LogicalPlan> = plan.inputs();
-    let of_inputs = inputs.iter().map(|p| node(p)).collect::<Result<Vec<_>>>()?;
+    let of_inputs = inputs
+        .iter()
+        .map(|p| node(p, lookups))
+        .collect::<Result<Vec<_>>>()?;
     let width = plan.schema().fields().len();
     Ok(match plan {
         LogicalPlan::TableScan(scan) => {
@@ -108,8 +116,41 @@ fn node(plan: &LogicalPlan) -> Result<Vec<Sources>> {
                     .collect()
             })
             .collect(),
-        LogicalPlan::Join(_) => {
-            let (left, right) = (&of_inputs[0], &of_inputs[1]);
+        LogicalPlan::Join(j) => {
+            let (mut left, mut right) = (of_inputs[0].clone(), of_inputs[1].clone());
+            let keys = |exprs: Vec<&Expr>, input: &LogicalPlan, cols: &[Sources]| {
+                exprs
+                    .into_iter()
+                    .map(|e| expr_sources(e, input, cols))
+                    .collect::<Result<Vec<_>>>()
+                    .map(|k| k.into_iter().flatten().collect::<Sources>())
+            };
+            let mut left_keys = keys(j.on.iter().map(|(l, _)| l).collect(), &j.left, &left)?;
+            let mut right_keys = keys(j.on.iter().map(|(_, r)| r).collect(), &j.right, &right)?;
+            // Before the optimizer extracts equi-join keys, `a join b on a.x = b.y` is a
+            // filter over both sides' columns: its columns are keys of their side.
+            if let Some(filter) = &j.filter {
+                filter.apply(|e| {
+                    if let Expr::Column(c) = e {
+                        if let Ok(i) = j.left.schema().index_of_column(c) {
+                            left_keys.extend(left[i].iter().cloned());
+                        } else if let Ok(i) = j.right.schema().index_of_column(c) {
+                            right_keys.extend(right[i].iter().cloned());
+                        }
+                    }
+                    Ok(TreeNodeRecursion::Continue)
+                })?;
+            }
+            if is_lookup(&right, lookups) {
+                right
+                    .iter_mut()
+                    .for_each(|c| c.extend(left_keys.iter().cloned()));
+            }
+            if is_lookup(&left, lookups) {
+                left.iter_mut()
+                    .for_each(|c| c.extend(right_keys.iter().cloned()));
+            }
+            let (left, right) = (&left, &right);
             if width == left.len() + right.len() {
                 left.iter().chain(right).cloned().collect()
             } else if width == left.len() {
@@ -125,6 +166,12 @@ fn node(plan: &LogicalPlan) -> Result<Vec<Sources>> {
         _ if inputs.len() == 1 && of_inputs[0].len() == width => of_inputs[0].clone(),
         _ => by_name(plan, &inputs, &of_inputs),
     })
+}
+
+/// Whether every column of a join side comes from lookup tables (reference data) only.
+fn is_lookup(cols: &[Sources], lookups: &BTreeSet<String>) -> bool {
+    let mut tables = cols.iter().flatten().map(|s| s.table.as_str()).peekable();
+    tables.peek().is_some() && tables.all(|t| lookups.contains(t.rsplit('.').next().unwrap_or(t)))
 }
 
 /// A node this module does not know: each output column from the input column of the same
@@ -197,7 +244,7 @@ fn expr_sources(expr: &Expr, input: &LogicalPlan, cols: &[Sources]) -> Result<So
                 }));
                 return Ok(TreeNodeRecursion::Jump);
             }
-            Expr::ScalarSubquery(sq) => match node(&sq.subquery) {
+            Expr::ScalarSubquery(sq) => match node(&sq.subquery, &BTreeSet::new()) {
                 Ok(sub) => out.extend(sub.into_iter().flatten()),
                 Err(e) => failure = Some(datafusion::error::DataFusionError::External(Box::new(e))),
             },
@@ -243,13 +290,23 @@ impl Lineage {
     ) -> Result<Lineage> {
         let mut queries = BTreeMap::new();
         let params = || crate::pipeline::stage_params(date);
+        // Reference data: stages that read no table.
+        let lookups: BTreeSet<String> = graph
+            .stages
+            .iter()
+            .filter(|s| s.deps.is_empty() && s.sources.is_empty())
+            .map(|s| s.name.clone())
+            .collect();
         for stage in &graph.stages {
             let df = ctx
                 .sql(&stage.sql)
                 .await
                 .map_err(|e| crate::stages::sql_error(&stage.path, e))?
                 .with_param_values(params())?;
-            queries.insert(stage.name.clone(), query_lineage(df.logical_plan())?);
+            queries.insert(
+                stage.name.clone(),
+                query_lineage(df.logical_plan(), &lookups)?,
+            );
         }
         for check in checks {
             let df = ctx
@@ -259,7 +316,7 @@ impl Lineage {
                 .with_param_values(params())?;
             queries.insert(
                 format!("check:{}", check.name),
-                query_lineage(df.logical_plan())?,
+                query_lineage(df.logical_plan(), &lookups)?,
             );
         }
         Ok(Lineage {

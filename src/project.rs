@@ -85,9 +85,9 @@ impl Project {
 
 impl Project {
     /// What an interval run needs to know about the project.
-    pub fn intervals(&self) -> Result<crate::intervals::Project<'_>> {
+    pub fn intervals(&self) -> Result<crate::intervals::ProjectRef<'_>> {
         let text = std::fs::read(&self.config.path).map_err(|e| Error::io(&self.config.path, e))?;
-        Ok(crate::intervals::Project {
+        Ok(crate::intervals::ProjectRef {
             graph: &self.graph,
             sources: &self.sources,
             config_hash: crate::intervals::fingerprint::sha256_hex(&text),

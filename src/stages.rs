@@ -306,7 +306,18 @@ impl StageGraph {
             .collect())
     }
 
-    /// Every raw source any of `stages` reads, sorted.
+    /// Every raw source `stage` reads, directly or through the stages it reads, sorted.
+    pub fn sources_upstream(&self, stage: &Stage) -> Vec<String> {
+        let mut out = BTreeSet::new();
+        let mut todo = vec![stage];
+        while let Some(s) = todo.pop() {
+            out.extend(s.sources.iter().cloned());
+            todo.extend(s.deps.iter().filter_map(|d| self.get(d)));
+        }
+        out.into_iter().collect()
+    }
+
+    /// Every raw source any of `stages` reads (not through other stages), sorted.
     pub fn sources_read<'a>(stages: impl IntoIterator<Item = &'a Stage>) -> Vec<String> {
         let set: BTreeSet<String> = stages
             .into_iter()

@@ -341,7 +341,7 @@ sync = "sync.toml"
 [[job]]
 name = "nightly"
 kind = "day"
-cron = "0 2 * * *"
+cron = "0 6 * * *"
 sync = "sync.toml"
 reports = [{ destination = "finra_cat", priority = 1 }]
 "#,
@@ -366,13 +366,13 @@ reports = [{ destination = "finra_cat", priority = 1 }]
     .unwrap();
     assert!(first.iter().all(|e| e.ok), "{first:?}");
     assert!(first[0].detail.starts_with("synced"), "{}", first[0].detail);
-    // Down from 15:30 to 19:10; then on through the night.
+    // Down from 15:30 to 19:10; then on through the night to the nightly job at 06:00.
     clock.set(t("2026-11-19 19:10"));
     let rest = schedule::run(
         &config,
         &clock,
         &executor,
-        Until::Time(t("2026-11-20 02:00")),
+        Until::Time(t("2026-11-20 06:00")),
     )
     .await
     .unwrap();
@@ -386,6 +386,13 @@ reports = [{ destination = "finra_cat", priority = 1 }]
     assert_eq!(nightly.job, "nightly");
     assert!(
         nightly.detail.contains("finra_cat written"),
+        "{}",
+        nightly.detail
+    );
+    // CAT files hold the evening Eastern Time: the nightly synced and processed the next
+    // date's first hours (the fixture's ORD-0017 fill at 00:10 UTC) before writing them.
+    assert!(
+        nightly.detail.contains("2026-11-20 up to 05:00"),
         "{}",
         nightly.detail
     );

@@ -36,7 +36,7 @@ async fn run_range(
     let ctx = ordertrail::project::context_for(lake, &sources, &graph, &config(), &small_engine())
         .await
         .unwrap();
-    let project = intervals::Project {
+    let project = intervals::ProjectRef {
         graph: &graph,
         sources: &sources,
         config_hash: config_hash(),
@@ -539,7 +539,11 @@ async fn a_changed_stage_or_input_makes_exactly_its_windows_stale() {
     let reads_inbound: BTreeSet<String> = graph
         .stages
         .iter()
-        .filter(|s| intervals::sources_read(&graph, s).contains(&"inbound.fix_msg".to_string()))
+        .filter(|s| {
+            graph
+                .sources_upstream(s)
+                .contains(&"inbound.fix_msg".to_string())
+        })
         .map(|s| s.name.clone())
         .collect();
     for (stage, first) in &stale {

@@ -130,7 +130,7 @@ impl Console {
         ctx: &datafusion::prelude::SessionContext,
         date: NaiveDate,
     ) -> Result<model::DayView> {
-        let project = crate::intervals::Project {
+        let project = crate::intervals::ProjectRef {
             graph: &self.graph,
             sources: &self.sources,
             config_hash: self.config_hash.clone(),

@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use datafusion::prelude::SessionContext;
 
-use super::Project;
+use super::ProjectRef;
 use super::claim::{Owner, read_claim};
 use super::fingerprint::{DayDigest, Fingerprints};
 use super::plan::{StagePlan, plan};
@@ -50,7 +50,7 @@ pub struct JudgeCache {
 pub async fn judge_day(
     ctx: &SessionContext,
     lake: &Lake,
-    project: &Project<'_>,
+    project: &ProjectRef<'_>,
     date: NaiveDate,
     cache: &mut JudgeCache,
 ) -> Result<JudgedDay> {

@@ -93,8 +93,8 @@ pub struct RangeOutcome {
     pub previous_incomplete: Option<(NaiveDate, String)>,
 }
 
-/// The project a range run needs.
-pub struct Project<'a> {
+/// What a range run needs of the project (`Project::intervals` in project.rs makes one).
+pub struct ProjectRef<'a> {
     pub graph: &'a StageGraph,
     pub sources: &'a Sources,
     /// Hash of the configuration file (stages reading `config.*` depend on it).
@@ -257,7 +257,7 @@ pub fn repair_date(lake: &Lake, graph: &StageGraph, req: &RangeRequest) -> Resul
 pub async fn run_range(
     ctx: &SessionContext,
     lake: &Lake,
-    project: &Project<'_>,
+    project: &ProjectRef<'_>,
     req: &RangeRequest,
 ) -> Result<RangeOutcome> {
     let graph = project.graph;
@@ -461,7 +461,7 @@ fn deps_complete(
 pub async fn incomplete(
     ctx: &SessionContext,
     lake: &Lake,
-    project: &Project<'_>,
+    project: &ProjectRef<'_>,
     date: NaiveDate,
     until: NaiveDateTime,
     digests: &mut std::collections::HashMap<String, String>,
@@ -510,17 +510,6 @@ pub fn has_raw_data(lake: &Lake, sources: &Sources, date: NaiveDate) -> bool {
         .tables
         .iter()
         .any(|t| Lake::partition_dir(&lake.raw_table_dir(&t.db, &t.name), date).exists())
-}
-
-/// Every raw source `stage` reads, directly or through the stages it reads.
-pub fn sources_read(graph: &StageGraph, stage: &Stage) -> Vec<String> {
-    let mut out = std::collections::BTreeSet::new();
-    let mut todo = vec![stage];
-    while let Some(s) = todo.pop() {
-        out.extend(s.sources.iter().cloned());
-        todo.extend(s.deps.iter().filter_map(|d| graph.get(d)));
-    }
-    out.into_iter().collect()
 }
 
 /// Whether any stage `stage` reads, directly or not, is incremental.
@@ -605,7 +594,7 @@ impl Runner<'_> {
         if let Some(inc) = &stage.incremental
             && !window.starts_the_day()
             && prints
-                .window_is_empty(&sources_read(self.graph, stage), window)
+                .window_is_empty(&self.graph.sources_upstream(stage), window)
                 .await?
             && crate::lake::partition_max_timestamp(&part, &inc.event_time)
                 .is_some_and(|t| t < window.start.and_utc().timestamp_micros())
