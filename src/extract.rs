@@ -2,12 +2,13 @@
 //! without the whole day. `ordertrail load` + `run` on the directory give that order's stage
 //! rows and report lines again.
 //!
-//! The order's chain is read from `flow_complete` of the date and the day before (an order may
-//! have begun then): its FIX messages (by gateway and raw id), its OMS order ids, and its
-//! ExecIDs. Then, from every raw table of those two dates: the FIX messages themselves; the
-//! OMS, risk, route and id-map rows of those orders; the ledger rows of those executions; and
-//! the reference tables (no order column) whole. Every declared table gets its CSV, possibly
-//! empty, and a README says what is there.
+//! Which raw rows belong to the order is SQL (`sql/v1/extract/members.sql`): from
+//! `flow_complete` of the date and the day before (an order may have begun then), the keys of
+//! its chain by the column a raw table is matched on: its FIX messages (raw id, per gateway),
+//! its OMS order ids, its ExecIDs. Each raw table of those two dates keeps the rows whose
+//! column of the first kind that applies to it holds one of those keys (bound as a table, not
+//! pasted into SQL); a table no kind applies to (reference data) is kept whole. Every declared
+//! table gets its CSV, possibly empty, and a README says what is there.
 //!
 //! `--pseudonymise` replaces every account number (and correspondent) consistently, in the
 //! OMS and ledger columns and inside the FIX text, by `ACCT-<8 hex>` of its SHA-256.
@@ -39,9 +40,11 @@ pub struct Extracted {
 const PRIVATE_COLUMNS: [&str; 2] = ["account_num", "corr"];
 
 /// Extract `order` (an OMS order id or a chain id) of `date` from the lake behind `ctx`
-/// (every raw table and stage registered) into `out`, a new or empty directory.
+/// (every raw table and stage registered) into `out`, a new or empty directory. Which rows
+/// belong to the order is `<sql_dir>/extract/members.sql`'s to say.
 pub async fn extract(
     ctx: &SessionContext,
+    sql_dir: &Path,
     sources: &Sources,
     date: NaiveDate,
     order: &str,
@@ -66,22 +69,36 @@ pub async fn extract(
         ));
     }
     let prev = date.pred_opt().unwrap_or(date);
-    let params = || {
-        datafusion::common::ParamValues::from(vec![
-            ("d0", crate::pipeline::date_scalar(prev)),
-            ("d1", crate::pipeline::date_scalar(date)),
-            ("order", ScalarValue::Utf8(Some(order.to_string()))),
-        ])
+    let params = |extra: Vec<(&str, ScalarValue)>| {
+        let mut values = vec![
+            ("d0".to_string(), crate::pipeline::date_scalar(prev)),
+            ("d1".to_string(), crate::pipeline::date_scalar(date)),
+            (
+                "order".to_string(),
+                ScalarValue::Utf8(Some(order.to_string())),
+            ),
+        ];
+        values.extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));
+        datafusion::common::ParamValues::from(values)
     };
-    // The chain(s): the order's own chain, found by chain id or order id.
-    let chains = strings(
-        ctx,
-        "select distinct chain_id from flow_complete \
-         where trade_date >= $d0 and trade_date <= $d1 \
-           and (chain_id = $order or order_id = $order) and chain_id is not null",
-        params(),
-    )
-    .await?;
+    // Which keys tie raw rows to the order's chain: the rules are SQL (extract/members.sql).
+    let members_sql = sql_dir.join("extract").join("members.sql");
+    let text = std::fs::read_to_string(&members_sql).map_err(|e| Error::io(&members_sql, e))?;
+    let members = ctx
+        .sql(&text)
+        .await
+        .map_err(|e| crate::stages::sql_error(&members_sql, e))?
+        .with_param_values(params(vec![]))?
+        .collect()
+        .await
+        .map_err(|e| crate::stages::sql_error(&members_sql, e))?;
+    let schema = members
+        .first()
+        .map(|b| b.schema())
+        .ok_or_else(|| Error::internal("the members query returned no batch"))?;
+    let members = arrow::compute::concat_batches(&schema, &members)?;
+    let keys = Members::read(&members, &members_sql)?;
+    let chains = keys.values("chain");
     if chains.is_empty() {
         return Err(Error::input_hint(
             format!("no order or chain {order} in flow_complete of {prev} or {date}"),
@@ -89,136 +106,63 @@ pub async fn extract(
              reported on",
         ));
     }
-    let in_chains = |col: &str| {
-        format!(
-            "select distinct {col} from flow_complete where trade_date >= $d0 and trade_date <= $d1 \
-             and chain_id in ({}) and {col} is not null",
-            chains
-                .iter()
-                .map(|c| format!("'{}'", c.replace('\'', "''")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    let orders: Vec<String> = {
-        let mut o = strings(ctx, &in_chains("order_id"), params()).await?;
-        o.extend(chains.iter().cloned());
-        o.sort();
-        o.dedup();
-        o
-    };
-    let exec_ids = strings(ctx, &in_chains("exec_id"), params()).await?;
-    let mut messages: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    let sql = format!(
-        "select gateway, src_id from flow_complete where trade_date >= $d0 and trade_date <= $d1 \
-         and chain_id in ({})",
-        chains
-            .iter()
-            .map(|c| format!("'{}'", c.replace('\'', "''")))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    for b in ctx
-        .sql(&sql)
-        .await?
-        .with_param_values(params())?
-        .collect()
-        .await?
-    {
-        let gw = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)?;
-        let gw = gw
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| Error::input("flow_complete.gateway is not text"))?;
-        let id = arrow::compute::cast(b.column(1), &arrow::datatypes::DataType::Int64)?;
-        let id = id
-            .as_any()
-            .downcast_ref::<arrow::array::Int64Array>()
-            .ok_or_else(|| Error::input("flow_complete.src_id is not an integer"))?;
-        for i in 0..b.num_rows() {
-            if gw.is_valid(i) && id.is_valid(i) {
-                messages
-                    .entry(gw.value(i).to_string())
-                    .or_default()
-                    .push(id.value(i));
-            }
-        }
-    }
+    let orders = keys.values("order_id");
+    ctx.deregister_table("extract_members")?;
+    ctx.register_batch("extract_members", members)?;
 
     // Every declared table's rows of the two dates that belong to the chain.
     let mut tables: Vec<(&SourceTable, RecordBatch)> = Vec::new();
     for table in &sources.tables {
         let name = table.qualified_name();
         let schema = table.schema();
-        let has = |c: &str| schema.column_with_name(c).is_some();
-        let list = |values: &[String]| {
-            values
-                .iter()
-                .map(|v| format!("'{}'", v.replace('\'', "''")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let filter = if has("fix") {
-            let ids = messages.get(&table.db).cloned().unwrap_or_default();
-            if ids.is_empty() {
-                Some("false".to_string())
-            } else {
-                Some(format!(
-                    "id in ({})",
-                    ids.iter()
-                        .map(|i| i.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            }
-        } else if has("order_id") {
-            Some(format!("order_id in ({})", list(&orders)))
-        } else if has("ref_id") {
-            if exec_ids.is_empty() {
-                Some("false".to_string())
-            } else {
-                Some(format!("ref_id in ({})", list(&exec_ids)))
-            }
-        } else {
-            None // reference data: whole
-        };
+        let plain = crate::lake::plain_schema(&schema);
+        if !ctx.table_exist(name.as_str())? {
+            tables.push((table, RecordBatch::new_empty(plain)));
+            continue;
+        }
+        // Identifiers come from the declarations (sources.sql); values are bound.
         let columns = schema
             .fields()
             .iter()
             .map(|f| format!("\"{}\"", f.name()))
             .collect::<Vec<_>>()
             .join(", ");
-        let batch = if ctx.table_exist(name.as_str())? {
-            let sql = format!(
-                "select {columns} from {name} where trade_date >= $d0 and trade_date <= $d1{} \
-                 order by create_time, id",
-                filter.map(|f| format!(" and ({f})")).unwrap_or_default()
-            );
-            let batches = ctx
-                .sql(&sql)
-                .await?
-                .with_param_values(params())?
-                .collect()
-                .await?;
-            let plain = crate::lake::plain_schema(&schema);
-            let cast: Vec<RecordBatch> = batches
-                .iter()
-                .map(|b| {
-                    let cols = b
-                        .columns()
-                        .iter()
-                        .zip(plain.fields())
-                        .map(|(c, f)| arrow::compute::cast(c, f.data_type()))
-                        .collect::<std::result::Result<Vec<_>, _>>()?;
-                    Ok(RecordBatch::try_new(plain.clone(), cols)?)
-                })
-                .collect::<Result<_>>()?;
-            arrow::compute::concat_batches(&plain, &cast)?
-        } else {
-            RecordBatch::new_empty(crate::lake::plain_schema(&schema))
+        let matched = keys.kind_for(&table.db, |c| schema.column_with_name(c).is_some());
+        let filter = match &matched {
+            Some(kind) => format!(
+                " and cast(\"{kind}\" as varchar) in (select key from extract_members \
+                 where kind = $kind and (db is null or db = $db))"
+            ),
+            None => String::new(), // reference data: whole
         };
-        tables.push((table, batch));
+        let sql = format!(
+            "select {columns} from {name} where trade_date >= $d0 and trade_date <= $d1{filter} \
+             order by create_time, id"
+        );
+        let batches = ctx
+            .sql(&sql)
+            .await?
+            .with_param_values(params(vec![
+                ("kind", ScalarValue::Utf8(matched.clone())),
+                ("db", ScalarValue::Utf8(Some(table.db.clone()))),
+            ]))?
+            .collect()
+            .await?;
+        let cast: Vec<RecordBatch> = batches
+            .iter()
+            .map(|b| {
+                let cols = b
+                    .columns()
+                    .iter()
+                    .zip(plain.fields())
+                    .map(|(c, f)| arrow::compute::cast(c, f.data_type()))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                Ok(RecordBatch::try_new(plain.clone(), cols)?)
+            })
+            .collect::<Result<_>>()?;
+        tables.push((table, arrow::compute::concat_batches(&plain, &cast)?));
     }
+    ctx.deregister_table("extract_members")?;
 
     let mut replaced = 0;
     if pseudonymise {
@@ -331,24 +275,129 @@ fn readme(e: &Extracted, date: NaiveDate, order: &str, pseudonymised: bool) -> S
     out
 }
 
-/// The first column of a query's rows, as text.
-async fn strings(
-    ctx: &SessionContext,
-    sql: &str,
-    params: datafusion::common::ParamValues,
-) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for b in ctx
-        .sql(sql)
-        .await?
-        .with_param_values(params)?
-        .collect()
-        .await?
-    {
-        let col = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)?;
-        if let Some(s) = col.as_any().downcast_ref::<StringArray>() {
-            out.extend(s.iter().flatten().map(String::from));
-        }
+/// The rows of `extract/members.sql`: (kind, db, key, priority); a NULL key declares a kind.
+struct Members {
+    rows: Vec<(String, Option<String>, Option<String>, i64)>,
+}
+
+impl Members {
+    fn read(batch: &RecordBatch, file: &Path) -> Result<Members> {
+        let text = |name: &str| -> Result<ArrayRef> {
+            let col = batch.column_by_name(name).ok_or_else(|| Error::Sql {
+                file: file.to_path_buf(),
+                location: None,
+                message: format!("the query must return a column named {name}"),
+            })?;
+            Ok(arrow::compute::cast(
+                col,
+                &arrow::datatypes::DataType::Utf8,
+            )?)
+        };
+        let (kind, db, key) = (text("kind")?, text("db")?, text("key")?);
+        let priority = arrow::compute::cast(
+            batch.column_by_name("priority").ok_or_else(|| Error::Sql {
+                file: file.to_path_buf(),
+                location: None,
+                message: "the query must return a column named priority".into(),
+            })?,
+            &arrow::datatypes::DataType::Int64,
+        )?;
+        let as_str = |a: &ArrayRef| a.as_any().downcast_ref::<StringArray>().cloned();
+        let (Some(kind), Some(db), Some(key)) = (as_str(&kind), as_str(&db), as_str(&key)) else {
+            return Err(Error::internal("cast to Utf8 gave no string array"));
+        };
+        let priority = priority
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .cloned()
+            .ok_or_else(|| Error::internal("cast to Int64 gave no integer array"))?;
+        let rows = (0..batch.num_rows())
+            .filter(|&i| kind.is_valid(i))
+            .map(|i| {
+                (
+                    kind.value(i).to_string(),
+                    db.is_valid(i).then(|| db.value(i).to_string()),
+                    key.is_valid(i).then(|| key.value(i).to_string()),
+                    if priority.is_valid(i) {
+                        priority.value(i)
+                    } else {
+                        i64::MAX
+                    },
+                )
+            })
+            .collect();
+        Ok(Members { rows })
     }
-    Ok(out)
+
+    /// The keys of `kind`, sorted, without repeats.
+    fn values(&self, kind: &str) -> Vec<String> {
+        let set: BTreeSet<String> = self
+            .rows
+            .iter()
+            .filter(|r| r.0 == kind)
+            .filter_map(|r| r.2.clone())
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// The kind a table of `db` is matched on: the applicable kind (a column the table has,
+    /// for every db or for this one) with the lowest priority; `None` for reference data.
+    fn kind_for(&self, db: &str, has_column: impl Fn(&str) -> bool) -> Option<String> {
+        self.rows
+            .iter()
+            .filter(|(kind, kdb, _, _)| kdb.as_deref().is_none_or(|k| k == db) && has_column(kind))
+            .min_by_key(|r| (r.3, r.0.clone()))
+            .map(|r| r.0.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_is_matched_on_the_first_kind_it_has() {
+        let row = |kind: &str, db: Option<&str>, key: Option<&str>, priority| {
+            (
+                kind.to_string(),
+                db.map(String::from),
+                key.map(String::from),
+                priority,
+            )
+        };
+        let members = Members {
+            rows: vec![
+                row("chain", None, Some("ORD-1"), 0),
+                row("id", Some("inbound"), Some("7"), 1),
+                row("id", Some("inbound"), None, 1),
+                row("id", Some("outbound"), None, 1),
+                row("order_id", None, Some("ORD-1"), 2),
+                row("order_id", None, None, 2),
+                row("ref_id", None, None, 3),
+            ],
+        };
+        let has = |cols: &'static [&'static str]| move |c: &str| cols.contains(&c);
+        // FIX messages by raw id, in their gateway's db only.
+        assert_eq!(
+            members.kind_for("inbound", has(&["id", "fix"])),
+            Some("id".into())
+        );
+        // A chain with no outbound message or execution still matches those tables (nothing).
+        assert_eq!(
+            members.kind_for("outbound", has(&["id", "fix"])),
+            Some("id".into())
+        );
+        // OMS rows by order, the ledger by execution, reference data whole.
+        assert_eq!(
+            members.kind_for("oms", has(&["id", "order_id"])),
+            Some("order_id".into())
+        );
+        assert_eq!(
+            members.kind_for("fund", has(&["id", "ref_id", "account_num"])),
+            Some("ref_id".into())
+        );
+        assert_eq!(members.kind_for("refdata", has(&["id", "symbol"])), None);
+        assert_eq!(members.values("order_id"), vec!["ORD-1".to_string()]);
+        assert!(members.values("ref_id").is_empty());
+    }
 }

@@ -20,7 +20,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::sources::Sources;
 
 /// Folders under the SQL version folder that do not hold stages.
-const NOT_STAGES: [&str; 2] = ["checks", "tests"];
+const NOT_STAGES: [&str; 3] = ["checks", "tests", "extract"];
 
 #[derive(Debug, Clone)]
 pub struct Stage {

@@ -232,3 +232,30 @@ fn pseudonymised_accounts_are_replaced_everywhere_consistently() {
     assert!(err.contains("is missing"), "{err}");
     assert!(!dir.path().join("again").exists(), "nothing written");
 }
+
+/// An order that never went upstream or executed takes no outbound message and no ledger row
+/// with it (its kinds apply and match nothing), and the reference data whole.
+#[test]
+fn an_order_takes_only_its_own_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |path: &Path| path.to_str().unwrap().to_string();
+    let demo = dir.path().join("demo");
+    let (code, _, err) = ordertrail(&["-q", "demo", "--out", &p(&demo)]);
+    assert_eq!(code, Some(0), "{err}");
+    let out = dir.path().join("extract-ORD-0008");
+    let (lake_s, out_s) = (p(&demo.join("lake")), p(&out));
+    let mut args = vec!["-q", "extract", "--lake", &lake_s, "--date", "2026-11-19"];
+    args.extend(["--order", "ORD-0008", "--out", &out_s]);
+    args.extend(CONFIG);
+    let (code, _, err) = ordertrail(&args);
+    assert_eq!(code, Some(0), "{err}");
+    let rows = |table: &str| {
+        let text = std::fs::read_to_string(out.join(format!("{table}.csv"))).unwrap();
+        text.lines().count() - 1
+    };
+    assert!(rows("inbound/fix_msg") >= 2, "its request and the reject");
+    assert_eq!(rows("outbound/fix_msg"), 0, "rejected by RMS: nothing sent");
+    assert_eq!(rows("fund/ledger"), 0, "no execution");
+    assert!(rows("oms/rms_event") >= 1, "the RMS decision");
+    assert!(rows("refdata/symbol") > 1, "reference data whole");
+}

@@ -56,6 +56,7 @@ pub async fn run(args: ExtractArgs) -> Result<i32> {
     }
     let e = crate::extract::extract(
         &ctx,
+        &project.graph.dir,
         &project.sources,
         args.date,
         &args.order,
