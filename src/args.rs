@@ -203,6 +203,42 @@ impl SqlArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    pub process: ClusterProcess,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ClusterProcess {
+    /// The scheduler: takes queries from ordertrail commands (--cluster) and hands their tasks
+    /// to executors.
+    Scheduler {
+        /// Address to listen on
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
+        bind: std::net::SocketAddr,
+    },
+    /// An executor: runs tasks the scheduler hands it; reads the lake by the paths the
+    /// commands registered, so it must reach the same files.
+    Executor {
+        /// The scheduler's address
+        #[arg(long, value_name = "HOST:PORT")]
+        scheduler: std::net::SocketAddr,
+        /// Address to listen on (its Arrow Flight port; the gRPC port is --grpc-port)
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50051")]
+        bind: std::net::SocketAddr,
+        /// Port for the scheduler's task calls
+        #[arg(long, value_name = "PORT", default_value_t = 50052)]
+        grpc_port: u16,
+        /// Tasks run at once [default: the number of cores]
+        #[arg(long, value_name = "N")]
+        concurrent_tasks: Option<usize>,
+        /// Where shuffle files go [default: a temporary directory]
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct EngineArgs {
     /// Memory the engine may use before spilling, e.g. 2G, 512M [default: half the RAM]
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -215,6 +251,10 @@ pub struct EngineArgs {
     /// Buckets processed at once, sharing --memory-limit [default: the number of cores]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: Option<u16>,
+    /// Run the queries on the Ballista cluster whose scheduler is at HOST:PORT (a build with
+    /// `--features cluster`; see `ordertrail cluster`)
+    #[arg(long, value_name = "HOST:PORT", env = "ORDERTRAIL_CLUSTER")]
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -81,6 +81,9 @@ pub enum Command {
     /// One order's raw rows (its whole chain, the day before included) as a fixture
     /// directory: `load` + `run` on it reproduce the order's stage rows and report lines.
     Extract(ExtractArgs),
+    /// A Ballista cluster's processes with ordertrail's functions compiled in: `scheduler`,
+    /// `executor` (a build with `--features cluster`); commands reach it with --cluster.
+    Cluster(ClusterArgs),
 }
 
 /// Entry point: parse, run, print any error once, return the exit code.
@@ -91,8 +94,11 @@ pub fn main() -> i32 {
     if let Some(dir) = &cli.project {
         crate::project::set_project(dir.clone());
     }
+    // Plans are encoded, decoded and optimized recursively; a cluster's scheduler overflowed
+    // 2 MiB worker stacks on the chain stages' plans (Ballista's own binaries use 32 MiB).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(32 << 20)
         .build()
     {
         Ok(rt) => rt,
@@ -133,6 +139,7 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Diff(args) => commands::diff::run(args).await,
         Command::Lineage(args) => commands::lineage::run(args).await,
         Command::Extract(args) => commands::extract::run(args).await,
+        Command::Cluster(args) => commands::cluster::run(args).await,
     }
 }
 

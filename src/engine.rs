@@ -46,6 +46,9 @@ pub struct EngineOptions {
     /// Buckets run at once (each with `target_partitions / jobs` threads); defaults to the
     /// number of cores.
     pub jobs: usize,
+    /// A Ballista scheduler (`HOST:PORT`) that runs the queries (`--features cluster`);
+    /// `None`: this process runs them.
+    pub cluster: Option<String>,
 }
 
 impl Default for EngineOptions {
@@ -59,6 +62,7 @@ impl Default for EngineOptions {
             jobs: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            cluster: None,
         }
     }
 }
@@ -642,6 +646,7 @@ mod tests {
             target_partitions: 2,
             buckets: None,
             jobs: 1,
+            cluster: None,
         };
         let ctx = new_context(&lake, &options).unwrap();
         let rows = 1_000_000u64;

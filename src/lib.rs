@@ -35,6 +35,8 @@ pub mod args;
 pub mod calendar;
 pub mod checks;
 pub mod cli;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod console;

@@ -119,6 +119,10 @@ pub async fn context_for(
     options: &engine::EngineOptions,
 ) -> Result<SessionContext> {
     let ctx = engine::new_context(lake, options)?;
+    let ctx = match &options.cluster {
+        Some(address) => on_cluster(ctx, address).await?,
+        None => ctx,
+    };
     let buckets = lake_buckets(lake, graph, options.buckets, config.lake.buckets)?;
     engine::set_buckets(&ctx, buckets);
     config.register(&ctx)?;
@@ -177,4 +181,18 @@ pub fn lake_buckets(
 
 fn has_files(dir: &std::path::Path) -> bool {
     Lake::partition_dates(dir).is_ok_and(|d| !d.is_empty())
+}
+
+/// `ctx` with its queries run by the cluster at `address` (see `cluster`).
+#[cfg(feature = "cluster")]
+async fn on_cluster(ctx: SessionContext, address: &str) -> Result<SessionContext> {
+    crate::cluster::connect(ctx, address).await
+}
+
+#[cfg(not(feature = "cluster"))]
+async fn on_cluster(_ctx: SessionContext, address: &str) -> Result<SessionContext> {
+    Err(Error::input_hint(
+        format!("--cluster {address}: this binary was built without cluster support"),
+        "build it with `cargo build --release --features cluster`, or drop --cluster",
+    ))
 }

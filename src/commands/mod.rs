@@ -2,6 +2,7 @@
 //! engine options the flags give.
 
 pub mod check;
+pub mod cluster;
 pub mod demo;
 pub mod diff;
 pub mod extract;
@@ -34,5 +35,6 @@ pub fn engine_options(args: &EngineArgs) -> EngineOptions {
     if let Some(jobs) = args.jobs {
         options.jobs = usize::from(jobs);
     }
+    options.cluster = args.cluster.clone();
     options
 }

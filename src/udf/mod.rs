@@ -9,11 +9,20 @@ pub(crate) mod strings;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
+/// Every ordertrail UDF.
+pub fn all() -> Vec<std::sync::Arc<ScalarUDF>> {
+    vec![
+        std::sync::Arc::new(ScalarUDF::from(bucket::Bucket::new())),
+        std::sync::Arc::new(ScalarUDF::from(fix::FixTag::new())),
+        std::sync::Arc::new(ScalarUDF::from(fix::FixTags::new())),
+        std::sync::Arc::new(ScalarUDF::from(fix::FixError::new())),
+        std::sync::Arc::new(ScalarUDF::from(fields::WithFieldNames::new())),
+    ]
+}
+
 /// Register every ordertrail UDF with `ctx`.
 pub fn register_all(ctx: &SessionContext) {
-    ctx.register_udf(ScalarUDF::from(bucket::Bucket::new()));
-    ctx.register_udf(ScalarUDF::from(fix::FixTag::new()));
-    ctx.register_udf(ScalarUDF::from(fix::FixTags::new()));
-    ctx.register_udf(ScalarUDF::from(fix::FixError::new()));
-    ctx.register_udf(ScalarUDF::from(fields::WithFieldNames::new()));
+    for f in all() {
+        ctx.register_udf(f.as_ref().clone());
+    }
 }

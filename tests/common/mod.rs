@@ -58,6 +58,8 @@ pub fn small_engine() -> EngineOptions {
                 .expect("data-fixtures/ordertrail.toml names the lake's bucket count"),
         ),
         jobs: 2,
+        // ORDERTRAIL_TEST_CLUSTER=HOST:PORT runs the library tests' queries on that cluster.
+        cluster: std::env::var("ORDERTRAIL_TEST_CLUSTER").ok(),
     }
 }
 

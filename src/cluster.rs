@@ -1,0 +1,278 @@
+//! The stages on an Apache DataFusion Ballista cluster (`--features cluster`).
+//!
+//! `ordertrail cluster scheduler` and `ordertrail cluster executor` are Ballista's scheduler and
+//! executor with ordertrail's functions compiled in (Ballista's own binaries do not know
+//! `fix_tag` or `bucket`). A command given `--cluster HOST:PORT` keeps everything it does
+//! locally (the DAG, parameters, the interval state, writing files aside and swapping them in)
+//! and sends each query, one per stage run or bucket run, to the scheduler as a job: the
+//! executors read the lake's files (a path every process reaches) and the rows come back to
+//! be written. So a cluster run writes the same bytes as a local one, and buckets run `--jobs`
+//! at a time as jobs the executors share.
+//!
+//! Small in-memory tables (the configuration's destinations, the reconciliation totals) travel
+//! inside the plan: [`Codec`] carries a `MemTable` as Arrow IPC.
+
+use std::io::Cursor;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use ballista::prelude::{SessionConfigExt, SessionContextExt};
+use ballista_core::registry::BallistaFunctionRegistry;
+use ballista_core::serde::BallistaLogicalExtensionCodec;
+use datafusion::catalog::TableProvider;
+use datafusion::common::TableReference;
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::FileFormatFactory;
+use datafusion::execution::{SessionState, SessionStateBuilder, TaskContext};
+use datafusion::logical_expr::{Extension, LogicalPlan};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_proto::logical_plan::LogicalExtensionCodec;
+
+use crate::error::{Error, Result};
+
+/// Connect `ctx` (tables not yet registered) to the scheduler at `address` (`HOST:PORT`):
+/// the same configuration, its queries planned and run by the cluster.
+pub async fn connect(ctx: SessionContext, address: &str) -> Result<SessionContext> {
+    let url = format!("df://{address}");
+    // Fail here, naming the address, rather than at the first query.
+    let target = address.parse::<SocketAddr>().ok().or_else(|| {
+        std::net::ToSocketAddrs::to_socket_addrs(address)
+            .ok()?
+            .next()
+    });
+    let reachable = target.is_some_and(|a| {
+        std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(5)).is_ok()
+    });
+    if !reachable {
+        return Err(Error::input_hint(
+            format!("no Ballista scheduler answers at {address}"),
+            "start one with `ordertrail cluster scheduler --bind HOST:PORT` (and executors \
+             with `ordertrail cluster executor --scheduler HOST:PORT`), or drop --cluster to \
+             run locally",
+        ));
+    }
+    let state = ctx.state();
+    let config = state
+        .config()
+        .clone()
+        .with_ballista_logical_extension_codec(Arc::new(Codec::default()));
+    let state = SessionStateBuilder::new_from_existing(state)
+        .with_config(config)
+        .build();
+    let ctx = SessionContext::remote_with_state(&url, state).await?;
+    // Ballista replaces the session's functions with its own: ours again.
+    crate::udf::register_all(&ctx);
+    // Stages are planned once, by the scheduler's session (see `session_state`): the
+    // adaptive planner re-optimizes each stage with DataFusion's sanity check, which rejects
+    // plans it cannot see are sorted (see there).
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    let options = state.config_mut().options_mut();
+    options.set("ballista.planner.adaptive.enabled", "false")?;
+    // A sort with a limit (a check's sample rows) decoded on an executor has no TopK to share
+    // its dynamic filter with, and DataFusion asserts there is one: no such filters.
+    options.optimizer.enable_topk_dynamic_filter_pushdown = false;
+    drop(state);
+    Ok(ctx)
+}
+
+/// Run a scheduler on `bind` until the process is stopped.
+pub async fn run_scheduler(bind: SocketAddr) -> Result<()> {
+    use ballista_scheduler::cluster::BallistaCluster;
+    use ballista_scheduler::config::SchedulerConfig;
+    let mut config = SchedulerConfig::default()
+        .with_hostname(bind.ip().to_string())
+        .with_port(bind.port())
+        .with_override_session_builder(Arc::new(session_state));
+    config.bind_host = bind.ip().to_string();
+    config.override_logical_codec = Some(Arc::new(Codec::default()));
+    let cluster = BallistaCluster::new_from_config(&config)
+        .await
+        .map_err(ballista_error)?;
+    ballista_scheduler::scheduler_process::start_server(cluster, bind, Arc::new(config))
+        .await
+        .map_err(ballista_error)
+}
+
+/// Where an executor listens and which scheduler it serves.
+#[derive(Debug, Clone)]
+pub struct ExecutorSettings {
+    pub scheduler: SocketAddr,
+    pub bind: std::net::IpAddr,
+    /// Arrow Flight port (results and shuffles).
+    pub flight_port: u16,
+    /// gRPC port (tasks from the scheduler).
+    pub grpc_port: u16,
+    /// Tasks run at once.
+    pub concurrent_tasks: usize,
+    /// Shuffle files.
+    pub work_dir: Option<String>,
+}
+
+/// Run an executor until the process is stopped.
+pub async fn run_executor(settings: ExecutorSettings) -> Result<()> {
+    use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+    // Every function a local session knows (Ballista's default registry leaves out the
+    // nested ones, e.g. `cardinality`), and ours.
+    let mut registry = BallistaFunctionRegistry::default();
+    for (name, f) in all_functions() {
+        registry.scalar_functions.insert(name, f);
+    }
+    let config = ExecutorProcessConfig {
+        bind_host: settings.bind.to_string(),
+        external_host: Some(settings.bind.to_string()),
+        port: settings.flight_port,
+        grpc_port: settings.grpc_port,
+        scheduler_host: settings.scheduler.ip().to_string(),
+        scheduler_port: settings.scheduler.port(),
+        vcores: settings.concurrent_tasks.max(1),
+        work_dir: settings.work_dir,
+        override_function_registry: Some(Arc::new(registry)),
+        ..Default::default()
+    };
+    start_executor_process(Arc::new(config))
+        .await
+        .map_err(ballista_error)
+}
+
+/// The scheduler's session for a job: Ballista's defaults with ordertrail's functions, so
+/// that plans naming them can be decoded.
+///
+/// Without DataFusion's `SanityCheckPlan` on the stages Ballista cuts: it rejects a merge
+/// by `(gateway, src_id)` over a union whose branches each have one gateway (sorted by
+/// `src_id` alone), because the exchange between the stages loses the fact that `gateway` is
+/// constant in each partition (the plan is right; the check cannot see it). Outputs on the
+/// cluster are compared with local runs byte for byte in the tests.
+fn session_state(mut config: SessionConfig) -> datafusion::common::Result<SessionState> {
+    // See `connect`: no TopK dynamic filters in plans that executors decode.
+    config
+        .options_mut()
+        .optimizer
+        .enable_topk_dynamic_filter_pushdown = false;
+    let state = ballista_core::utils::default_session_builder(config)?;
+    let functions = all_functions().into_values().collect::<Vec<_>>();
+    let rules = state
+        .physical_optimizers()
+        .iter()
+        .filter(|r| r.name() != "SanityCheckPlan")
+        .cloned()
+        .collect();
+    Ok(SessionStateBuilder::new_from_existing(state)
+        .with_scalar_functions(functions)
+        .with_physical_optimizer_rules(rules)
+        .build())
+}
+
+/// Every scalar function by name: DataFusion's (all its default features), Ballista's, ours.
+fn all_functions() -> std::collections::HashMap<String, Arc<datafusion::logical_expr::ScalarUDF>> {
+    let local = SessionStateBuilder::new().with_default_features().build();
+    let mut out: std::collections::HashMap<_, _> = local
+        .scalar_functions()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for f in ballista_core::extension::ballista_scalar_functions()
+        .into_iter()
+        .chain(crate::udf::all())
+    {
+        out.insert(f.name().to_string(), f);
+    }
+    out
+}
+
+fn ballista_error(e: ballista_core::error::BallistaError) -> Error {
+    Error::input(format!("cluster: {e}"))
+}
+
+/// Ballista's logical codec, plus in-memory tables carried as Arrow IPC.
+#[derive(Debug)]
+pub struct Codec {
+    inner: BallistaLogicalExtensionCodec,
+}
+
+impl Default for Codec {
+    fn default() -> Self {
+        Codec {
+            inner: BallistaLogicalExtensionCodec::default(),
+        }
+    }
+}
+
+/// What a table carried by [`Codec`] starts with.
+const MEM_TABLE: &[u8] = b"ordertrail-memtable-1\n";
+
+impl LogicalExtensionCodec for Codec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[LogicalPlan],
+        ctx: &TaskContext,
+    ) -> datafusion::common::Result<Extension> {
+        self.inner.try_decode(buf, inputs, ctx)
+    }
+
+    fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> datafusion::common::Result<()> {
+        self.inner.try_encode(node, buf)
+    }
+
+    fn try_decode_table_provider(
+        &self,
+        buf: &[u8],
+        table_ref: &TableReference,
+        schema: SchemaRef,
+        ctx: &TaskContext,
+    ) -> datafusion::common::Result<Arc<dyn TableProvider>> {
+        let Some(ipc) = buf.strip_prefix(MEM_TABLE) else {
+            return self
+                .inner
+                .try_decode_table_provider(buf, table_ref, schema, ctx);
+        };
+        let reader = arrow::ipc::reader::StreamReader::try_new(Cursor::new(ipc), None)?;
+        let batches = reader.collect::<std::result::Result<Vec<RecordBatch>, _>>()?;
+        Ok(Arc::new(MemTable::try_new(schema, vec![batches])?))
+    }
+
+    fn try_encode_table_provider(
+        &self,
+        table_ref: &TableReference,
+        node: Arc<dyn TableProvider>,
+        buf: &mut Vec<u8>,
+    ) -> datafusion::common::Result<()> {
+        let Some(mem) = node.downcast_ref::<MemTable>() else {
+            return self.inner.try_encode_table_provider(table_ref, node, buf);
+        };
+        buf.extend_from_slice(MEM_TABLE);
+        let schema = mem.schema();
+        let mut writer = arrow::ipc::writer::StreamWriter::try_new(&mut *buf, &schema)?;
+        for partition in &mem.batches {
+            let batches = partition.try_read().map_err(|_| {
+                datafusion::common::DataFusionError::Internal(format!(
+                    "in-memory table {table_ref} is being written"
+                ))
+            })?;
+            for batch in batches.iter() {
+                writer.write(batch)?;
+            }
+        }
+        writer.finish()?;
+        Ok(())
+    }
+
+    fn try_decode_file_format(
+        &self,
+        buf: &[u8],
+        ctx: &TaskContext,
+    ) -> datafusion::common::Result<Arc<dyn FileFormatFactory>> {
+        self.inner.try_decode_file_format(buf, ctx)
+    }
+
+    fn try_encode_file_format(
+        &self,
+        buf: &mut Vec<u8>,
+        node: Arc<dyn FileFormatFactory>,
+    ) -> datafusion::common::Result<()> {
+        self.inner.try_encode_file_format(buf, node)
+    }
+}
