@@ -398,8 +398,7 @@ async fn row_diff(
             .with_param_values(params())?
             .collect()
             .await?;
-        let text = first_cell(&batches);
-        Ok::<u64, Error>(text.parse().unwrap_or(0))
+        count_cell(&first_cell(&batches))
     };
     // Rows of one side with no row of the other side's key: `from_a` picks the side.
     let only = |from_a: bool| {
@@ -478,9 +477,9 @@ async fn row_diff(
             .collect()
             .await?;
         let cells = all_cells(&batches);
-        d.changed = cells.first().and_then(|c| c.parse().ok()).unwrap_or(0);
+        d.changed = count_cell(cells.first().map_or("", String::as_str))?;
         for (c, n) in values.iter().zip(cells.iter().skip(1)) {
-            let n: u64 = n.parse().unwrap_or(0);
+            let n = count_cell(n)?;
             if n > 0 {
                 d.changed_columns.push(((*c).clone(), n));
             }
@@ -533,6 +532,17 @@ fn all_cells(batches: &[arrow::array::RecordBatch]) -> Vec<String> {
         .iter()
         .map(|c| arrow::util::display::array_value_to_string(c, 0).unwrap_or_default())
         .collect()
+}
+
+/// A count as the engine printed it: NULL (a sum over no rows) is 0; anything else that is not
+/// a number is a bug, not "no difference".
+fn count_cell(text: &str) -> Result<u64> {
+    match text {
+        "" | "NULL" => Ok(0),
+        _ => text
+            .parse()
+            .map_err(|_| Error::internal(format!("diff: a count came back as {text:?}"))),
+    }
 }
 
 fn first_cell(batches: &[arrow::array::RecordBatch]) -> String {

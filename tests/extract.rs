@@ -156,6 +156,7 @@ fn an_extracted_order_reproduces_its_rows_and_report_lines() {
             "{order}: OATS lines"
         );
     }
+    an_order_takes_only_its_own_rows(dir.path(), &lake);
 }
 
 #[test]
@@ -235,15 +236,10 @@ fn pseudonymised_accounts_are_replaced_everywhere_consistently() {
 
 /// An order that never went upstream or executed takes no outbound message and no ledger row
 /// with it (its kinds apply and match nothing), and the reference data whole.
-#[test]
-fn an_order_takes_only_its_own_rows() {
-    let dir = tempfile::tempdir().unwrap();
+fn an_order_takes_only_its_own_rows(dir: &Path, lake: &Path) {
     let p = |path: &Path| path.to_str().unwrap().to_string();
-    let demo = dir.path().join("demo");
-    let (code, _, err) = ordertrail(&["-q", "demo", "--out", &p(&demo)]);
-    assert_eq!(code, Some(0), "{err}");
-    let out = dir.path().join("extract-ORD-0008");
-    let (lake_s, out_s) = (p(&demo.join("lake")), p(&out));
+    let out = dir.join("extract-ORD-0008");
+    let (lake_s, out_s) = (p(lake), p(&out));
     let mut args = vec!["-q", "extract", "--lake", &lake_s, "--date", "2026-11-19"];
     args.extend(["--order", "ORD-0008", "--out", &out_s]);
     args.extend(CONFIG);

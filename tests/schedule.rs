@@ -356,3 +356,65 @@ reports = [
     assert!(!a.is_empty());
     assert!(a == b, "nightly CAT files: {}", differing_files(&a, &b));
 }
+
+/// A nightly job fed by the real-time feed: CAT files of 11-19 need 11-20 up to midnight
+/// Eastern Time (05:00 UTC); with the feed landed only up to 03:00 the job fails, naming both,
+/// and writes no CAT file (the next tick retries).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nightly_waits_for_the_feed_to_land_the_evening_of_the_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = fixture_lake(dir.path());
+    let mut state = ordertrail::ingest::FeedState {
+        feed: "main".into(),
+        caught_up_at: Some(chrono::DateTime::from_naive_utc_and_offset(
+            t("2026-11-20 03:00"),
+            chrono::Utc,
+        )),
+        ..Default::default()
+    };
+    state.closed_dates.insert(date("2026-11-19"));
+    let path = ordertrail::ingest::FeedState::path(&lake, "main");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, serde_json::to_string(&state).unwrap()).unwrap();
+    let config = config(
+        dir.path(),
+        r#"
+[scheduler]
+lake = "lake"
+
+[[job]]
+name = "nightly"
+kind = "day"
+cron = "0 6 * * *"
+feed = "main"
+checks = false
+reports = [{ destination = "finra_cat", priority = 1 }]
+"#,
+    );
+    let project = project();
+    let executor = PipelineExecutor {
+        project: &project,
+        config: &config,
+        options: small_engine(),
+    };
+    let clock = ManualClock::new(t("2026-11-20 05:59"));
+    let entries = schedule::run(
+        &config,
+        &clock,
+        &executor,
+        Until::Time(t("2026-11-20 06:00")),
+    )
+    .await
+    .unwrap();
+    let nightly = entries.iter().find(|e| e.job == "nightly").expect("ran");
+    assert!(!nightly.ok, "{}", nightly.detail);
+    assert!(
+        nightly
+            .detail
+            .contains("feed main has landed up to 2026-11-20 03:00")
+            && nightly.detail.contains("2026-11-20 05:00:00 UTC"),
+        "{}",
+        nightly.detail
+    );
+    assert!(!config.reports.join("2026-11-19").join("finra_cat").exists());
+}

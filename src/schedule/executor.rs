@@ -232,6 +232,19 @@ impl PipelineExecutor<'_> {
             let start = Window::day(next).start;
             detail = sync_window(sync_config, lake, next, start, until).await?;
         }
+        if let Some(feed) = &job.feed {
+            // Rows the feed has not landed yet would be missing from the CAT files.
+            let landed = feed_landed_until(lake, feed)?;
+            if landed < until {
+                return Err(Error::input_hint(
+                    format!(
+                        "CAT files of {date} need {next} up to {until} UTC (midnight Eastern \
+                         Time); feed {feed} has landed up to {landed}"
+                    ),
+                    "is `ordertrail ingest` running and caught up? The nightly run retries",
+                ));
+            }
+        }
         let raw_next = self
             .project
             .sources
