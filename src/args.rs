@@ -216,13 +216,17 @@ pub enum ClusterProcess {
         /// Address to listen on
         #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
         bind: std::net::SocketAddr,
+        /// Seconds an executor may go without asking for work (it asks at least every 5 s,
+        /// busy or not) before it is taken for lost and its tasks run again on the others
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        executor_timeout: u64,
     },
     /// An executor: runs tasks the scheduler hands it; reads the lake by the paths the
     /// commands registered, so it must reach the same files.
     Executor {
-        /// The scheduler's address
-        #[arg(long, value_name = "HOST:PORT")]
-        scheduler: std::net::SocketAddr,
+        /// The scheduler's address (a host name or an IP address)
+        #[arg(long, value_name = "HOST:PORT", value_parser = parse_host_port)]
+        scheduler: (String, u16),
         /// Address to listen on (its Arrow Flight port; the gRPC port is --grpc-port)
         #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50051")]
         bind: std::net::SocketAddr,
@@ -235,7 +239,26 @@ pub enum ClusterProcess {
         /// Where shuffle files go [default: a temporary directory]
         #[arg(long, value_name = "DIR")]
         work_dir: Option<PathBuf>,
+        /// The host name the scheduler and other executors reach this one by [default: the
+        /// --bind address; with 0.0.0.0, the address the scheduler sees it connect from]
+        #[arg(long, value_name = "HOST")]
+        advertise: Option<String>,
     },
+}
+
+/// `HOST:PORT`, the host a name or an address (`[v6]:port` too).
+fn parse_host_port(s: &str) -> std::result::Result<(String, u16), String> {
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{s}` is not HOST:PORT"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| format!("`{port}` in `{s}` is not a port number"))?;
+    if host.is_empty() {
+        return Err(format!("`{s}` has no host"));
+    }
+    Ok((host.to_string(), port))
 }
 
 #[derive(Debug, Clone, Args)]

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use ballista::prelude::{SessionConfigExt, SessionContextExt};
+use ballista_core::config::TaskSchedulingPolicy;
 use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_core::serde::BallistaLogicalExtensionCodec;
 use datafusion::catalog::TableProvider;
@@ -57,7 +58,8 @@ pub async fn connect(ctx: SessionContext, address: &str) -> Result<SessionContex
     let config = state
         .config()
         .clone()
-        .with_ballista_logical_extension_codec(Arc::new(Codec::default()));
+        .with_ballista_logical_extension_codec(Arc::new(Codec::default()))
+        .with_extension(Arc::new(crate::engine::OnCluster));
     let state = SessionStateBuilder::new_from_existing(state)
         .with_config(config)
         .build();
@@ -78,15 +80,22 @@ pub async fn connect(ctx: SessionContext, address: &str) -> Result<SessionContex
     Ok(ctx)
 }
 
-/// Run a scheduler on `bind` until the process is stopped.
-pub async fn run_scheduler(bind: SocketAddr) -> Result<()> {
+/// Run a scheduler on `bind` until the process is stopped. An executor silent for
+/// `executor_timeout` seconds is taken for lost: its running tasks, and the finished ones whose
+/// shuffle files it held, run again on the others.
+pub async fn run_scheduler(bind: SocketAddr, executor_timeout: u64) -> Result<()> {
     use ballista_scheduler::cluster::BallistaCluster;
     use ballista_scheduler::config::SchedulerConfig;
     let mut config = SchedulerConfig::default()
         .with_hostname(bind.ip().to_string())
         .with_port(bind.port())
-        .with_override_session_builder(Arc::new(session_state));
+        .with_override_session_builder(Arc::new(session_state))
+        .with_scheduler_policy(TaskSchedulingPolicy::PullStaged);
     config.bind_host = bind.ip().to_string();
+    config.executor_timeout_seconds = executor_timeout;
+    config.expire_dead_executor_interval_seconds = (executor_timeout / 3).clamp(1, 15);
+    // With every executor gone, jobs wait this long for one to come back before they fail.
+    config.no_executors_grace_period_seconds = executor_timeout;
     config.override_logical_codec = Some(Arc::new(Codec::default()));
     let cluster = BallistaCluster::new_from_config(&config)
         .await
@@ -99,8 +108,11 @@ pub async fn run_scheduler(bind: SocketAddr) -> Result<()> {
 /// Where an executor listens and which scheduler it serves.
 #[derive(Debug, Clone)]
 pub struct ExecutorSettings {
-    pub scheduler: SocketAddr,
+    /// The scheduler's host (a name or an address) and port.
+    pub scheduler: (String, u16),
     pub bind: std::net::IpAddr,
+    /// The host others reach it by (`None`: the address the scheduler sees).
+    pub advertise: Option<String>,
     /// Arrow Flight port (results and shuffles).
     pub flight_port: u16,
     /// gRPC port (tasks from the scheduler).
@@ -126,13 +138,14 @@ pub async fn run_executor(settings: ExecutorSettings) -> Result<()> {
     let config = ExecutorProcessConfig {
         override_execution_engine: Some(Arc::new(engine)),
         bind_host: settings.bind.to_string(),
-        external_host: Some(settings.bind.to_string()),
+        external_host: settings.advertise,
         port: settings.flight_port,
         grpc_port: settings.grpc_port,
-        scheduler_host: settings.scheduler.ip().to_string(),
-        scheduler_port: settings.scheduler.port(),
+        scheduler_host: settings.scheduler.0,
+        scheduler_port: settings.scheduler.1,
         vcores: settings.concurrent_tasks.max(1),
         work_dir: settings.work_dir,
+        task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
         override_function_registry: Some(Arc::new(registry)),
         ..Default::default()
     };
@@ -189,6 +202,7 @@ impl ballista_executor::execution_engine::QueryStageExecutor for NoMetrics {
         context: Arc<TaskContext>,
     ) -> datafusion::common::Result<Vec<ballista_core::serde::protobuf::ShuffleWritePartition>>
     {
+        abort_point();
         self.0.execute_query_stage(task_id, context).await
     }
 
@@ -210,6 +224,18 @@ impl ballista_executor::execution_engine::QueryStageExecutor for NoMetrics {
 
     fn collect_column_stats(&self) -> Vec<ballista_core::serde::protobuf::TaskColumnStats> {
         self.0.collect_column_stats()
+    }
+}
+
+/// Test hook: `ORDERTRAIL_EXECUTOR_ABORT_AT_TASK=N` aborts the executor as its N-th task
+/// starts, as a machine lost mid-stage would be (its running task and the shuffle files it
+/// wrote are gone).
+fn abort_point() {
+    static TASKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = TASKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    if std::env::var("ORDERTRAIL_EXECUTOR_ABORT_AT_TASK").is_ok_and(|at| at == n.to_string()) {
+        eprintln!("ordertrail: injected executor abort at task {n}");
+        std::process::abort();
     }
 }
 
@@ -263,17 +289,9 @@ fn ballista_error(e: ballista_core::error::BallistaError) -> Error {
 }
 
 /// Ballista's logical codec, plus in-memory tables carried as Arrow IPC.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Codec {
     inner: BallistaLogicalExtensionCodec,
-}
-
-impl Default for Codec {
-    fn default() -> Self {
-        Codec {
-            inner: BallistaLogicalExtensionCodec::default(),
-        }
-    }
 }
 
 /// What a table carried by [`Codec`] starts with.

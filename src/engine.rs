@@ -19,6 +19,7 @@ use datafusion::datasource::listing::{
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::error::{Error, IoContext, Result};
@@ -597,28 +598,171 @@ pub fn set_joins_as_written(ctx: &SessionContext, as_written: bool) {
     optimizer.repartition_joins = !as_written || !optimizer.prefer_hash_join;
 }
 
-/// The order of a bucketed stage's or check's plan, in which its buckets are merged (its
-/// `order by`, required when the file is loaded).
-pub fn output_ordering(
-    plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>,
-    file: &std::path::Path,
-) -> Result<datafusion::physical_expr::LexOrdering> {
-    plan.properties()
-        .output_ordering()
-        .cloned()
-        .ok_or_else(|| Error::Sql {
-            file: file.to_path_buf(),
-            location: None,
-            message: "the plan of a query run in buckets has no output order; it must end in \
-                      `order by`"
-                .into(),
+/// Marks a session whose queries a cluster runs (set by `cluster::connect`).
+#[derive(Debug)]
+pub struct OnCluster;
+
+/// Whether `ctx` sends its queries to a cluster.
+pub fn on_cluster(ctx: &SessionContext) -> bool {
+    ctx.state_ref()
+        .read()
+        .config()
+        .get_extension::<OnCluster>()
+        .is_some()
+}
+
+/// The `order by` that ends `df`'s query (under a limit or an alias), as sort expressions
+/// over its output columns; `None` when it ends otherwise (e.g. sorts by a column it then
+/// leaves out).
+///
+/// Taken from the query as written, not from a physical plan's output order: DataFusion
+/// reports the order of a merge over a union of per-gateway branches as `(src_id, gateway)`
+/// though it merges by `(gateway, src_id)` (a column constant in each branch may move).
+pub fn query_ordering(
+    ctx: &SessionContext,
+    df: &datafusion::dataframe::DataFrame,
+) -> datafusion::common::Result<Option<datafusion::physical_expr::LexOrdering>> {
+    use datafusion::logical_expr::LogicalPlan;
+    let mut plan = df.logical_plan();
+    loop {
+        plan = match plan {
+            LogicalPlan::Limit(l) => &l.input,
+            LogicalPlan::SubqueryAlias(a) => &a.input,
+            _ => break,
+        };
+    }
+    let LogicalPlan::Sort(sort) = plan else {
+        return Ok(None);
+    };
+    let state = ctx.state();
+    let exprs = datafusion::physical_expr::create_physical_sort_exprs(
+        &sort.expr,
+        sort.input.schema(),
+        state.execution_props(),
+        &datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext::default(),
+    )?;
+    Ok(datafusion::physical_expr::LexOrdering::new(exprs))
+}
+
+/// The rows of `df`; from a cluster, sorted again here in `ordering` (its [`query_ordering`]).
+///
+/// Ballista cuts a plan into stages at its exchanges, and the stage after an exchange no
+/// longer knows which partitions hold one value of a sort key: a union of per-gateway branches
+/// merged by `(gateway, src_id)` came back ordered by `src_id` alone. The order a file is
+/// written in is made where the rows arrive, so that a cluster writes a local run's bytes.
+pub async fn execute_in_order(
+    ctx: &SessionContext,
+    df: datafusion::dataframe::DataFrame,
+    ordering: Option<&datafusion::physical_expr::LexOrdering>,
+) -> datafusion::common::Result<datafusion::physical_plan::SendableRecordBatchStream> {
+    let rows = df.execute_stream().await?;
+    match ordering {
+        Some(ordering) if on_cluster(ctx) => {
+            use datafusion::physical_plan::sorts::sort::SortExec;
+            use datafusion::physical_plan::streaming::StreamingTableExec;
+            let schema = rows.schema();
+            let source = Arc::new(OneStream {
+                schema: schema.clone(),
+                rows: std::sync::Mutex::new(Some(rows)),
+            });
+            let scan = StreamingTableExec::try_new(schema, vec![source], None, [], false, None)?;
+            let sort = SortExec::new(ordering.clone(), Arc::new(scan));
+            sort.execute(0, ctx.task_ctx())
+        }
+        _ => Ok(rows),
+    }
+}
+
+/// A stream that has arrived, as the one partition of a plan run once.
+struct OneStream {
+    schema: arrow::datatypes::SchemaRef,
+    rows: std::sync::Mutex<Option<datafusion::physical_plan::SendableRecordBatchStream>>,
+}
+
+impl std::fmt::Debug for OneStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OneStream").finish_non_exhaustive()
+    }
+}
+
+impl datafusion::physical_plan::streaming::PartitionStream for OneStream {
+    fn schema(&self) -> &arrow::datatypes::SchemaRef {
+        &self.schema
+    }
+
+    fn execute(
+        &self,
+        _ctx: Arc<datafusion::execution::TaskContext>,
+    ) -> datafusion::physical_plan::SendableRecordBatchStream {
+        let taken = self.rows.lock().ok().and_then(|mut rows| rows.take());
+        taken.unwrap_or_else(|| {
+            let error = datafusion::common::DataFusionError::Internal(
+                "a stream that has arrived can be read once".into(),
+            );
+            Box::pin(
+                datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                    self.schema.clone(),
+                    futures::stream::once(async move { Err(error) }),
+                ),
+            )
         })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use datafusion::error::DataFusionError;
+
+    /// The order of a query is its final `order by` over the output columns, also where
+    /// DataFusion reports a merge of per-branch constants in another order; on a cluster the
+    /// rows are sorted in it where they arrive.
+    #[tokio::test]
+    async fn rows_from_a_cluster_are_sorted_in_the_querys_own_order() {
+        let ctx = SessionContext::new();
+        let sql = "select * from (select 'outbound' as gateway, column1 as src_id \
+                   from (values (5), (1), (3)) union all select 'inbound', column1 \
+                   from (values (4), (2))) order by gateway, src_id";
+        let df = ctx.sql(sql).await.unwrap();
+        let ordering = query_ordering(&ctx, &df).unwrap().unwrap();
+        assert_eq!(
+            ordering.to_string(),
+            "gateway@0 ASC NULLS LAST, src_id@1 ASC NULLS LAST"
+        );
+        // Rows in another order, from a session marked as a cluster's: sorted on arrival.
+        let config = SessionConfig::new().with_extension(Arc::new(OnCluster));
+        let remote = SessionContext::new_with_config(config);
+        assert!(on_cluster(&remote) && !on_cluster(&ctx));
+        let unsorted = remote
+            .sql(&sql.replace(" order by gateway, src_id", ""))
+            .await
+            .unwrap();
+        let rows: Vec<_> = futures::TryStreamExt::try_collect(
+            execute_in_order(&remote, unsorted, Some(&ordering))
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        let text = arrow::util::pretty::pretty_format_batches(&rows)
+            .unwrap()
+            .to_string();
+        let order: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("| "))
+            .skip(1)
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "| inbound  | 2      |",
+                "| inbound  | 4      |",
+                "| outbound | 1      |",
+                "| outbound | 3      |",
+                "| outbound | 5      |",
+            ]
+        );
+    }
 
     fn settings(ctx: &SessionContext) -> (bool, usize) {
         let state = ctx.state();

@@ -528,6 +528,14 @@ pub fn sql_error(path: &Path, err: DataFusionError) -> Error {
                  try_cast, nullif) if such values are legitimate",
             );
         }
+        // A Ballista job the cluster gave up on (executors lost, a task failing too often).
+        DataFusionError::Execution(m) if m.starts_with("Job ") && m.contains(" failed: ") => {
+            return Error::input_hint(
+                format!("{}: the cluster failed the query: {m}", path.display()),
+                "see the scheduler's and executors' logs (are executors running and do they \
+                 reach the lake's files?), then run again: nothing of this stage was written",
+            );
+        }
         _ => {}
     }
     let location = err

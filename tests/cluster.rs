@@ -1,15 +1,15 @@
-//! The stages on a Ballista cluster (`--features cluster`, work in progress; see the README's
-//! cluster section for what does not work yet). Here: a command given an address where no
-//! scheduler answers says so and writes nothing; a scheduler and two executors as separate
-//! processes run both fixture days' stages with the rows of a local run (not yet the same
-//! bytes).
+//! The pipeline on a Ballista cluster (`--features cluster`; CI runs these with
+//! `cargo test --features cluster --test main cluster::`): a scheduler and two executors as
+//! separate processes on free localhost ports run the fixture days (stages, checks, reports)
+//! and a generated day, and write a local run's files byte for byte, also when an executor
+//! dies mid-run; a command given an address where no scheduler answers says so and writes
+//! nothing.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{graph, ordertrail, read_stage, sql_dir, to_ndjson};
-use ordertrail::lake::Lake;
+use crate::common::{files_below, ordertrail};
 
 const CONFIG: [&str; 2] = ["--config", "data-fixtures/ordertrail.toml"];
 
@@ -30,11 +30,12 @@ impl Drop for Process {
     }
 }
 
-fn spawn(args: &[&str], log: &Path) -> Process {
+fn spawn(args: &[&str], log: &Path, env: &[(&str, &str)]) -> Process {
     let log = std::fs::File::create(log).unwrap();
     Process(
         Command::new(env!("CARGO_BIN_EXE_ordertrail"))
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -52,13 +53,22 @@ fn wait_for(port: u16) {
     panic!("nothing listens on 127.0.0.1:{port}");
 }
 
-/// A scheduler and two executors.
-fn start_cluster(dir: &Path) -> (String, Vec<Process>) {
+/// A scheduler and two executors; `second_env` is the second executor's environment.
+fn start_cluster(dir: &Path, second_env: &[(&str, &str)]) -> (String, Vec<Process>) {
     let sched_port = free_port();
     let scheduler = format!("127.0.0.1:{sched_port}");
     let mut procs = vec![spawn(
-        &["cluster", "scheduler", "--bind", &scheduler],
+        // An executor silent for 8 s is lost (idle or busy, they ask for work every 5 s).
+        &[
+            "cluster",
+            "scheduler",
+            "--bind",
+            &scheduler,
+            "--executor-timeout",
+            "8",
+        ],
         &dir.join("scheduler.log"),
+        &[],
     )];
     wait_for(sched_port);
     for k in 0..2 {
@@ -83,56 +93,148 @@ fn start_cluster(dir: &Path) -> (String, Vec<Process>) {
                 work.to_str().unwrap(),
             ],
             &dir.join(format!("executor-{k}.log")),
+            if k == 1 { second_env } else { &[] },
         ));
         wait_for(flight);
     }
-    // The executors register with their first heartbeat.
-    std::thread::sleep(Duration::from_secs(2));
+    // The executors register when they first ask for work.
+    std::thread::sleep(Duration::from_secs(1));
     (scheduler, procs)
 }
 
-fn run_days(lake: &Path, cluster: Option<&str>) {
+/// Run `dates` (stages and checks) on `lake`, on the cluster at `cluster` or locally, then
+/// write the first date's reports to `reports` when given.
+fn run_dates(lake: &Path, dates: &[String], cluster: Option<&str>, reports: Option<&Path>) {
     let lake = lake.to_str().unwrap();
-    let (code, _, err) = ordertrail(&[&["-q", "load", "--lake", lake][..], &CONFIG].concat());
-    assert_eq!(code, Some(0), "{err}");
-    for d in crate::common::fixture_dates() {
-        let d = d.to_string();
-        let mut args = vec!["-q", "run", "--lake", lake, "--date", &d, "--no-checks"];
+    let on = |args: &[&str]| {
+        let mut args = args.to_vec();
         args.extend(CONFIG);
         if let Some(c) = cluster {
             args.extend(["--cluster", c]);
         }
         let (code, _, err) = ordertrail(&args);
-        assert_eq!(code, Some(0), "run {d} (cluster {cluster:?}): {err}");
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+    };
+    for d in dates {
+        on(&["-q", "run", "--lake", lake, "--date", d]);
+    }
+    if let Some(out) = reports {
+        let out = out.to_str().unwrap();
+        on(&[
+            "-q", "report", "--lake", lake, "--date", &dates[0], "--out", out,
+        ]);
     }
 }
 
-/// The fixture days' stages on a scheduler and two executors give the rows of a local run.
-/// (Not yet: the same bytes, the checks; see docs/cluster.md.)
-#[test]
-fn the_fixture_days_on_a_cluster_give_the_rows_of_a_local_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let (scheduler, _procs) = start_cluster(dir.path());
-    let (on_cluster, local) = (dir.path().join("cluster"), dir.path().join("local"));
-    run_days(&on_cluster, Some(&scheduler));
-    run_days(&local, None);
-    let rows = |lake: &Path, stage: &str, day| {
-        let mut lines: Vec<String> = to_ndjson(&read_stage(&Lake::new(lake), stage, day))
-            .lines()
-            .map(String::from)
-            .collect();
-        lines.sort();
-        lines
-    };
-    for day in crate::common::fixture_dates() {
-        for stage in &graph(&sql_dir()).stages {
-            let (a, b) = (
-                rows(&on_cluster, &stage.name, day),
-                rows(&local, &stage.name, day),
-            );
-            assert!(a == b, "{} {day}: rows differ on the cluster", stage.name);
+fn load_fixtures(lake: &Path) {
+    let lake = lake.to_str().unwrap();
+    let (code, _, err) = ordertrail(&[&["-q", "load", "--lake", lake][..], &CONFIG].concat());
+    assert_eq!(code, Some(0), "{err}");
+}
+
+/// The files below `a` and `b` that differ or that only one side has.
+fn differing(a: &Path, b: &Path) -> Vec<String> {
+    let (a, b) = (files_below(a), files_below(b));
+    let mut out: Vec<String> = a
+        .iter()
+        .filter(|(k, v)| b.get(*k) != Some(v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    out.extend(b.keys().filter(|k| !a.contains_key(*k)).cloned());
+    out
+}
+
+/// Stage, check and report files of the two runs are the same bytes.
+fn assert_same_files(on_cluster: &Path, local: &Path, what: &str) {
+    let mut compared = 0;
+    for sub in ["lake/stages", "lake/checks", "reports"] {
+        let (a, b) = (on_cluster.join(sub), local.join(sub));
+        if !b.exists() {
+            continue;
         }
+        compared += files_below(&b).len();
+        let differ = differing(&a, &b);
+        assert!(differ.is_empty(), "{what}: {sub} differs: {differ:?}");
     }
+    assert!(compared > 30, "{what}: only {compared} files compared");
+}
+
+fn fixture_dates() -> Vec<String> {
+    crate::common::fixture_dates()
+        .iter()
+        .map(|d| d.to_string())
+        .collect()
+}
+
+/// The fixture days' stages, checks and reports, and a generated day's stages and checks, on a
+/// scheduler and two executors: the bytes of a local run.
+#[test]
+fn the_fixture_days_and_a_generated_day_on_a_cluster_write_a_local_runs_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scheduler, _procs) = start_cluster(dir.path(), &[]);
+    let (on_cluster, local) = (dir.path().join("cluster"), dir.path().join("local"));
+    for (side, cluster) in [(&on_cluster, Some(scheduler.as_str())), (&local, None)] {
+        load_fixtures(&side.join("lake"));
+        run_dates(
+            &side.join("lake"),
+            &fixture_dates(),
+            cluster,
+            Some(&side.join("reports")),
+        );
+    }
+    assert_same_files(&on_cluster, &local, "fixture days");
+
+    let generated = |side: &Path| side.join("generated");
+    for side in [&on_cluster, &local] {
+        let lake = generated(side).join("lake");
+        let (code, _, err) = ordertrail(&[
+            "-q",
+            "gen",
+            "--orders",
+            "300",
+            "--date",
+            "2026-11-23",
+            "--lake",
+            lake.to_str().unwrap(),
+        ]);
+        assert_eq!(code, Some(0), "{err}");
+    }
+    let day = ["2026-11-23".to_string()];
+    run_dates(
+        &generated(&on_cluster).join("lake"),
+        &day,
+        Some(&scheduler),
+        None,
+    );
+    run_dates(&generated(&local).join("lake"), &day, None, None);
+    assert_same_files(&generated(&on_cluster), &generated(&local), "generated day");
+}
+
+/// An executor that dies as its 40th task starts (its running task and its shuffle files
+/// lost): the scheduler runs them again on the other, and the days' files are still a local
+/// run's.
+#[test]
+fn an_executor_lost_mid_run_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scheduler, mut procs) =
+        start_cluster(dir.path(), &[("ORDERTRAIL_EXECUTOR_ABORT_AT_TASK", "40")]);
+    let (on_cluster, local) = (dir.path().join("cluster"), dir.path().join("local"));
+    for (side, cluster) in [(&on_cluster, Some(scheduler.as_str())), (&local, None)] {
+        load_fixtures(&side.join("lake"));
+        run_dates(
+            &side.join("lake"),
+            &fixture_dates(),
+            cluster,
+            Some(&side.join("reports")),
+        );
+    }
+    let lost = procs[2].0.try_wait().unwrap();
+    let log = std::fs::read_to_string(dir.path().join("executor-1.log")).unwrap();
+    assert!(
+        lost.is_some() && log.contains("injected executor abort at task 40"),
+        "the second executor did not die mid-run ({lost:?}):\n{log}"
+    );
+    assert_same_files(&on_cluster, &local, "an executor lost");
 }
 
 #[test]

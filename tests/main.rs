@@ -11,8 +11,9 @@
 //! - `console.rs`: the operator's console (`serve`) in headless chromium, and its defences
 //! - `diff.rs`: `ordertrail diff` and `test` on a deliberately changed rule
 //! - `extract.rs`: one order's raw rows as fixtures reproduce its rows and report lines
-//! - `cluster.rs` (`--features cluster`): the fixture days on a real Ballista scheduler and two
-//!   executors, byte for byte against a local run
+//! - `cluster.rs` (`--features cluster`): the fixture days and a generated day on a real
+//!   Ballista scheduler and two executors, byte for byte against a local run, also with an
+//!   executor lost mid-run
 //! - `cli.rs`: whole invocations of the binary: exit codes and error messages on bad input
 //! - `sqltest.rs`: the SQL unit tests under sql/v1/tests/ (`ordertrail test`)
 //! - `synth.rs`: the synthetic-day generator (`ordertrail gen`): determinism, checks pass

@@ -31,9 +31,9 @@ use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::collect;
 use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
+use futures::TryStreamExt;
 
 use crate::engine;
-use crate::engine::output_ordering;
 use crate::error::{Error, IoContext, Result};
 use crate::pipeline::bucket_params;
 use crate::stages::sql_error;
@@ -272,27 +272,39 @@ async fn failing_rows(ctx: &SessionContext, check: &Check, date: NaiveDate) -> R
             message: "a check's first column must be named check_key".into(),
         });
     }
+    // The order buckets are merged in; on a cluster also the order each bucket's rows are
+    // sorted in where they arrive (see `engine::execute_in_order`).
+    let ordering = engine::query_ordering(ctx, &first).map_err(err)?;
     let merge = match runs {
         1 => None,
         _ => {
             let plan = first.create_physical_plan().await.map_err(err)?;
-            Some((plan.schema(), output_ordering(&plan, &check.path)?))
+            let ordering = ordering.clone().ok_or_else(|| Error::Sql {
+                file: check.path.clone(),
+                location: None,
+                message: "a check run in buckets must end in `order by` its output columns \
+                          (its buckets' rows are merged in that order)"
+                    .into(),
+            })?;
+            Some((plan.schema(), ordering))
         }
     };
     let parts = engine::run_buckets(ctx, runs, jobs, |ctx, bucket| {
-        let (sql, path) = (check.sql.clone(), check.path.clone());
+        let (sql, path, ordering) = (check.sql.clone(), check.path.clone(), ordering.clone());
         async move {
             let err = |e| sql_error(&path, e);
-            let plan = ctx
+            let df = ctx
                 .sql(&sql)
                 .await
                 .map_err(err)?
                 .with_param_values(bucket_params(Window::day(date), bucket, buckets))
-                .map_err(err)?
-                .create_physical_plan()
-                .await
                 .map_err(err)?;
-            collect(plan, ctx.task_ctx()).await.map_err(err)
+            engine::execute_in_order(&ctx, df, ordering.as_ref())
+                .await
+                .map_err(err)?
+                .try_collect::<Vec<_>>()
+                .await
+                .map_err(err)
         }
     })
     .await?;

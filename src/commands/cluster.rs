@@ -7,9 +7,12 @@ use crate::error::Result;
 pub async fn run(args: ClusterArgs) -> Result<i32> {
     use crate::args::ClusterProcess;
     match args.process {
-        ClusterProcess::Scheduler { bind } => {
+        ClusterProcess::Scheduler {
+            bind,
+            executor_timeout,
+        } => {
             eprintln!("ordertrail: Ballista scheduler listening on {bind}");
-            crate::cluster::run_scheduler(bind).await?;
+            crate::cluster::run_scheduler(bind, executor_timeout.max(6)).await?;
         }
         ClusterProcess::Executor {
             scheduler,
@@ -17,17 +20,23 @@ pub async fn run(args: ClusterArgs) -> Result<i32> {
             grpc_port,
             concurrent_tasks,
             work_dir,
+            advertise,
         } => {
             let settings = crate::cluster::ExecutorSettings {
                 scheduler,
                 bind: bind.ip(),
+                advertise: advertise
+                    .or_else(|| (!bind.ip().is_unspecified()).then(|| bind.ip().to_string())),
                 flight_port: bind.port(),
                 grpc_port,
                 concurrent_tasks: concurrent_tasks
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
                 work_dir: work_dir.map(|d| d.display().to_string()),
             };
-            eprintln!("ordertrail: Ballista executor on {bind} for the scheduler at {scheduler}");
+            eprintln!(
+                "ordertrail: Ballista executor on {bind} for the scheduler at {}:{}",
+                settings.scheduler.0, settings.scheduler.1
+            );
             crate::cluster::run_executor(settings).await?;
         }
     }

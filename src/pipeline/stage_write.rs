@@ -60,6 +60,21 @@ pub(super) async fn run_stage_planned(
     }
     let schema = Arc::new(df.schema().as_arrow().clone());
     check_output_columns(stage, &schema)?;
+    // On a cluster the rows are put in the stage's order where they arrive (see there).
+    let ordering = match engine::on_cluster(ctx) {
+        false => None,
+        true => Some(
+            engine::query_ordering(ctx, &df)
+                .map_err(err)?
+                .ok_or_else(|| Error::Sql {
+                    file: stage.path.clone(),
+                    location: None,
+                    message: "on a cluster a stage's final ORDER BY must sort by columns it \
+                              outputs (its rows are sorted where they arrive)"
+                        .into(),
+                })?,
+        ),
+    };
     let dir = lake.stage_table_dir(&graph.version, &stage.name);
     if stage.bucket_by.is_some() {
         crate::lake::ensure_buckets(
@@ -80,6 +95,7 @@ pub(super) async fn run_stage_planned(
         buckets: plan.buckets,
         runs,
         schema,
+        ordering,
         staging: Staging::new(lake, part.clone())?,
         merge,
     });
@@ -185,6 +201,8 @@ struct StageJob {
     buckets: usize,
     runs: usize,
     schema: arrow::datatypes::SchemaRef,
+    /// The order rows are sorted in where they arrive (`Some` on a cluster).
+    ordering: Option<datafusion::physical_expr::LexOrdering>,
     staging: Staging,
     /// Set when the window merges into the day's partition.
     merge: Option<crate::stages::Incremental>,
@@ -227,7 +245,9 @@ impl StageJob {
         let df = df
             .with_param_values(bucket_params(self.window, run, self.buckets))
             .map_err(err)?;
-        let rows = df.execute_stream().await.map_err(err)?;
+        let rows = engine::execute_in_order(&ctx, df, self.ordering.as_ref())
+            .await
+            .map_err(err)?;
         let out = match &self.merge {
             None => {
                 let mut sink = self.sink(run);
