@@ -218,6 +218,7 @@ pub enum ClusterProcess {
         bind: std::net::SocketAddr,
         /// Seconds an executor may go without asking for work (it asks at least every 5 s,
         /// busy or not) before it is taken for lost and its tasks run again on the others
+        /// [at least 6]
         #[arg(long, value_name = "SECS", default_value_t = 30)]
         executor_timeout: u64,
     },
@@ -239,6 +240,10 @@ pub enum ClusterProcess {
         /// Where shuffle files go [default: a temporary directory]
         #[arg(long, value_name = "DIR")]
         work_dir: Option<PathBuf>,
+        /// Memory the executor's tasks share before they spill, e.g. 4G (each task gets its
+        /// share by --concurrent-tasks) [default: most of the machine's]
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        memory_limit: Option<usize>,
         /// The host name the scheduler and other executors reach this one by [default: the
         /// --bind address; with 0.0.0.0, the address the scheduler sees it connect from]
         #[arg(long, value_name = "HOST")]

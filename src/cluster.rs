@@ -121,6 +121,8 @@ pub struct ExecutorSettings {
     pub concurrent_tasks: usize,
     /// Shuffle files.
     pub work_dir: Option<String>,
+    /// Bytes the tasks share before they spill (`None`: Ballista's share of the machine).
+    pub memory_limit: Option<usize>,
 }
 
 /// Run an executor until the process is stopped.
@@ -145,6 +147,7 @@ pub async fn run_executor(settings: ExecutorSettings) -> Result<()> {
         scheduler_port: settings.scheduler.1,
         vcores: settings.concurrent_tasks.max(1),
         work_dir: settings.work_dir,
+        memory_pool_size: settings.memory_limit.map(|m| m as u64),
         task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
         override_function_registry: Some(Arc::new(registry)),
         ..Default::default()

@@ -21,6 +21,7 @@ pub async fn run(args: ClusterArgs) -> Result<i32> {
             concurrent_tasks,
             work_dir,
             advertise,
+            memory_limit,
         } => {
             let settings = crate::cluster::ExecutorSettings {
                 scheduler,
@@ -32,6 +33,7 @@ pub async fn run(args: ClusterArgs) -> Result<i32> {
                 concurrent_tasks: concurrent_tasks
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
                 work_dir: work_dir.map(|d| d.display().to_string()),
+                memory_limit,
             };
             eprintln!(
                 "ordertrail: Ballista executor on {bind} for the scheduler at {}:{}",

@@ -25,7 +25,12 @@ pub async fn run(args: QueryArgs) -> Result<i32> {
     if let Some(date) = args.date {
         df = df.with_param_values(pipeline::stage_params(date))?;
     }
-    let batches = df.collect().await?;
+    // From a cluster, rows come back in the query's `order by` only once sorted here.
+    let ordering = crate::engine::query_ordering(&ctx, &df)?;
+    let batches: Vec<_> = futures::TryStreamExt::try_collect(
+        crate::engine::execute_in_order(&ctx, df, ordering.as_ref()).await?,
+    )
+    .await?;
     println!("{}", pretty_format_batches(&batches)?);
     Ok(EXIT_OK)
 }
