@@ -5,7 +5,7 @@
 //! dies mid-run; a command given an address where no scheduler answers says so and writes
 //! nothing.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -166,14 +166,11 @@ fn fixture_dates() -> Vec<String> {
         .collect()
 }
 
-/// The fixture days' stages, checks and reports, and a generated day's stages and checks, on a
-/// scheduler and two executors: the bytes of a local run.
-#[test]
-fn the_fixture_days_and_a_generated_day_on_a_cluster_write_a_local_runs_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let (scheduler, _procs) = start_cluster(dir.path(), &[]);
-    let (on_cluster, local) = (dir.path().join("cluster"), dir.path().join("local"));
-    for (side, cluster) in [(&on_cluster, Some(scheduler.as_str())), (&local, None)] {
+/// The fixture days (stages, checks, the first day's reports) run on the cluster in
+/// `dir/cluster` and locally in `dir/local`.
+fn fixture_days_both_ways(dir: &Path, scheduler: &str) -> (PathBuf, PathBuf) {
+    let (on_cluster, local) = (dir.join("cluster"), dir.join("local"));
+    for (side, cluster) in [(&on_cluster, Some(scheduler)), (&local, None)] {
         load_fixtures(&side.join("lake"));
         run_dates(
             &side.join("lake"),
@@ -182,6 +179,16 @@ fn the_fixture_days_and_a_generated_day_on_a_cluster_write_a_local_runs_files() 
             Some(&side.join("reports")),
         );
     }
+    (on_cluster, local)
+}
+
+/// The fixture days' stages, checks and reports, and a generated day's stages and checks, on a
+/// scheduler and two executors: the bytes of a local run.
+#[test]
+fn the_fixture_days_and_a_generated_day_on_a_cluster_write_a_local_runs_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scheduler, _procs) = start_cluster(dir.path(), &[]);
+    let (on_cluster, local) = fixture_days_both_ways(dir.path(), &scheduler);
     assert_same_files(&on_cluster, &local, "fixture days");
 
     let generated = |side: &Path| side.join("generated");
@@ -218,16 +225,7 @@ fn an_executor_lost_mid_run_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (scheduler, mut procs) =
         start_cluster(dir.path(), &[("ORDERTRAIL_EXECUTOR_ABORT_AT_TASK", "40")]);
-    let (on_cluster, local) = (dir.path().join("cluster"), dir.path().join("local"));
-    for (side, cluster) in [(&on_cluster, Some(scheduler.as_str())), (&local, None)] {
-        load_fixtures(&side.join("lake"));
-        run_dates(
-            &side.join("lake"),
-            &fixture_dates(),
-            cluster,
-            Some(&side.join("reports")),
-        );
-    }
+    let (on_cluster, local) = fixture_days_both_ways(dir.path(), &scheduler);
     let lost = procs[2].0.try_wait().unwrap();
     let log = std::fs::read_to_string(dir.path().join("executor-1.log")).unwrap();
     assert!(
