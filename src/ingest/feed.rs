@@ -15,7 +15,7 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 
 use super::config::{FeedKind, IngestConfig};
-use super::land::Message;
+use super::land::{DELIVERY_TAG_ID, Message};
 use crate::error::{Error, Result};
 
 /// Acks for a fetched batch.
@@ -381,7 +381,7 @@ impl RabbitFeed {
                 .message_id()
                 .as_ref()
                 .map(|m| m.to_string())
-                .unwrap_or_else(|| format!("amqp:{}", next.delivery_tag));
+                .unwrap_or_else(|| format!("{DELIVERY_TAG_ID}{}", next.delivery_tag));
             last = last.max(Some(next.delivery_tag));
             messages.push(Message {
                 id,

@@ -32,7 +32,8 @@ use crate::sources::{SourceTable, Sources, UTC};
 /// One message of the feed: a source row as JSON.
 #[derive(Debug, Clone)]
 pub struct Message {
-    /// Where the broker knows it by: `nats:<stream sequence>`, or the AMQP message id.
+    /// Where the broker knows it by: `nats:<stream sequence>`, the AMQP message id, or (an AMQP
+    /// message without one) `amqp:<delivery tag>`, which changes with every delivery.
     pub id: String,
     /// The subject or queue it came from.
     pub source: String,
@@ -264,6 +265,11 @@ impl Lander {
             landed.dates.insert(*date);
             landed.partitions.push(dir);
         }
+        // A redelivered message may have been quarantined by an attempt that was killed
+        // before its ack: it is a repeat, not a second poison message.
+        let before = rejected.len();
+        rejected = self.not_yet_quarantined(messages, rejected)?;
+        landed.duplicates += (before - rejected.len()) as u64;
         if !rejected.is_empty() {
             rejected.sort_by_key(|r| r.message);
             let batch = quarantine_batch(messages, &rejected)?;
@@ -290,6 +296,85 @@ impl Lander {
             }
         }
         Ok(landed)
+    }
+
+    /// `rejected` without the messages the quarantine already holds. Only redelivered
+    /// messages are looked up (a first delivery cannot have been quarantined), so the
+    /// quarantine is read only after a crash or a bounce. A message is the same one when its
+    /// source, table and bytes match and, where the broker's id is stable (a NATS stream
+    /// sequence, an AMQP `message_id`; not an AMQP delivery tag), its id too.
+    fn not_yet_quarantined(
+        &self,
+        messages: &[Message],
+        rejected: Vec<Rejected>,
+    ) -> Result<Vec<Rejected>> {
+        if rejected.iter().all(|r| messages[r.message].deliveries <= 1) {
+            return Ok(rejected);
+        }
+        let dir = quarantine_dir(&self.lake, &self.feed);
+        let mut held: HashSet<(Option<String>, String, Option<String>, u64)> = HashSet::new();
+        for date in Lake::partition_dates(&dir)? {
+            for (rel, path) in partition_files(&Lake::partition_dir(&dir, date))? {
+                if !rel.ends_with(".parquet") {
+                    continue;
+                }
+                let reader =
+                    ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&path).at(&path)?)?
+                        .build()?;
+                for batch in reader {
+                    let batch = batch?;
+                    let text = |name: &str| -> Result<StringArray> {
+                        let c = batch.column_by_name(name).ok_or_else(|| {
+                            Error::input(format!(
+                                "{}: quarantine file without a {name} column",
+                                path.display()
+                            ))
+                        })?;
+                        Ok(StringArray::from(c.to_data()))
+                    };
+                    let (ids, sources, tables) =
+                        (text("message_id")?, text("source")?, text("table_name")?);
+                    let payloads = batch
+                        .column_by_name("payload")
+                        .map(|c| BinaryArray::from(c.to_data()))
+                        .ok_or_else(|| {
+                            Error::input(format!(
+                                "{}: quarantine file without a payload column",
+                                path.display()
+                            ))
+                        })?;
+                    for i in 0..batch.num_rows() {
+                        let id = ids.value(i);
+                        held.insert((
+                            stable_id(id).map(str::to_string),
+                            sources.value(i).to_string(),
+                            tables.is_valid(i).then(|| tables.value(i).to_string()),
+                            fnv1a(payloads.value(i)),
+                        ));
+                        // The same message under an id not kept stable by the broker.
+                        held.insert((
+                            None,
+                            sources.value(i).to_string(),
+                            tables.is_valid(i).then(|| tables.value(i).to_string()),
+                            fnv1a(payloads.value(i)),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(rejected
+            .into_iter()
+            .filter(|r| {
+                let m = &messages[r.message];
+                m.deliveries <= 1
+                    || !held.contains(&(
+                        stable_id(&m.id).map(str::to_string),
+                        m.source.clone(),
+                        r.table.clone(),
+                        fnv1a(&m.payload),
+                    ))
+            })
+            .collect())
     }
 
     /// Which of `wanted` are in the lake's partition of `date`, with their rows' fingerprints.
@@ -753,6 +838,15 @@ fn fingerprints(batch: &RecordBatch, conv: &RowConverter) -> Result<Vec<u32>> {
         .collect())
 }
 
+/// Prefix of the ids of AMQP messages without a `message_id`: their delivery tag, which
+/// changes with every delivery.
+pub const DELIVERY_TAG_ID: &str = "amqp:";
+
+/// The broker's id of a message when it stays the same across deliveries.
+fn stable_id(id: &str) -> Option<&str> {
+    (!id.starts_with(DELIVERY_TAG_ID)).then_some(id)
+}
+
 /// FNV-1a, 64 bits: fixed forever (unlike std's hasher), cheap enough per row.
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
@@ -893,6 +987,31 @@ mod tests {
             batch[2].payload.as_ref(),
             "raw bytes kept"
         );
+    }
+
+    #[test]
+    fn a_redelivered_poison_message_is_quarantined_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lake = Lake::new(tmp.path());
+        let mut lander = Lander::new(&lake, &sources(), "main").unwrap();
+        let poison = |id: &str, deliveries: u64| Message {
+            id: id.into(),
+            deliveries,
+            ..msg(0, r#"{"id":1}"#)
+        };
+        let first = lander.land(&[poison("amqp:1", 1)], 5).unwrap();
+        assert_eq!((first.quarantined, first.duplicates), (1, 0));
+        // Killed before the ack: the broker delivers it again under a new delivery tag.
+        let again = lander.land(&[poison("amqp:7", 2)], 5).unwrap();
+        assert_eq!((again.quarantined, again.duplicates), (0, 1));
+        // Another message with the same bytes, delivered for the first time, is its own record.
+        let other = lander.land(&[poison("amqp:8", 1)], 5).unwrap();
+        assert_eq!(other.quarantined, 1);
+        // A stable id tells two redelivered messages with the same bytes apart.
+        let stable = lander.land(&[poison("nats:3", 2)], 5).unwrap();
+        assert_eq!((stable.quarantined, stable.duplicates), (1, 0));
+        let repeat = lander.land(&[poison("nats:3", 3)], 5).unwrap();
+        assert_eq!((repeat.quarantined, repeat.duplicates), (0, 1));
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //!   lake. A crash before the commit, or between commit and ack, redelivers it.
 //! - **Never doubled**: a redelivered or republished row is recognised by its table's key in
 //!   the partition it belongs to and skipped; the same key with other values is quarantined.
+//!   A redelivered message already in the quarantine (its stable id, or for an AMQP message
+//!   without `message_id` its queue, table and bytes) is skipped too.
 //! - **No bouncing**: a message delivered more than `batch.max_deliveries` times is quarantined
 //!   and acked, so one message that crashes the lander cannot stop the stream.
 //! - **Caught up**: when a fetch comes back short (JetStream) or empty (RabbitMQ, whose
