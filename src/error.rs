@@ -83,6 +83,22 @@ pub enum Error {
     Parquet(#[from] parquet::errors::ParquetError),
 }
 
+/// Whether an engine error means a memory pool ran out: locally a `ResourcesExhausted` error,
+/// on a Ballista cluster a failed job whose task ran out (the executor's error comes back as
+/// text, "Job <id> failed: ... ResourcesExhausted(...)").
+pub fn engine_out_of_memory(e: &DataFusionError) -> bool {
+    match e.find_root() {
+        DataFusionError::ResourcesExhausted(_) => true,
+        DataFusionError::Execution(m) => cluster_job_failure(m) && m.contains("ResourcesExhausted"),
+        _ => false,
+    }
+}
+
+/// Whether an engine message is Ballista's report of a job the cluster failed.
+pub fn cluster_job_failure(message: &str) -> bool {
+    message.starts_with("Job ") && message.contains(" failed: ")
+}
+
 impl Error {
     /// Bad input with no particular hint.
     pub fn input(message: impl Into<String>) -> Self {
@@ -119,7 +135,7 @@ impl Error {
     pub fn is_out_of_memory(&self) -> bool {
         match self {
             Error::OutOfMemory { .. } => true,
-            Error::Engine(e) => matches!(e.find_root(), DataFusionError::ResourcesExhausted(_)),
+            Error::Engine(e) => engine_out_of_memory(e),
             _ => false,
         }
     }

@@ -479,7 +479,7 @@ fn order_columns(q: &datafusion::sql::sqlparser::ast::Query) -> Option<Vec<Strin
 /// Turn an engine error about `path` into an [`Error::Sql`] with line and column when known:
 /// from DataFusion's diagnostic span, or from the parser's "Line: N, Column: M".
 pub fn sql_error(path: &Path, err: DataFusionError) -> Error {
-    if matches!(err.find_root(), DataFusionError::ResourcesExhausted(_)) {
+    if crate::error::engine_out_of_memory(&err) {
         return Error::OutOfMemory {
             file: path.to_path_buf(),
             message: err.strip_backtrace(),
@@ -529,7 +529,7 @@ pub fn sql_error(path: &Path, err: DataFusionError) -> Error {
             );
         }
         // A Ballista job the cluster gave up on (executors lost, a task failing too often).
-        DataFusionError::Execution(m) if m.starts_with("Job ") && m.contains(" failed: ") => {
+        DataFusionError::Execution(m) if crate::error::cluster_job_failure(m) => {
             return Error::input_hint(
                 format!("{}: the cluster failed the query: {m}", path.display()),
                 "see the scheduler's and executors' logs (are executors running and do they \
@@ -629,6 +629,28 @@ mod tests {
 
         let oom = sql_error(path, DataFusionError::ResourcesExhausted("pool".into()));
         assert!(oom.is_out_of_memory());
+        // An executor's task out of memory comes back from Ballista as the job's failure, in
+        // text: it is out of memory too (so the spilling plans are tried), not a cluster fault.
+        let cluster_oom = || {
+            DataFusionError::Execution(
+                "Job 038JGJZ5N6001 failed: Job failed due to stage 13 failed: Task failed due to \
+             runtime execution error: DataFusionError(Shared(External(DataFusionError(Shared(\
+             Shared(ResourcesExhausted(\"Failed to allocate additional 5.2 MB for \
+             HashJoinInput\")))))))"
+                    .into(),
+            )
+        };
+        assert!(Error::Engine(cluster_oom()).is_out_of_memory());
+        assert!(sql_error(path, cluster_oom()).is_out_of_memory());
+        let lost = sql_error(
+            path,
+            DataFusionError::Execution("Job 1 failed: executor lost".into()),
+        );
+        assert!(!lost.is_out_of_memory());
+        assert!(
+            lost.to_string().contains("the cluster failed the query"),
+            "{lost}"
+        );
     }
 
     #[test]
