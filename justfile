@@ -53,7 +53,7 @@ bench-feed rows="5000000" rate="10000":
     python3 bench/feed.py --bin $CARGO_TARGET_DIR/release/ordertrail --rows {{rows}} --rate {{rate}}
 
 # A generated day on a Ballista cluster of one and two executors beside a local run (release,
-# --features cluster); figures to bench/cluster-results.md. `just cluster-bench 100000`.
-cluster-bench orders="100000":
+# --features cluster); figures to bench/cluster-results.md. `just cluster-bench 1000000 4G`.
+cluster-bench orders="100000" memory="4G":
     cargo build --release --features cluster
-    python3 bench/cluster.py --orders {{orders}} --memory-limit 2G
+    python3 bench/cluster.py --orders {{orders}} --memory-limit {{memory}}
