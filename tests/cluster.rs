@@ -132,6 +132,14 @@ fn load_fixtures(lake: &Path) {
     assert_eq!(code, Some(0), "{err}");
 }
 
+/// A Parquet file's row count, for telling lost or doubled rows from reordered ones.
+fn rows(file: &Path) -> Option<i64> {
+    use parquet::file::reader::FileReader;
+    let f = std::fs::File::open(file).ok()?;
+    let reader = parquet::file::reader::SerializedFileReader::new(f).ok()?;
+    Some(reader.metadata().file_metadata().num_rows())
+}
+
 /// The files below `a` and `b` that differ or that only one side has.
 fn differing(a: &Path, b: &Path) -> Vec<String> {
     let (a, b) = (files_below(a), files_below(b));
@@ -154,7 +162,17 @@ fn assert_same_files(on_cluster: &Path, local: &Path, what: &str) {
         }
         compared += files_below(&b).len();
         let differ = differing(&a, &b);
-        assert!(differ.is_empty(), "{what}: {sub} differs: {differ:?}");
+        let rows: Vec<String> = differ
+            .iter()
+            .map(|f| {
+                format!(
+                    "{f}: {:?} rows, local {:?}",
+                    rows(&a.join(f)),
+                    rows(&b.join(f))
+                )
+            })
+            .collect();
+        assert!(differ.is_empty(), "{what}: {sub} differs: {rows:#?}");
     }
     assert!(compared > 30, "{what}: only {compared} files compared");
 }
@@ -222,16 +240,27 @@ fn the_fixture_days_and_a_generated_day_on_a_cluster_write_a_local_runs_files() 
 /// run's.
 #[test]
 fn an_executor_lost_mid_run_loses_nothing() {
+    // Another task number to look for the fault docs/cluster.md describes: `ABORT_AT=N`.
+    let abort_at = std::env::var("ABORT_AT").unwrap_or_else(|_| "40".into());
     let dir = tempfile::tempdir().unwrap();
-    let (scheduler, mut procs) =
-        start_cluster(dir.path(), &[("ORDERTRAIL_EXECUTOR_ABORT_AT_TASK", "40")]);
+    let (scheduler, mut procs) = start_cluster(
+        dir.path(),
+        &[("ORDERTRAIL_EXECUTOR_ABORT_AT_TASK", &abort_at)],
+    );
     let (on_cluster, local) = fixture_days_both_ways(dir.path(), &scheduler);
     let lost = procs[2].0.try_wait().unwrap();
     let log = std::fs::read_to_string(dir.path().join("executor-1.log")).unwrap();
     assert!(
-        lost.is_some() && log.contains("injected executor abort at task 40"),
+        lost.is_some() && log.contains(&format!("injected executor abort at task {abort_at}")),
         "the second executor did not die mid-run ({lost:?}):\n{log}"
     );
+    // What the scheduler did about the lost executor, shown when the files differ.
+    let scheduler = std::fs::read_to_string(dir.path().join("scheduler.log")).unwrap_or_default();
+    for line in scheduler.lines() {
+        if line.contains("Reset ") || line.contains("Roll back") || line.contains("lost") {
+            eprintln!("{line}");
+        }
+    }
     assert_same_files(&on_cluster, &local, "an executor lost");
 }
 
