@@ -323,41 +323,63 @@ impl Lander {
                         .build()?;
                 for batch in reader {
                     let batch = batch?;
-                    let text = |name: &str| -> Result<StringArray> {
-                        let c = batch.column_by_name(name).ok_or_else(|| {
-                            Error::input(format!(
-                                "{}: quarantine file without a {name} column",
-                                path.display()
-                            ))
-                        })?;
-                        Ok(StringArray::from(c.to_data()))
+                    // Our own files; a column of another type is named, not a panic.
+                    let column = |name: &str| {
+                        batch.column_by_name(name).ok_or_else(|| {
+                            Error::data(
+                                format!(
+                                    "{}: quarantine file without a {name} column",
+                                    path.display()
+                                ),
+                                FOREIGN_QUARANTINE_FILE,
+                            )
+                        })
+                    };
+                    let text = |name: &str| -> Result<&StringArray> {
+                        column(name)?
+                            .as_any()
+                            .downcast_ref::<StringArray>()
+                            .ok_or_else(|| {
+                                Error::data(
+                                    format!(
+                                        "{}: quarantine column {name} is not text",
+                                        path.display()
+                                    ),
+                                    FOREIGN_QUARANTINE_FILE,
+                                )
+                            })
                     };
                     let (ids, sources, tables) =
                         (text("message_id")?, text("source")?, text("table_name")?);
-                    let payloads = batch
-                        .column_by_name("payload")
-                        .map(|c| BinaryArray::from(c.to_data()))
+                    let payloads = column("payload")?
+                        .as_any()
+                        .downcast_ref::<BinaryArray>()
                         .ok_or_else(|| {
-                            Error::input(format!(
-                                "{}: quarantine file without a payload column",
-                                path.display()
-                            ))
+                            Error::data(
+                                format!(
+                                    "{}: quarantine column payload is not binary",
+                                    path.display()
+                                ),
+                                FOREIGN_QUARANTINE_FILE,
+                            )
                         })?;
                     for i in 0..batch.num_rows() {
-                        let id = ids.value(i);
-                        held.insert((
-                            stable_id(id).map(str::to_string),
+                        let (source, table, print) = (
                             sources.value(i).to_string(),
                             tables.is_valid(i).then(|| tables.value(i).to_string()),
                             fnv1a(payloads.value(i)),
-                        ));
-                        // The same message under an id not kept stable by the broker.
-                        held.insert((
-                            None,
-                            sources.value(i).to_string(),
-                            tables.is_valid(i).then(|| tables.value(i).to_string()),
-                            fnv1a(payloads.value(i)),
-                        ));
+                        );
+                        // Under its stable id, and for a message whose id the broker does not
+                        // keep (an AMQP delivery tag) under none.
+                        if let Some(id) = stable_id(ids.value(i)) {
+                            held.insert((
+                                Some(id.to_string()),
+                                source.clone(),
+                                table.clone(),
+                                print,
+                            ));
+                        }
+                        held.insert((None, source, table, print));
                     }
                 }
             }
@@ -841,6 +863,10 @@ fn fingerprints(batch: &RecordBatch, conv: &RowConverter) -> Result<Vec<u32>> {
 /// Prefix of the ids of AMQP messages without a `message_id`: their delivery tag, which
 /// changes with every delivery.
 pub const DELIVERY_TAG_ID: &str = "amqp:";
+
+/// What to do about a quarantine file this version cannot read.
+const FOREIGN_QUARANTINE_FILE: &str = "move the file out of the quarantine (it was not written by \
+     this version of ordertrail), then ingest again";
 
 /// The broker's id of a message when it stays the same across deliveries.
 fn stable_id(id: &str) -> Option<&str> {
