@@ -297,3 +297,29 @@ fn files_submitted_after_the_deadline_are_late() {
     assert_eq!(late.count("time.late"), 9, "{}", late.to_text());
     assert!(late.is_ok(), "late is a warning");
 }
+
+/// A file's text is decompressed in blocks of 4 MiB beside the checks: an event across the end
+/// of a block reads as from the file; a file cut short is flagged.
+#[test]
+fn events_across_decompressed_blocks_and_a_cut_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = valid_day();
+    let first = format!("{}\n", events[0]);
+    // Blank lines (skipped) up to ten bytes before the first block ends: the first event
+    // starts in one block and ends in the next.
+    let mut text = "\n".repeat((4 << 20) - 10);
+    text.push_str(&first);
+    for e in &events[1..] {
+        text.push_str(&format!("{e}\n"));
+    }
+    let data = write_text(dir.path(), &text, events.len());
+    let v = check(dir.path());
+    assert!(v.is_ok(), "{}", v.to_text());
+    assert_eq!(v.events, events.len(), "{}", v.to_text());
+
+    // The same file cut in half: it cannot be read to its end.
+    let bytes = std::fs::read(&data).unwrap();
+    std::fs::write(&data, &bytes[..bytes.len() / 2]).unwrap();
+    let v = check(dir.path());
+    assert_eq!(v.count("file.compression"), 1, "{}", v.to_text());
+}
