@@ -44,7 +44,9 @@ fn spawn(args: &[&str], log: &Path, env: &[(&str, &str)]) -> Process {
 }
 
 fn wait_for(port: u16) {
-    for _ in 0..300 {
+    // Two minutes: a debug binary of 550 MB took more than 30 s to listen on a machine busy
+    // with a release build.
+    for _ in 0..1200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return;
         }
