@@ -167,16 +167,28 @@ final as (
     from request_status rs
     right join records rec on rs.req_key = rec.req_key
     where rec.rec_date = $trade_date
-)
+),
 
 -- The names decided above, with their codes and reportable flag from event_status.
+named as (
+    select
+        f.* exclude (status_name),
+        s.event_status,
+        s.status_name,
+        s.reportable
+    from statuses s
+    join final f on s.status_name = f.status_name
+)
+
+-- The statuses stand first in both joins: a hash join holds its first side in memory and
+-- streams the other, and `named left join statuses` held every record of the bucket (at 1M
+-- orders twice the time, and 2.9 GiB under a 2 GiB limit).
 select
-    f.* exclude (req_status_name, status_name),
+    n.* exclude (req_status_name, event_status, status_name, reportable),
     rq.event_status as req_status,
-    s.event_status,
-    s.status_name,
-    s.reportable
-from statuses s
-join final f on s.status_name = f.status_name
-left join statuses rq on rq.status_name = f.req_status_name
-order by f.gateway, f.src_id
+    n.event_status,
+    n.status_name,
+    n.reportable
+from statuses rq
+right join named n on rq.status_name = n.req_status_name
+order by n.gateway, n.src_id
