@@ -519,7 +519,7 @@ fn check_file(
     let compressed = base.ends_with(".bz2");
     let file = std::fs::File::open(path).at(path)?;
     let mut reader: Box<dyn BufRead> = if compressed {
-        Box::new(Decompressed::spawn(file))
+        Box::new(Decompressed::spawn(file).at(path)?)
     } else {
         Box::new(std::io::BufReader::with_capacity(1 << 20, file))
     };
@@ -601,6 +601,7 @@ struct Decompressed {
     blocks: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
     block: Vec<u8>,
     at: usize,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Decompressed {
@@ -609,40 +610,44 @@ impl Decompressed {
     /// Blocks decompressed ahead of the reader.
     const AHEAD: usize = 4;
 
-    fn spawn(file: std::fs::File) -> Self {
+    fn spawn(file: std::fs::File) -> std::io::Result<Self> {
         let (tx, blocks) = std::sync::mpsc::sync_channel(Self::AHEAD);
-        std::thread::spawn(move || {
-            let mut decoder =
-                bzip2::read::MultiBzDecoder::new(std::io::BufReader::with_capacity(1 << 20, file));
-            loop {
-                let mut block = vec![0; Self::BLOCK];
-                let mut filled = 0;
-                while filled < block.len() {
-                    match decoder.read(&mut block[filled..]) {
-                        Ok(0) => break,
-                        Ok(n) => filled += n,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            // The text before the fault is read, as from the file itself.
-                            block.truncate(filled);
-                            let _ = tx.send(Ok(block));
-                            let _ = tx.send(Err(e));
-                            return;
+        let thread = std::thread::Builder::new()
+            .name("bunzip2".into())
+            .spawn(move || {
+                let mut decoder = bzip2::read::MultiBzDecoder::new(
+                    std::io::BufReader::with_capacity(1 << 20, file),
+                );
+                loop {
+                    let mut block = vec![0; Self::BLOCK];
+                    let mut filled = 0;
+                    while filled < block.len() {
+                        match decoder.read(&mut block[filled..]) {
+                            Ok(0) => break,
+                            Ok(n) => filled += n,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(e) => {
+                                // The text before the fault is read, as from the file itself.
+                                block.truncate(filled);
+                                let _ = tx.send(Ok(block));
+                                let _ = tx.send(Err(e));
+                                return;
+                            }
                         }
                     }
+                    block.truncate(filled);
+                    // Nothing more, or a reader that stopped reading.
+                    if filled == 0 || tx.send(Ok(block)).is_err() {
+                        return;
+                    }
                 }
-                block.truncate(filled);
-                // Nothing more, or a reader that stopped reading.
-                if filled == 0 || tx.send(Ok(block)).is_err() {
-                    return;
-                }
-            }
-        });
-        Self {
+            })?;
+        Ok(Self {
             blocks,
             block: Vec::new(),
             at: 0,
-        }
+            thread: Some(thread),
+        })
     }
 }
 
@@ -668,8 +673,13 @@ impl BufRead for Decompressed {
                     self.at = 0;
                 }
                 Ok(Err(e)) => return Err(e),
-                // The thread is done: the end of the text.
-                Err(_) => return Ok(&[]),
+                // The thread is done: the end of the text, unless it panicked.
+                Err(_) => {
+                    if self.thread.take().is_some_and(|t| t.join().is_err()) {
+                        return Err(std::io::Error::other("the decompressing thread panicked"));
+                    }
+                    return Ok(&[]);
+                }
             }
         }
         Ok(&self.block[self.at..])
