@@ -242,7 +242,8 @@ fn the_fixture_days_and_a_generated_day_on_a_cluster_write_a_local_runs_files() 
 /// run's.
 #[test]
 fn an_executor_lost_mid_run_loses_nothing() {
-    // Another task number to look for the fault docs/cluster.md describes: `ABORT_AT=N`.
+    // `ABORT_AT=N` loses the executor at another task (the rolled-back-stage fault of
+    // docs/cluster.md showed at some task numbers only).
     let abort_at = std::env::var("ABORT_AT").unwrap_or_else(|_| "40".into());
     let dir = tempfile::tempdir().unwrap();
     let (scheduler, mut procs) = start_cluster(
@@ -256,7 +257,7 @@ fn an_executor_lost_mid_run_loses_nothing() {
         lost.is_some() && log.contains(&format!("injected executor abort at task {abort_at}")),
         "the second executor did not die mid-run ({lost:?}):\n{log}"
     );
-    // What the scheduler did about the lost executor, shown when the files differ.
+    // What the scheduler did about the lost executor, shown with the output of a failing run.
     let scheduler = std::fs::read_to_string(dir.path().join("scheduler.log")).unwrap_or_default();
     for line in scheduler.lines() {
         if line.contains("Reset ") || line.contains("Roll back") || line.contains("lost") {
