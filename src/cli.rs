@@ -118,14 +118,20 @@ pub fn main() -> i32 {
 
 async fn dispatch(command: Command) -> Result<i32> {
     match command {
-        Command::Run(args) => commands::run::run(args).await,
+        Command::Run(args) => {
+            again_if_executor_lost("run", || commands::run::run(args.clone())).await
+        }
         Command::Stages(args) => commands::stages::run(args),
         Command::Demo(args) => commands::demo::run(args).await,
         Command::Load(args) => commands::load::run(args),
         Command::Query(args) => commands::query::run(args).await,
-        Command::Report(args) => commands::report::run(args).await,
+        Command::Report(args) => {
+            again_if_executor_lost("report", || commands::report::run(args.clone())).await
+        }
         Command::ValidateCat(args) => commands::validate_cat::run(args),
-        Command::Check(args) => commands::check::run(args).await,
+        Command::Check(args) => {
+            again_if_executor_lost("check", || commands::check::run(args.clone())).await
+        }
         Command::Gen(args) => commands::synth::run(args),
         Command::Status(args) => commands::status::run(args).await,
         Command::Schedule(args) => commands::schedule::run(args).await,
@@ -140,6 +146,35 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Lineage(args) => commands::lineage::run(args).await,
         Command::Extract(args) => commands::extract::run(args).await,
         Command::Cluster(args) => commands::cluster::run(args).await,
+    }
+}
+
+/// How many times a command that lost a cluster executor runs again.
+const LOST_EXECUTOR_RETRIES: usize = 2;
+
+/// Run a command again, up to [`LOST_EXECUTOR_RETRIES`] times, when it failed because a
+/// cluster lost the executor it was reading rows from ([`Error::is_executor_lost`]). Ballista
+/// reruns a lost executor's tasks while a job runs, but the client reads a finished job's rows
+/// from the executors that hold them, and an executor lost then fails the query. A command
+/// writes nothing it has not finished and checks its state against the lake, so running it
+/// again redoes only what is not done; the scheduler gives the new jobs the executors left.
+async fn again_if_executor_lost<F, Fut>(what: &str, mut attempt: F) -> Result<i32>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<i32>>,
+{
+    let mut lost = 0;
+    loop {
+        match attempt().await {
+            Err(e) if e.is_executor_lost() && lost < LOST_EXECUTOR_RETRIES => {
+                lost += 1;
+                tracing::warn!(
+                    "{what}: the cluster lost an executor it read rows from; running the \
+                     command again ({lost} of {LOST_EXECUTOR_RETRIES}): {e}"
+                );
+            }
+            other => return other,
+        }
     }
 }
 

@@ -33,6 +33,8 @@ use datafusion_proto::logical_plan::LogicalExtensionCodec;
 
 use crate::error::{Error, Result};
 
+mod faults;
+
 /// Connect `ctx` (tables not yet registered) to the scheduler at `address` (`HOST:PORT`):
 /// the same configuration, its queries planned and run by the cluster.
 pub async fn connect(ctx: SessionContext, address: &str) -> Result<SessionContext> {
@@ -73,6 +75,12 @@ pub async fn connect(ctx: SessionContext, address: &str) -> Result<SessionContex
     let mut state = state.write();
     let options = state.config_mut().options_mut();
     options.set("ballista.planner.adaptive.enabled", "false")?;
+    // Executors fetch each other's shuffle files as Flight streams (`do_get`), not as raw
+    // blocks: with Ballista 55.0.0's block transport, a connection that breaks before the
+    // first block (the executor serving it lost) fails the job instead of being a failed fetch
+    // that the scheduler answers by running the lost executor's work again. See
+    // docs/cluster.md ("An executor lost while serving a shuffle file").
+    options.set("ballista.shuffle.remote_read_prefer_flight", "true")?;
     // A sort with a limit (a check's sample rows) decoded on an executor has no TopK to share
     // its dynamic filter with, and DataFusion asserts there is one: no such filters.
     options.optimizer.enable_topk_dynamic_filter_pushdown = false;
@@ -150,11 +158,24 @@ pub async fn run_executor(settings: ExecutorSettings) -> Result<()> {
         memory_pool_size: settings.memory_limit.map(|m| m as u64),
         task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
         override_function_registry: Some(Arc::new(registry)),
+        override_arrow_flight_service: faults::flight_service(),
+        override_config_producer: Some(Arc::new(executor_config)),
         ..Default::default()
     };
     start_executor_process(Arc::new(config))
         .await
         .map_err(ballista_error)
+}
+
+/// The user agent an executor's gRPC requests carry (shuffle fetches from other executors).
+const EXECUTOR_AGENT: &str = concat!("ordertrail-executor/", env!("CARGO_PKG_VERSION"));
+
+/// The session configuration an executor's tasks start from: Ballista's, with requests to other
+/// executors carrying [`EXECUTOR_AGENT`] (which also tells them apart in a proxy's logs).
+fn executor_config() -> SessionConfig {
+    SessionConfig::new_with_ballista().with_ballista_override_create_grpc_client_endpoint(Arc::new(
+        |endpoint| Ok(endpoint.user_agent(EXECUTOR_AGENT)?),
+    ))
 }
 
 /// Ballista's execution engine, reporting no operator metrics with a finished task: for some
@@ -205,7 +226,7 @@ impl ballista_executor::execution_engine::QueryStageExecutor for NoMetrics {
         context: Arc<TaskContext>,
     ) -> datafusion::common::Result<Vec<ballista_core::serde::protobuf::ShuffleWritePartition>>
     {
-        abort_point();
+        faults::at_task_start();
         self.0.execute_query_stage(task_id, context).await
     }
 
@@ -227,18 +248,6 @@ impl ballista_executor::execution_engine::QueryStageExecutor for NoMetrics {
 
     fn collect_column_stats(&self) -> Vec<ballista_core::serde::protobuf::TaskColumnStats> {
         self.0.collect_column_stats()
-    }
-}
-
-/// Test hook: `ORDERTRAIL_EXECUTOR_ABORT_AT_TASK=N` aborts the executor as its N-th task
-/// starts, as a machine lost mid-stage would be (its running task and the shuffle files it
-/// wrote are gone).
-fn abort_point() {
-    static TASKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = TASKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-    if std::env::var("ORDERTRAIL_EXECUTOR_ABORT_AT_TASK").is_ok_and(|at| at == n.to_string()) {
-        eprintln!("ordertrail: injected executor abort at task {n}");
-        std::process::abort();
     }
 }
 
@@ -285,6 +294,31 @@ fn all_functions() -> std::collections::HashMap<String, Arc<datafusion::logical_
         out.insert(f.name().to_string(), f);
     }
     out
+}
+
+/// Whether `e`, met reading a query's rows, means the executor they came from is gone: Ballista
+/// could not fetch them (no connection, or the response failed before its first rows) or the
+/// connection broke mid-stream (a gRPC status inside the stream's Arrow error). A client reads
+/// a finished job's rows from the executors, so an executor lost after the job's last task and
+/// before its rows are read fails the query although the scheduler did nothing wrong.
+pub fn lost_executor(e: &datafusion::error::DataFusionError) -> bool {
+    use ballista_core::error::BallistaError;
+    use datafusion::error::DataFusionError;
+    match e.find_root() {
+        DataFusionError::External(inner) => matches!(
+            inner.downcast_ref::<BallistaError>(),
+            Some(
+                BallistaError::FetchFailed(..)
+                    | BallistaError::GrpcConnectionError(_)
+                    | BallistaError::GrpcActionError(_)
+            )
+        ),
+        DataFusionError::ArrowError(a, _) => matches!(
+            &**a,
+            arrow::error::ArrowError::ExternalError(inner) if inner.is::<tonic::Status>()
+        ),
+        _ => false,
+    }
 }
 
 fn ballista_error(e: ballista_core::error::BallistaError) -> Error {

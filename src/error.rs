@@ -38,6 +38,10 @@ pub enum Error {
     /// with spilling plans.
     #[error("{}: the engine ran out of memory: {message}", file.display())]
     OutOfMemory { file: PathBuf, message: String },
+    /// On a cluster, the executor a query's rows were being read from went away (the rows of
+    /// a finished job, or a shuffle file): the query was run again and lost one each time.
+    #[error("{}: the cluster lost an executor the query read from: {message}", file.display())]
+    ExecutorLost { file: PathBuf, message: String },
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -94,6 +98,20 @@ pub fn engine_out_of_memory(e: &DataFusionError) -> bool {
     }
 }
 
+/// Whether an engine error means that, on a cluster, the executor whose rows were being read
+/// went away (see `cluster::lost_executor`). Never true of a local run.
+pub fn engine_lost_executor(e: &DataFusionError) -> bool {
+    #[cfg(feature = "cluster")]
+    {
+        crate::cluster::lost_executor(e)
+    }
+    #[cfg(not(feature = "cluster"))]
+    {
+        let _ = e;
+        false
+    }
+}
+
 /// Whether an engine message is Ballista's report of a job the cluster failed.
 pub fn cluster_job_failure(message: &str) -> bool {
     message.starts_with("Job ") && message.contains(" failed: ")
@@ -140,6 +158,15 @@ impl Error {
         }
     }
 
+    /// Whether a cluster lost the executor a query read from (so running it again can work).
+    pub fn is_executor_lost(&self) -> bool {
+        match self {
+            Error::ExecutorLost { .. } => true,
+            Error::Engine(e) => engine_lost_executor(e),
+            _ => false,
+        }
+    }
+
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.as_ref().to_path_buf(),
@@ -182,6 +209,12 @@ impl Error {
             Error::OutOfMemory { .. } => Some(
                 "raise --memory-limit (default: half the RAM), or look for an operator that \
                  cannot spill with `ordertrail query --lake ... \"explain analyze ...\"`"
+                    .into(),
+            ),
+            Error::ExecutorLost { .. } => Some(
+                "check that the executors are running and reach each other's and this \
+                 machine's Flight ports (see the scheduler's and executors' logs), then run \
+                 again: nothing of this stage was written"
                     .into(),
             ),
             Error::Interrupted { .. } => Some(

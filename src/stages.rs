@@ -485,6 +485,12 @@ pub fn sql_error(path: &Path, err: DataFusionError) -> Error {
             message: err.strip_backtrace(),
         };
     }
+    if crate::error::engine_lost_executor(&err) {
+        return Error::ExecutorLost {
+            file: path.to_path_buf(),
+            message: err.strip_backtrace(),
+        };
+    }
     if let DataFusionError::IoError(io) = err.find_root() {
         // Not the SQL's fault: a spill or lake file could not be read or written.
         return Error::input_hint(

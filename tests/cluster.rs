@@ -244,17 +244,40 @@ fn the_fixture_days_and_a_generated_day_on_a_cluster_write_a_local_runs_files() 
 fn an_executor_lost_mid_run_loses_nothing() {
     // `ABORT_AT=N` loses the executor at another task (the rolled-back-stage fault of
     // docs/cluster.md showed at some task numbers only).
-    let abort_at = std::env::var("ABORT_AT").unwrap_or_else(|_| "40".into());
+    let at = std::env::var("ABORT_AT").unwrap_or_else(|_| "40".into());
+    lose_the_second_executor("ORDERTRAIL_EXECUTOR_ABORT_AT_TASK", &at, "task");
+}
+
+/// An executor that dies while the other fetches a shuffle file from it, its response begun
+/// and no byte sent: the reading task reports a failed fetch, the scheduler runs the lost
+/// executor's work again on the other, and the days' files are still a local run's. (With
+/// Ballista's block transport the reader took the broken connection for a failure of the
+/// query, and the run failed: docs/cluster.md.)
+#[test]
+fn an_executor_lost_while_serving_a_shuffle_file_loses_nothing() {
+    let at = std::env::var("ABORT_AT_FETCH").unwrap_or_else(|_| "1".into());
+    lose_the_second_executor("ORDERTRAIL_EXECUTOR_ABORT_AT_FETCH", &at, "fetch");
+}
+
+/// An executor that dies while `ordertrail run` reads a finished job's rows from it: the
+/// scheduler has nothing to run again, the command runs again (only what it had not
+/// finished), and the days' files are still a local run's.
+#[test]
+fn an_executor_lost_while_a_client_reads_its_results_loses_nothing() {
+    let at = std::env::var("ABORT_AT_RESULTS").unwrap_or_else(|_| "3".into());
+    lose_the_second_executor("ORDERTRAIL_EXECUTOR_ABORT_AT_RESULTS", &at, "results fetch");
+}
+
+/// Run the fixture days on a cluster whose second executor aborts where `variable` = `at`
+/// says (see src/cluster/faults.rs), and locally: the same files.
+fn lose_the_second_executor(variable: &str, at: &str, point: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let (scheduler, mut procs) = start_cluster(
-        dir.path(),
-        &[("ORDERTRAIL_EXECUTOR_ABORT_AT_TASK", &abort_at)],
-    );
+    let (scheduler, mut procs) = start_cluster(dir.path(), &[(variable, at)]);
     let (on_cluster, local) = fixture_days_both_ways(dir.path(), &scheduler);
     let lost = procs[2].0.try_wait().unwrap();
     let log = std::fs::read_to_string(dir.path().join("executor-1.log")).unwrap();
     assert!(
-        lost.is_some() && log.contains(&format!("injected executor abort at task {abort_at}")),
+        lost.is_some() && log.contains(&format!("injected executor abort at {point} {at}")),
         "the second executor did not die mid-run ({lost:?}):\n{log}"
     );
     // What the scheduler did about the lost executor, shown with the output of a failing run.
