@@ -214,12 +214,34 @@ def bench_size(binary, orders, args, logs):
     return result
 
 
+def limit_mib(text):
+    """--memory-limit as MiB ("2G", "512M", "1.5GiB"; a bare number is bytes), None if unreadable."""
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([KMGT]?)(?:i?B)?\s*", text, re.IGNORECASE)
+    if not m:
+        return None
+    scale = {"": 1 / 2**20, "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024**2}[m.group(2).upper()]
+    return float(m.group(1)) * scale
+
+
+def over_limit(r):
+    """The commands of a run whose peak RSS went over its --memory-limit."""
+    limit = limit_mib(r["memory_limit"])
+    if limit is None:
+        return []
+    return [name for name, c in r["commands"].items() if (c.get("peak_rss_mib") or 0) > limit]
+
+
 def fmt_ms(ms):
     return f"{ms / 1000:.1f}" if ms >= 100 else f"{ms / 1000:.2f}"
 
 
 def done(r):
     return ("yes" if r["complete"] else "NO") + (" (run only)" if r.get("note") else "")
+
+
+def peak(r):
+    over = over_limit(r)
+    return f"{r['peak_rss_mib']} OVER ({', '.join(over)})" if over else f"{r['peak_rss_mib']}"
 
 
 def render(doc):
@@ -229,6 +251,9 @@ def render(doc):
         "Written by `bench/run.py` (`just bench [SIZE ...]`); do not edit by hand.",
         "Synthetic days from `ordertrail gen --date %s --seed %d`, release build." % (DATE, SEED),
         "",
+        "A peak RSS marked OVER went over the run's `--memory-limit` (the engine's pool is three",
+        "quarters of it; what is over is memory the pool does not see).",
+        "",
         "| orders | messages | complete | wall s | msgs/s | peak RSS MiB | memory limit | commit | date |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -236,9 +261,9 @@ def render(doc):
     for r in runs:
         lines.append(
             f"| {r['orders']:,} | {r['messages'] or '-':,} | {done(r)} | {r['wall_s']} "
-            f"| {r.get('messages_per_s', '-'):,} | {r['peak_rss_mib']} | {r['memory_limit']} | {r['commit']} | {r['date']} |"
+            f"| {r.get('messages_per_s', '-'):,} | {peak(r)} | {r['memory_limit']} | {r['commit']} | {r['date']} |"
             if r["messages"] else
-            f"| {r['orders']:,} | - | {done(r)} | {r['wall_s']} | - | {r['peak_rss_mib']} "
+            f"| {r['orders']:,} | - | {done(r)} | {r['wall_s']} | - | {peak(r)} "
             f"| {r['memory_limit']} | {r['commit']} | {r['date']} |"
         )
     for r in runs:
@@ -329,6 +354,7 @@ def main():
     doc = json.loads(doc_path.read_text()) if doc_path.exists() else {"runs": {}}
     # the code measured is the checkout's when the run starts (a long run outlives commits)
     commit = git_commit()
+    over = []
     for orders in args.sizes:
         print(f"{orders} orders:", flush=True)
         r = bench_size(binary, orders, args, logs)
@@ -344,6 +370,11 @@ def main():
         (results / "results.md").write_text(render(doc))
         (results / "stage_times.csv").write_text(stage_csv(doc))
         print(f"  total {r['wall_s']} s, peak RSS {r['peak_rss_mib']} MiB, complete: {r['complete']}", flush=True)
+        for name in over_limit(r):
+            over.append(f"{orders} orders: {name} peaked at {r['commands'][name]['peak_rss_mib']} MiB")
+            print(f"  OVER THE LIMIT: {over[-1]}, --memory-limit {args.memory_limit}", flush=True)
+    if over:
+        sys.exit(f"peak RSS over --memory-limit {args.memory_limit}: " + "; ".join(over))
 
 
 if __name__ == "__main__":
