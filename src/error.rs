@@ -38,8 +38,8 @@ pub enum Error {
     /// with spilling plans.
     #[error("{}: the engine ran out of memory: {message}", file.display())]
     OutOfMemory { file: PathBuf, message: String },
-    /// On a cluster, the executor a query's rows were being read from went away (the rows of
-    /// a finished job, or a shuffle file): the query was run again and lost one each time.
+    /// On a cluster, the executor a query read rows from went away (a finished job's rows, or
+    /// a shuffle file). `run`, `check` and `report` run again twice before they report it.
     #[error("{}: the cluster lost an executor the query read from: {message}", file.display())]
     ExecutorLost { file: PathBuf, message: String },
     /// Reading or writing a file failed.
