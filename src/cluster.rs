@@ -296,31 +296,6 @@ fn all_functions() -> std::collections::HashMap<String, Arc<datafusion::logical_
     out
 }
 
-/// Whether `e`, met reading a query's rows, means the executor they came from is gone: Ballista
-/// could not fetch them (no connection, or the response failed before its first rows) or the
-/// connection broke mid-stream (a gRPC status inside the stream's Arrow error). A client reads
-/// a finished job's rows from the executors, so an executor lost after the job's last task and
-/// before its rows are read fails the query although the scheduler did nothing wrong.
-pub fn lost_executor(e: &datafusion::error::DataFusionError) -> bool {
-    use ballista_core::error::BallistaError;
-    use datafusion::error::DataFusionError;
-    match e.find_root() {
-        DataFusionError::External(inner) => matches!(
-            inner.downcast_ref::<BallistaError>(),
-            Some(
-                BallistaError::FetchFailed(..)
-                    | BallistaError::GrpcConnectionError(_)
-                    | BallistaError::GrpcActionError(_)
-            )
-        ),
-        DataFusionError::ArrowError(a, _) => matches!(
-            &**a,
-            arrow::error::ArrowError::ExternalError(inner) if inner.is::<tonic::Status>()
-        ),
-        _ => false,
-    }
-}
-
 fn ballista_error(e: ballista_core::error::BallistaError) -> Error {
     Error::input(format!("cluster: {e}"))
 }

@@ -99,17 +99,35 @@ pub fn engine_out_of_memory(e: &DataFusionError) -> bool {
 }
 
 /// Whether an engine error means that, on a cluster, the executor whose rows were being read
-/// went away (see `cluster::lost_executor`). Never true of a local run.
+/// is gone: Ballista could not fetch them (no connection, or the response failed before its
+/// first rows) or the connection broke mid-stream (a gRPC status inside the stream's Arrow
+/// error). A client reads a finished job's rows from the executors, so an executor lost after
+/// the job's last task and before its rows are read fails the query although the scheduler did
+/// nothing wrong. Never true of a local run.
+#[cfg(feature = "cluster")]
 pub fn engine_lost_executor(e: &DataFusionError) -> bool {
-    #[cfg(feature = "cluster")]
-    {
-        crate::cluster::lost_executor(e)
+    use ballista_core::error::BallistaError;
+    match e.find_root() {
+        DataFusionError::External(inner) => matches!(
+            inner.downcast_ref::<BallistaError>(),
+            Some(
+                BallistaError::FetchFailed(..)
+                    | BallistaError::GrpcConnectionError(_)
+                    | BallistaError::GrpcActionError(_)
+            )
+        ),
+        DataFusionError::ArrowError(a, _) => matches!(
+            &**a,
+            arrow::error::ArrowError::ExternalError(inner) if inner.is::<tonic::Status>()
+        ),
+        _ => false,
     }
-    #[cfg(not(feature = "cluster"))]
-    {
-        let _ = e;
-        false
-    }
+}
+
+/// Without the cluster, no query reads rows from an executor.
+#[cfg(not(feature = "cluster"))]
+pub fn engine_lost_executor(_: &DataFusionError) -> bool {
+    false
 }
 
 /// Whether an engine message is Ballista's report of a job the cluster failed.
