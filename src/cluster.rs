@@ -79,7 +79,7 @@ pub async fn connect(ctx: SessionContext, address: &str) -> Result<SessionContex
     // blocks: with Ballista 55.0.0's block transport, a connection that breaks before the
     // first block (the executor serving it lost) fails the job instead of being a failed fetch
     // that the scheduler answers by running the lost executor's work again. See
-    // docs/cluster.md ("An executor lost while serving a shuffle file").
+    // docs/cluster.md ("An executor lost").
     options.set("ballista.shuffle.remote_read_prefer_flight", "true")?;
     // A sort with a limit (a check's sample rows) decoded on an executor has no TopK to share
     // its dynamic filter with, and DataFusion asserts there is one: no such filters.
