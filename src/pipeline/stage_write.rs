@@ -309,12 +309,14 @@ impl StageJob {
     ) -> Result<RunOutput> {
         let stage = &self.stage;
         let window = self.window;
+        let started = Instant::now();
         let old = self.old_files(run)?;
         let scratch = Staging::new(&self.lake, self.staging.target().to_path_buf())?;
         let scratch_file = Path::new("window.parquet");
         let mut writer = scratch.file(scratch_file, &self.schema, sorted_by(stage))?;
         for_each_batch(rows, stage, |batch| writer.write(batch)).await?;
         let window_rows = writer.finish()?.rows;
+        let computed = started.elapsed();
         let start = window.start.and_utc().timestamp_micros();
         if window_rows == 0
             && old
@@ -384,12 +386,18 @@ impl StageJob {
         let merge_ctx = engine::job_context(ctx, 1);
         set_joins_as_written(&merge_ctx, false);
         let merged = async {
-            merge_ctx
+            let df = merge_ctx
                 .sql(&sql)
                 .await?
-                .with_param_values(window_params(window))?
-                .execute_stream()
-                .await
+                .with_param_values(window_params(window))?;
+            let plan = df.create_physical_plan().await?;
+            if tracing::enabled!(tracing::Level::TRACE) {
+                tracing::trace!(
+                    "merge plan:\n{}",
+                    datafusion::physical_plan::displayable(plan.as_ref()).indent(true)
+                );
+            }
+            datafusion::physical_plan::execute_stream(plan, merge_ctx.task_ctx())
         }
         .await
         .map_err(|e| {
@@ -412,6 +420,12 @@ impl StageJob {
         .await;
         ctx.deregister_table(&window_table)?;
         ctx.deregister_table(&old_table)?;
+        tracing::debug!(
+            stage = %stage.name, run, window_rows, old_files = old.len(),
+            compute_ms = computed.as_millis() as u64,
+            merge_ms = (started.elapsed() - computed).as_millis() as u64,
+            "window merged into the day"
+        );
         Ok(RunOutput {
             rows: window_rows,
             files: result?,
