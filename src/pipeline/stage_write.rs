@@ -420,6 +420,7 @@ impl StageJob {
         .await;
         ctx.deregister_table(&window_table)?;
         ctx.deregister_table(&old_table)?;
+        let files = result?;
         tracing::debug!(
             stage = %stage.name, run, window_rows, old_files = old.len(),
             compute_ms = computed.as_millis() as u64,
@@ -428,7 +429,7 @@ impl StageJob {
         );
         Ok(RunOutput {
             rows: window_rows,
-            files: result?,
+            files,
         })
     }
 }
